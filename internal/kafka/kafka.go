@@ -1,0 +1,390 @@
+// Package kafka is yiwang's only adapter to Kafka: the embedded
+// Kafka-protocol broker (kfake, persisted in a data directory), topic
+// administration, the producer with the delivery settings yiwang relies on,
+// and partition readers for the loader. Every client talks Kafka over TCP
+// through kafka-go, to the embedded broker exactly as to an Apache Kafka
+// cluster.
+//
+// The package exports no metrics itself; callers count what they produce and
+// consume.
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	kgo "github.com/segmentio/kafka-go"
+)
+
+// Header is one Kafka record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Message is one Kafka record as yiwang sees it.
+type Message struct {
+	Topic     string
+	Partition int
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Headers   []Header
+	Time      time.Time
+}
+
+// Header returns the value of the first header named key.
+func (m Message) Header(key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+func toKafka(m Message) kgo.Message {
+	hs := make([]kgo.Header, len(m.Headers))
+	for i, h := range m.Headers {
+		hs[i] = kgo.Header{Key: h.Key, Value: h.Value}
+	}
+	return kgo.Message{Topic: m.Topic, Key: m.Key, Value: m.Value, Headers: hs, Time: m.Time}
+}
+
+func fromKafka(m kgo.Message) Message {
+	hs := make([]Header, len(m.Headers))
+	for i, h := range m.Headers {
+		hs[i] = Header{Key: h.Key, Value: h.Value}
+	}
+	return Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Headers: hs, Time: m.Time}
+}
+
+// Topic is a topic yiwang creates if it is missing.
+type Topic struct {
+	Name       string
+	Partitions int
+	// Configs are topic configs such as segment.bytes, retention.ms,
+	// retention.bytes and cleanup.policy.
+	Configs map[string]string
+}
+
+// Client holds the bootstrap addresses of a cluster.
+type Client struct {
+	Brokers []string
+	client  *kgo.Client
+}
+
+// NewClient returns a client of the cluster at brokers.
+func NewClient(brokers []string) *Client {
+	return &Client{Brokers: brokers, client: &kgo.Client{Addr: kgo.TCP(brokers...), Timeout: 10 * time.Second}}
+}
+
+// EnsureTopics creates the topics that do not exist yet. Existing topics
+// are left as they are (their partition count is not changed).
+func (c *Client) EnsureTopics(ctx context.Context, topics []Topic) error {
+	req := &kgo.CreateTopicsRequest{}
+	for _, t := range topics {
+		tc := kgo.TopicConfig{Topic: t.Name, NumPartitions: t.Partitions, ReplicationFactor: -1}
+		for k, v := range t.Configs {
+			tc.ConfigEntries = append(tc.ConfigEntries, kgo.ConfigEntry{ConfigName: k, ConfigValue: v})
+		}
+		req.Topics = append(req.Topics, tc)
+	}
+	resp, err := c.client.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	var errs []error
+	for name, err := range resp.Errors {
+		if err != nil && !errors.Is(err, kgo.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("create topic %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Partitions returns the partition ids of topic.
+func (c *Client) Partitions(ctx context.Context, topic string) ([]int, error) {
+	resp, err := c.client.Metadata(ctx, &kgo.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	for _, t := range resp.Topics {
+		if t.Name != topic {
+			continue
+		}
+		if t.Error != nil {
+			return nil, fmt.Errorf("metadata of %s: %w", topic, t.Error)
+		}
+		out := make([]int, 0, len(t.Partitions))
+		for _, p := range t.Partitions {
+			out = append(out, p.ID)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("metadata of %s: topic not found", topic)
+}
+
+// Offsets are the first and next (high-watermark) offsets of a partition.
+type Offsets struct{ First, Next int64 }
+
+// PartitionOffsets returns the first and high-watermark offsets of every
+// partition of each topic.
+func (c *Client) PartitionOffsets(ctx context.Context, topics map[string][]int) (map[string]map[int]Offsets, error) {
+	req := &kgo.ListOffsetsRequest{Topics: map[string][]kgo.OffsetRequest{}}
+	for t, ps := range topics {
+		for _, p := range ps {
+			req.Topics[t] = append(req.Topics[t], kgo.FirstOffsetOf(p), kgo.LastOffsetOf(p))
+		}
+	}
+	resp, err := c.client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("list offsets: %w", err)
+	}
+	out := map[string]map[int]Offsets{}
+	for t, pos := range resp.Topics {
+		out[t] = map[int]Offsets{}
+		for _, po := range pos {
+			if po.Error != nil {
+				return nil, fmt.Errorf("list offsets of %s/%d: %w", t, po.Partition, po.Error)
+			}
+			out[t][po.Partition] = Offsets{First: po.FirstOffset, Next: po.LastOffset}
+		}
+	}
+	return out, nil
+}
+
+// CommitGroupOffsets records next offsets for group as a simple
+// (member-less) consumer group, so that lag tools such as Burrow see the
+// loader's progress. yiwang itself never reads them back.
+func (c *Client) CommitGroupOffsets(ctx context.Context, group string, next map[string]map[int]int64) error {
+	req := &kgo.OffsetCommitRequest{GroupID: group, GenerationID: -1, Topics: map[string][]kgo.OffsetCommit{}}
+	for t, ps := range next {
+		for p, off := range ps {
+			req.Topics[t] = append(req.Topics[t], kgo.OffsetCommit{Partition: p, Offset: off})
+		}
+	}
+	resp, err := c.client.OffsetCommit(ctx, req)
+	if err != nil {
+		return fmt.Errorf("commit offsets of group %s: %w", group, err)
+	}
+	for t, ps := range resp.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				return fmt.Errorf("commit offset of group %s %s/%d: %w", group, t, p.Partition, p.Error)
+			}
+		}
+	}
+	return nil
+}
+
+// ReadAll reads every record of topic from the first offset to the high
+// watermark read at the call, on all partitions, in partition order.
+func (c *Client) ReadAll(ctx context.Context, topic string) ([]Message, error) {
+	parts, err := c.Partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	offs, err := c.PartitionOffsets(ctx, map[string][]int{topic: parts})
+	if err != nil {
+		return nil, err
+	}
+	var out []Message
+	for _, p := range parts {
+		o := offs[topic][p]
+		if o.Next <= o.First {
+			continue
+		}
+		r := NewPartitionReader(c.Brokers, topic, p, o.First, ReaderOptions{})
+		for {
+			m, err := r.Fetch(ctx)
+			if err != nil {
+				_ = r.Close()
+				return nil, fmt.Errorf("read %s/%d: %w", topic, p, err)
+			}
+			out = append(out, m)
+			if m.Offset+1 >= o.Next {
+				break
+			}
+		}
+		if err := r.Close(); err != nil {
+			return nil, fmt.Errorf("close reader of %s/%d: %w", topic, p, err)
+		}
+	}
+	return out, nil
+}
+
+// Close releases idle connections.
+func (c *Client) Close() {
+	if t, ok := c.client.Transport.(*kgo.Transport); ok && t != nil {
+		t.CloseIdleConnections()
+	}
+}
+
+// WriterOptions tune a Writer. The zero value is safe.
+type WriterOptions struct {
+	// BatchSize is the most records sent in one produce request per
+	// partition (default 1000).
+	BatchSize int
+	// BatchTimeout bounds how long a partial batch waits (default 5ms).
+	BatchTimeout time.Duration
+	// Compress enables lz4 compression.
+	Compress bool
+}
+
+// Writer produces records. Every write waits for acknowledgement by all
+// in-sync replicas (acks=all) and keys are hashed to partitions, so one key
+// keeps its order. kafka-go has no idempotent producer: a retried write can
+// store a record twice, which the loader's upsert absorbs.
+type Writer struct {
+	w *kgo.Writer
+}
+
+// NewWriter returns a producer. Each record names its topic.
+func NewWriter(brokers []string, o WriterOptions) *Writer {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.BatchTimeout <= 0 {
+		o.BatchTimeout = 5 * time.Millisecond
+	}
+	w := &kgo.Writer{
+		Addr:            kgo.TCP(brokers...),
+		Balancer:        &kgo.Hash{},
+		RequiredAcks:    kgo.RequireAll,
+		BatchSize:       o.BatchSize,
+		BatchBytes:      1 << 20, // ≤ the broker's message.max.bytes
+		BatchTimeout:    o.BatchTimeout,
+		MaxAttempts:     10,
+		WriteBackoffMin: 50 * time.Millisecond,
+		WriteBackoffMax: 2 * time.Second,
+		ReadTimeout:     10 * time.Second,
+		WriteTimeout:    10 * time.Second,
+	}
+	if o.Compress {
+		w.Compression = kgo.Lz4
+	}
+	return &Writer{w: w}
+}
+
+// Write produces msgs and returns once every one is acknowledged, or an
+// error. On error some records may have been stored: the caller must not
+// advance any cursor past them and should write them again.
+func (w *Writer) Write(ctx context.Context, msgs ...Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	km := make([]kgo.Message, len(msgs))
+	for i, m := range msgs {
+		km[i] = toKafka(m)
+	}
+	if err := w.w.WriteMessages(ctx, km...); err != nil {
+		var we kgo.WriteErrors
+		if errors.As(err, &we) {
+			// The joined text of many identical errors can be megabytes.
+			return fmt.Errorf("produce: %d of %d records failed, first: %w", we.Count(), len(msgs), firstErr(we))
+		}
+		return fmt.Errorf("produce: %w", err)
+	}
+	return nil
+}
+
+func firstErr(we kgo.WriteErrors) error {
+	for _, e := range we {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// Close flushes and closes the writer.
+func (w *Writer) Close() error { return w.w.Close() }
+
+// ReaderOptions tune a PartitionReader. The zero value is safe.
+type ReaderOptions struct {
+	// MaxWait bounds how long a fetch waits for new records (default 100ms).
+	MaxWait time.Duration
+	// MaxBytes bounds a fetch response (default 8 MiB).
+	MaxBytes int
+	// QueueCapacity is the number of fetched records buffered (default 10000).
+	QueueCapacity int
+}
+
+// PartitionReader reads one partition from a given offset, without a
+// consumer group: the caller owns its offsets.
+type PartitionReader struct {
+	r *kgo.Reader
+}
+
+// NewPartitionReader returns a reader of topic/partition starting at offset.
+func NewPartitionReader(brokers []string, topic string, partition int, offset int64, o ReaderOptions) *PartitionReader {
+	if o.MaxWait <= 0 {
+		o.MaxWait = 100 * time.Millisecond
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 8 << 20
+	}
+	if o.QueueCapacity <= 0 {
+		o.QueueCapacity = 10000
+	}
+	r := kgo.NewReader(kgo.ReaderConfig{
+		Brokers:        brokers,
+		Topic:          topic,
+		Partition:      partition,
+		MinBytes:       1,
+		MaxBytes:       o.MaxBytes,
+		MaxWait:        o.MaxWait,
+		QueueCapacity:  o.QueueCapacity,
+		ReadBackoffMin: 50 * time.Millisecond,
+		ReadBackoffMax: time.Second,
+		MaxAttempts:    1 << 30,
+		ErrorLogger: kgo.LoggerFunc(func(f string, a ...any) {
+			slog.Debug("kafka reader: "+fmt.Sprintf(f, a...), "topic", topic, "partition", partition)
+		}),
+	})
+	if offset >= 0 {
+		_ = r.SetOffset(offset) // cannot fail without a group
+	} else {
+		_ = r.SetOffset(kgo.FirstOffset)
+	}
+	return &PartitionReader{r: r}
+}
+
+// Fetch blocks until the next record arrives or ctx ends.
+func (r *PartitionReader) Fetch(ctx context.Context) (Message, error) {
+	m, err := r.r.FetchMessage(ctx)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return Message{}, fmt.Errorf("reader closed: %w", err)
+		}
+		return Message{}, err
+	}
+	return fromKafka(m), nil
+}
+
+// Lag returns the records between the reader's position and the high
+// watermark as last seen by the reader.
+func (r *PartitionReader) Lag() int64 { return r.r.Stats().Lag }
+
+// Close stops the reader.
+func (r *PartitionReader) Close() error { return r.r.Close() }
+
+// Ping checks that a broker answers.
+func Ping(ctx context.Context, brokers []string) error {
+	var d net.Dialer
+	var errs []error
+	for _, b := range brokers {
+		conn, err := d.DialContext(ctx, "tcp", b)
+		if err == nil {
+			return conn.Close()
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("no broker answers: %w", errors.Join(errs...))
+}
