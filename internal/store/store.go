@@ -1,0 +1,459 @@
+// Package store is yiwang's only adapter to DuckDB (and Arrow): it opens the
+// database file, applies migrations at start, loads the reference tables,
+// applies the loader's batches (upsert by natural key plus consumed offsets
+// in one transaction) and answers read-only queries.
+//
+// One process owns the file: DuckDB lets no other process open it, even
+// read-only, while this one runs. The package exports no metrics.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/yiwang-gov/yiwang/schemas"
+)
+
+// ErrInvalidated means DuckDB hit a fatal error (disk full, failed
+// checkpoint) and refuses every further statement: close the store, fix the
+// cause and reopen. Nothing of the failed batch was committed.
+var ErrInvalidated = errors.New("database invalidated; restart after fixing the cause")
+
+// ErrConflict means a transaction conflicted with another one; retrying the
+// whole batch is safe.
+var ErrConflict = errors.New("transaction conflict")
+
+// Options tune the database. The zero value is safe.
+type Options struct {
+	// Threads bounds DuckDB's worker threads (default: all cores).
+	Threads int
+	// MemoryLimit such as "2GB" (default: DuckDB's 80% of RAM).
+	MemoryLimit string
+}
+
+// Store is the open database.
+type Store struct {
+	db   *sql.DB
+	path string
+
+	mu       sync.Mutex // guards the loader connection and its appenders
+	loadConn *sql.Conn
+	dconn    driver.Conn
+	apps     map[string]*duckdb.Appender
+}
+
+// Open opens (or creates) the database file and applies the built-in
+// migrations. External access (files, network, extension installs) is
+// disabled for every connection: nothing in yiwang reads files through SQL.
+func Open(ctx context.Context, path string, o Options) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create database dir: %w", err)
+	}
+	init := func(ex driver.ExecerContext) error {
+		return nil
+	}
+	conn, err := duckdb.NewConnector(path, init)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db := sql.OpenDB(conn)
+	s := &Store{db: db, path: path, apps: map[string]*duckdb.Appender{}}
+	settings := []string{"SET autoinstall_known_extensions = false", "SET autoload_known_extensions = false"}
+	if o.Threads > 0 {
+		settings = append(settings, fmt.Sprintf("SET threads = %d", o.Threads))
+	}
+	if o.MemoryLimit != "" {
+		settings = append(settings, fmt.Sprintf("SET memory_limit = '%s'", strings.ReplaceAll(o.MemoryLimit, "'", "")))
+	}
+	settings = append(settings, "SET enable_external_access = false", "SET lock_configuration = true")
+	for _, q := range settings {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("configure database (%s): %w", q, err)
+		}
+	}
+	if err := s.migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// DB returns the shared connection pool, for queries of other packages.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Path returns the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close releases the loader connection and closes the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closeAppenders()
+	var errs []error
+	if s.loadConn != nil {
+		errs = append(errs, s.loadConn.Close())
+		s.loadConn = nil
+	}
+	errs = append(errs, s.db.Close())
+	return errors.Join(errs...)
+}
+
+var migrations = []string{
+	`CREATE TABLE IF NOT EXISTS load_offsets (
+  topic VARCHAR NOT NULL,
+  partition INTEGER NOT NULL,
+  next_offset BIGINT NOT NULL,
+  loaded_at TIMESTAMPTZ NOT NULL,
+  PRIMARY KEY (topic, partition))`,
+	`CREATE TABLE IF NOT EXISTS areas (
+  code VARCHAR PRIMARY KEY,
+  name VARCHAR NOT NULL,
+  level VARCHAR NOT NULL,
+  parent_code VARCHAR)`,
+	`CREATE TABLE IF NOT EXISTS gov_units (
+  unit_id VARCHAR PRIMARY KEY,
+  unit_type VARCHAR NOT NULL,
+  parent_id VARCHAR,
+  area_code VARCHAR,
+  name VARCHAR NOT NULL)`,
+	`CREATE OR REPLACE VIEW grids AS
+  SELECT g.code AS grid_code, g.name AS grid_name, g.parent_code AS community_code,
+         c.parent_code AS street_code,
+         CASE WHEN CAST(right(g.code, 3) AS INTEGER) >= 900 THEN 'dedicated' ELSE 'basic' END AS grid_type
+  FROM areas g LEFT JOIN areas c ON c.code = g.parent_code
+  WHERE g.level = 'grid'`,
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	for i, m := range migrations {
+		if _, err := s.db.ExecContext(ctx, m); err != nil {
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// MigrateSchemas creates the table of every record type and adds columns
+// that a schema gained (additive, optional changes). Anything else that
+// differs — a column type changed, a column gone — is refused: it needs a
+// new major version with its own topic and table.
+func (s *Store) MigrateSchemas(ctx context.Context, reg *schemas.Registry) error {
+	for _, sc := range reg.All() {
+		existing, err := s.columns(ctx, sc.Table)
+		if err != nil {
+			return err
+		}
+		if len(existing) == 0 {
+			if _, err := s.db.ExecContext(ctx, sc.CreateTable()); err != nil {
+				return fmt.Errorf("create table %s: %w", sc.Table, err)
+			}
+			continue
+		}
+		want := sc.TableColumns()
+		names := map[string]bool{}
+		for _, c := range want {
+			names[c.Name] = true
+			typ, ok := existing[c.Name]
+			if !ok {
+				if !c.Nullable {
+					return fmt.Errorf("table %s: schema %s adds required column %s; an added column must be optional (or make a new major version)", sc.Table, sc.File, c.Name)
+				}
+				if _, err := s.db.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", sc.Table, c.Name, c.Type.SQL())); err != nil {
+					return fmt.Errorf("add column %s.%s: %w", sc.Table, c.Name, err)
+				}
+				continue
+			}
+			if typ != c.Type.SQL() && !(typ == "TIMESTAMP WITH TIME ZONE" && c.Type == schemas.Timestamp) {
+				return fmt.Errorf("table %s: column %s is %s but schema %s says %s; a type change needs a new major version", sc.Table, c.Name, typ, sc.File, c.Type.SQL())
+			}
+		}
+		for n := range existing {
+			if !names[n] {
+				return fmt.Errorf("table %s: column %s is no longer in schema %s; removing a field needs a new major version", sc.Table, n, sc.File)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) columns(ctx context.Context, table string) (map[string]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ?`, table)
+	if err != nil {
+		return nil, fmt.Errorf("read columns of %s: %w", table, err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var n, t string
+		if err := rows.Scan(&n, &t); err != nil {
+			return nil, fmt.Errorf("read columns of %s: %w", table, err)
+		}
+		out[n] = t
+	}
+	return out, rows.Err()
+}
+
+// Area is one row of the areas reference table.
+type Area struct {
+	Code, Name, Level, ParentCode string
+}
+
+// GovUnit is one node of the responsibility hierarchy (新区 → 开发区 → 乡街 →
+// 社区 ...), which is not the statistical code tree.
+type GovUnit struct {
+	UnitID, UnitType, ParentID, AreaCode, Name string
+}
+
+// ReplaceReference replaces the areas and gov_units tables in one
+// transaction.
+func (s *Store) ReplaceReference(ctx context.Context, areas []Area, units []GovUnit) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, q := range []string{"DELETE FROM areas", "DELETE FROM gov_units"} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	if err := insertMany(ctx, tx, "areas", 4, len(areas), func(i int) []any {
+		a := areas[i]
+		return []any{a.Code, a.Name, a.Level, nullable(a.ParentCode)}
+	}); err != nil {
+		return err
+	}
+	if err := insertMany(ctx, tx, "gov_units", 5, len(units), func(i int) []any {
+		u := units[i]
+		return []any{u.UnitID, u.UnitType, nullable(u.ParentID), nullable(u.AreaCode), u.Name}
+	}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit reference tables: %w", err)
+	}
+	return nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func insertMany(ctx context.Context, tx *sql.Tx, table string, ncol, n int, row func(int) []any) error {
+	const chunk = 500
+	for start := 0; start < n; start += chunk {
+		end := min(start+chunk, n)
+		var b strings.Builder
+		fmt.Fprintf(&b, "INSERT INTO %s VALUES ", table)
+		args := make([]any, 0, (end-start)*ncol)
+		for i := start; i < end; i++ {
+			if i > start {
+				b.WriteByte(',')
+			}
+			b.WriteByte('(')
+			b.WriteString(strings.TrimSuffix(strings.Repeat("?,", ncol), ","))
+			b.WriteByte(')')
+			args = append(args, row(i)...)
+		}
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("insert into %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// Offsets returns the next offset to consume per topic and partition, as
+// committed with the loaded rows.
+func (s *Store) Offsets(ctx context.Context) (map[string]map[int]int64, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT topic, partition, next_offset FROM load_offsets")
+	if err != nil {
+		return nil, fmt.Errorf("read load offsets: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[int]int64{}
+	for rows.Next() {
+		var t string
+		var p int
+		var o int64
+		if err := rows.Scan(&t, &p, &o); err != nil {
+			return nil, fmt.Errorf("read load offsets: %w", err)
+		}
+		if out[t] == nil {
+			out[t] = map[int]int64{}
+		}
+		out[t][p] = o
+	}
+	return out, rows.Err()
+}
+
+// TableRows are deduplicated rows of one record type, each in the order of
+// the schema's TableColumns. No key may appear twice.
+type TableRows struct {
+	Schema *schemas.Schema
+	Rows   [][]any
+}
+
+// Batch is what the loader commits at once: rows and the next offset of
+// every partition they came from.
+type Batch struct {
+	Tables []TableRows
+	Next   map[string]map[int]int64
+}
+
+// Apply upserts the batch's rows by natural key — a row whose version_field
+// is older than the stored one is ignored — and records the offsets, all in
+// one transaction. It returns ErrInvalidated (wrapped) when DuckDB can no
+// longer write, and ErrConflict when the transaction may simply be retried.
+func (s *Store) Apply(ctx context.Context, b Batch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.apply(ctx, b)
+	if err != nil {
+		s.closeAppenders() // an appender that failed may hold half a chunk
+		if s.loadConn != nil {
+			_, _ = s.loadConn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}
+	return classify(err)
+}
+
+func (s *Store) apply(ctx context.Context, b Batch) error {
+	if s.loadConn == nil {
+		c, err := s.db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("loader connection: %w", err)
+		}
+		if err := c.Raw(func(x any) error { s.dconn = x.(driver.Conn); return nil }); err != nil {
+			_ = c.Close()
+			return fmt.Errorf("loader connection: %w", err)
+		}
+		s.loadConn = c
+	}
+	if _, err := s.loadConn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	for _, t := range b.Tables {
+		if len(t.Rows) == 0 {
+			continue
+		}
+		app, err := s.appender(t.Schema)
+		if err != nil {
+			return err
+		}
+		for _, r := range t.Rows {
+			if err := app.AppendRow(toDriver(r)...); err != nil {
+				return fmt.Errorf("append to %s: %w", t.Schema.Table, err)
+			}
+		}
+		if err := app.Flush(); err != nil {
+			return fmt.Errorf("upsert into %s: %w", t.Schema.Table, err)
+		}
+	}
+	if err := s.writeOffsets(ctx, b.Next); err != nil {
+		return err
+	}
+	if _, err := s.loadConn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func toDriver(r []any) []driver.Value {
+	out := make([]driver.Value, len(r))
+	for i, v := range r {
+		out[i] = v
+	}
+	return out
+}
+
+func (s *Store) writeOffsets(ctx context.Context, next map[string]map[int]int64) error {
+	var b strings.Builder
+	var args []any
+	now := time.Now().UTC()
+	for t, ps := range next {
+		for p, o := range ps {
+			if len(args) > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?,?,?,?)")
+			args = append(args, t, p, o, now)
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	q := "INSERT INTO load_offsets VALUES " + b.String() +
+		" ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset, loaded_at = excluded.loaded_at"
+	if _, err := s.loadConn.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("record offsets: %w", err)
+	}
+	return nil
+}
+
+// appender returns the table's upserting appender: rows are staged, and at
+// Flush one INSERT ... ON CONFLICT DO UPDATE ... WHERE the stored version is
+// not newer runs inside the open transaction.
+func (s *Store) appender(sc *schemas.Schema) (*duckdb.Appender, error) {
+	if a, ok := s.apps[sc.Table]; ok {
+		return a, nil
+	}
+	cols := sc.TableColumns()
+	var set []string
+	isKey := map[string]bool{}
+	for _, k := range sc.Key {
+		isKey[k] = true
+	}
+	for _, c := range cols {
+		if !isKey[c.Name] {
+			set = append(set, fmt.Sprintf("%s = excluded.%s", c.Name, c.Name))
+		}
+	}
+	q := fmt.Sprintf("INSERT INTO %s SELECT * FROM appended_data ON CONFLICT (%s) DO UPDATE SET %s WHERE excluded.%s >= %s.%s",
+		sc.Table, strings.Join(sc.Key, ", "), strings.Join(set, ", "), sc.VersionField, sc.Table, sc.VersionField)
+	a, err := duckdb.NewTableAppender(s.dconn, q, "", "", sc.Table, nil)
+	if err != nil {
+		return nil, fmt.Errorf("create appender for %s: %w", sc.Table, err)
+	}
+	s.apps[sc.Table] = a
+	return a, nil
+}
+
+func (s *Store) closeAppenders() {
+	for n, a := range s.apps {
+		_ = a.Close() // its buffered rows belong to a rolled-back batch
+		delete(s.apps, n)
+	}
+}
+
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *duckdb.Error
+	if errors.As(err, &de) {
+		switch {
+		case de.Type == duckdb.ErrorTypeFatal || strings.Contains(de.Msg, "invalidated"):
+			return fmt.Errorf("%w: %w", ErrInvalidated, err)
+		case de.Type == duckdb.ErrorTypeTransaction:
+			return fmt.Errorf("%w: %w", ErrConflict, err)
+		}
+	}
+	if strings.Contains(err.Error(), "database has been invalidated") {
+		return fmt.Errorf("%w: %w", ErrInvalidated, err)
+	}
+	return err
+}

@@ -1,0 +1,145 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/yiwang-gov/yiwang/schemas"
+)
+
+func openTest(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), t.TempDir()+"/y.duckdb", Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func eventRow(sc *schemas.Schema, id, status string, updated time.Time) []any {
+	obj := map[string]any{"event_id": id, "source": "resident", "category_major": "01", "urgency": "normal",
+		"grid_code": "220173002001001", "status": status, "reported_at": "2026-11-26T00:00:00Z",
+		"updated_at": updated.Format(time.RFC3339Nano)}
+	r, err := sc.Row(obj)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+func TestApplyUpsertsByVersionWithOffsets(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	reg, _ := schemas.LoadEmbedded()
+	if err := s.MigrateSchemas(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := reg.Get("grid_event")
+	t0 := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
+	steps := []Batch{
+		{Tables: []TableRows{{ev, [][]any{eventRow(ev, "E1", "reported", t0), eventRow(ev, "E2", "reported", t0)}}}, Next: map[string]map[int]int64{"t": {0: 2}}},
+		{Tables: []TableRows{{ev, [][]any{eventRow(ev, "E1", "closed", t0.Add(time.Hour))}}}, Next: map[string]map[int]int64{"t": {0: 3}}},
+		// A late, older version must not overwrite the newer one.
+		{Tables: []TableRows{{ev, [][]any{eventRow(ev, "E1", "dispatched", t0.Add(time.Minute))}}}, Next: map[string]map[int]int64{"t": {0: 4, 1: 7}}},
+	}
+	for _, b := range steps {
+		if err := s.Apply(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var status string
+	var n int
+	if err := s.DB().QueryRow("SELECT status, (SELECT count(*) FROM grid_events) FROM grid_events WHERE event_id='E1'").Scan(&status, &n); err != nil {
+		t.Fatal(err)
+	}
+	if status != "closed" || n != 2 {
+		t.Fatalf("status %s rows %d, want closed 2", status, n)
+	}
+	offs, err := s.Offsets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if offs["t"][0] != 4 || offs["t"][1] != 7 {
+		t.Fatalf("offsets %v", offs)
+	}
+	// A failing batch commits neither rows nor offsets.
+	bad := Batch{Tables: []TableRows{{ev, [][]any{eventRow(ev, "E9", "reported", t0), {"too", "short"}}}}, Next: map[string]map[int]int64{"t": {0: 99}}}
+	if err := s.Apply(ctx, bad); err == nil {
+		t.Fatal("want an error for a malformed row")
+	}
+	offs, _ = s.Offsets(ctx)
+	if offs["t"][0] != 4 {
+		t.Fatalf("offset moved on a failed batch: %v", offs)
+	}
+	if err := s.DB().QueryRow("SELECT count(*) FROM grid_events WHERE event_id='E9'").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("row of failed batch present: %d %v", n, err)
+	}
+	// And the loader connection still works afterwards.
+	if err := s.Apply(ctx, Batch{Tables: []TableRows{{ev, [][]any{eventRow(ev, "E9", "reported", t0)}}}, Next: map[string]map[int]int64{"t": {0: 5}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMigrateSchemasAdditiveOnly(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	v1 := `{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
+"x-yiwang":{"table":"things","topic":"yiwang.thing.v1","key":["id"],"event_time":"t","version_field":"t","area_field":"g"},
+"required":["id","t","g"],"properties":{"id":{"type":"string"},"t":{"type":"string","format":"date-time"},"g":{"type":"string"}%s}}`
+	load := func(extra string) *schemas.Registry {
+		reg, err := schemas.Load(fstest.MapFS{"thing.schema.json": {Data: []byte(fmt.Sprintf(v1, extra))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return reg
+	}
+	if err := s.MigrateSchemas(ctx, load("")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MigrateSchemas(ctx, load(`,"note":{"type":["string","null"]}`)); err != nil {
+		t.Fatalf("additive optional field refused: %v", err)
+	}
+	var n int
+	if err := s.DB().QueryRow("SELECT count(*) FROM duckdb_columns() WHERE table_name='things' AND column_name='note'").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("column not added: %d %v", n, err)
+	}
+	if err := s.MigrateSchemas(ctx, load(`,"note":{"type":["integer","null"]}`)); err == nil {
+		t.Fatal("type change accepted")
+	}
+	if err := s.MigrateSchemas(ctx, load("")); err == nil {
+		t.Fatal("removed field accepted")
+	}
+}
+
+func TestQueryIsReadOnly(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	for _, q := range []string{
+		"DELETE FROM areas",
+		"SELECT 1; DROP TABLE areas",
+		"CREATE TABLE x (a INT)",
+		"COPY areas TO '/tmp/x.csv'",
+		"",
+	} {
+		if _, err := s.Query(ctx, q, 10); !errors.Is(err, ErrNotReadOnly) {
+			t.Errorf("%q: err = %v, want ErrNotReadOnly", q, err)
+		}
+	}
+	// File access is disabled even from a SELECT.
+	if _, err := s.Query(ctx, "SELECT * FROM read_csv('/etc/passwd')", 10); err == nil {
+		t.Error("read_csv of a local file allowed")
+	}
+	res, err := s.Query(ctx, "SELECT 'a;b' AS s, 42 AS n -- trailing; comment\n;", 10)
+	if err != nil || len(res.Rows) != 1 || res.Rows[0][0] != "a;b" {
+		t.Fatalf("res %+v err %v", res, err)
+	}
+	res, err = s.Query(ctx, "SELECT * FROM range(100)", 10)
+	if err != nil || len(res.Rows) != 10 || !res.Truncated {
+		t.Fatalf("limit not applied: %+v %v", res, err)
+	}
+}
