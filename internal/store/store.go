@@ -39,6 +39,8 @@ type Options struct {
 	Threads int
 	// MemoryLimit such as "2GB" (default: DuckDB's 80% of RAM).
 	MemoryLimit string
+	// ReadOnly opens the file read-only (the CLI, when no server runs).
+	ReadOnly bool
 }
 
 // Store is the open database.
@@ -56,13 +58,18 @@ type Store struct {
 // migrations. External access (files, network, extension installs) is
 // disabled for every connection: nothing in yiwang reads files through SQL.
 func Open(ctx context.Context, path string, o Options) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if o.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("create database dir: %w", err)
 	}
-	init := func(ex driver.ExecerContext) error {
-		return nil
+	dsn := path
+	if o.ReadOnly {
+		dsn += "?access_mode=READ_ONLY"
 	}
-	conn, err := duckdb.NewConnector(path, init)
+	conn, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -81,6 +88,9 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 			_ = db.Close()
 			return nil, fmt.Errorf("configure database (%s): %w", q, err)
 		}
+	}
+	if o.ReadOnly {
+		return s, nil
 	}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()

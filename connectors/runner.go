@@ -1,0 +1,257 @@
+package connectors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/yiwang-gov/yiwang/internal/kafka"
+	"github.com/yiwang-gov/yiwang/internal/metrics"
+	"github.com/yiwang-gov/yiwang/schemas"
+)
+
+// Producer writes records to Kafka and returns once all are acknowledged.
+type Producer interface {
+	Write(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Runner drives one source.
+type Runner struct {
+	Name     string
+	Schema   *schemas.Schema
+	Source   Source
+	Every    time.Duration
+	Producer Producer
+	State    *State
+	Areas    schemas.Areas
+	Metrics  *metrics.Metrics
+	Now      func() time.Time
+	Log      *slog.Logger
+
+	newest time.Time
+}
+
+// Run polls until ctx ends. It returns nil on cancellation; other errors are
+// retried forever with backoff (a source that is down must not stop the
+// process, only show up in the metrics).
+func (r *Runner) Run(ctx context.Context) error {
+	cursor := r.State.Get(r.Name)
+	var deadAtCursor map[uint64]bool // refused records already sent at this cursor
+	failures := 0
+	for ctx.Err() == nil {
+		recs, more, err := r.Source.Poll(ctx, cursor)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			failures++
+			r.Metrics.ConnectorPolls.WithLabelValues(r.Name, "error").Inc()
+			r.Log.Warn("poll failed", "source", r.Name, "err", err, "failures", failures)
+			sleep(ctx, backoff(failures, r.Every))
+			continue
+		}
+		failures = 0
+		msgs, dead, newest := r.convert(recs, cursor, deadAtCursor)
+		if err := r.produce(ctx, msgs); err != nil {
+			return nil // ctx ended; nothing advanced
+		}
+		now := r.Now()
+		if len(recs) > 0 {
+			last := recs[len(recs)-1].Cursor
+			if last != cursor {
+				if err := r.saveCursor(ctx, last); err != nil {
+					return nil
+				}
+				cursor, deadAtCursor = last, nil
+			}
+			for h := range dead {
+				if deadAtCursor == nil {
+					deadAtCursor = map[uint64]bool{}
+				}
+				deadAtCursor[h] = true
+			}
+			r.Metrics.ConnectorLastProduce.WithLabelValues(r.Name).Set(float64(now.UnixMilli()) / 1000)
+		}
+		if newest.After(r.newest) {
+			r.newest = newest
+			r.Metrics.SourceNewestEvent.WithLabelValues(r.Name).Set(float64(newest.UnixMilli()) / 1000)
+		}
+		r.Metrics.ConnectorPolls.WithLabelValues(r.Name, "ok").Inc()
+		r.Metrics.ConnectorLastPoll.WithLabelValues(r.Name).Set(float64(now.UnixMilli()) / 1000)
+		if !more {
+			sleep(ctx, r.Every)
+		}
+	}
+	return nil
+}
+
+// convert validates each record and builds the messages for its topic or
+// the dead-letter topic. A refused record that lies at the unchanged cursor
+// (it carries no position of its own, so the next poll returns it again) is
+// sent only once.
+func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]bool) ([]kafka.Message, map[uint64]bool, time.Time) {
+	msgs := make([]kafka.Message, 0, len(recs))
+	dead := map[uint64]bool{}
+	var newest time.Time
+	now := r.Now()
+	for _, rec := range recs {
+		obj, err := schemas.Decode(rec.Raw)
+		if err == nil {
+			err = r.Schema.Validate(obj, r.Areas, now)
+		}
+		if err != nil {
+			if rec.Cursor == cursor {
+				h := hash(rec.Raw)
+				if deadAtCursor[h] {
+					continue
+				}
+				dead[h] = true
+			}
+			var re *schemas.RecordError
+			reason := schemas.ReasonSchema
+			if errors.As(err, &re) {
+				reason = re.Reason
+			}
+			r.Metrics.ConnectorRecords.WithLabelValues(r.Name, "deadletter").Inc()
+			r.Metrics.DeadLetters.WithLabelValues("connector", r.Name, r.Schema.Name, reason).Inc()
+			msgs = append(msgs, DeadLetter("connector", r.Name, r.Schema.Name, rec.Position, ScrubPayload(r.Schema, rec.Raw, obj), err, now))
+			continue
+		}
+		value := rec.Raw
+		// Until keyed pseudonyms exist, personal fields are dropped here.
+		if len(r.Schema.StripPII(obj)) > 0 {
+			b, err := marshal(obj)
+			if err != nil {
+				continue // cannot happen for a decoded object
+			}
+			value = b
+		}
+		if t := r.Schema.EventTimeOf(obj); t.After(newest) {
+			newest = t
+		}
+		r.Metrics.ConnectorRecords.WithLabelValues(r.Name, "produced").Inc()
+		msgs = append(msgs, kafka.Message{
+			Topic:   r.Schema.Topic,
+			Key:     []byte(r.Schema.KeyOf(obj)),
+			Value:   value,
+			Headers: []kafka.Header{{Key: HeaderSource, Value: []byte(r.Name)}},
+			Time:    now,
+		})
+	}
+	return msgs, dead, newest
+}
+
+// produce writes msgs, retrying until Kafka acknowledged all of them or ctx
+// ends. Retried writes may store duplicates; the loader's upsert absorbs them.
+func (r *Runner) produce(ctx context.Context, msgs []kafka.Message) error {
+	for attempt := 1; ; attempt++ {
+		err := r.Producer.Write(ctx, msgs...)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.Log.Warn("produce failed; retrying the page", "source", r.Name, "err", err, "attempt", attempt)
+		sleep(ctx, backoff(attempt, time.Second))
+	}
+}
+
+func (r *Runner) saveCursor(ctx context.Context, cursor string) error {
+	for attempt := 1; ; attempt++ {
+		err := r.State.Put(ctx, r.Name, cursor)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.Log.Warn("save cursor failed; retrying", "source", r.Name, "err", err)
+		sleep(ctx, backoff(attempt, time.Second))
+	}
+}
+
+func marshal(obj map[string]any) ([]byte, error) { return json.Marshal(obj) }
+
+func hash(b []byte) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write(b)
+	return h.Sum64()
+}
+
+// backoff is capped exponential backoff with full jitter.
+func backoff(attempt int, base time.Duration) time.Duration {
+	if base <= 0 {
+		base = time.Second
+	}
+	d := base << min(attempt, 6)
+	d = min(d, time.Minute)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// State holds every source's cursor, backed by the compacted state topic.
+type State struct {
+	producer Producer
+	mu       sync.Mutex
+	cursors  map[string]string
+}
+
+type stateValue struct {
+	Cursor    string    `json:"cursor"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// LoadState reads the state topic to its end; the last value per source wins.
+func LoadState(ctx context.Context, c *kafka.Client, p Producer) (*State, error) {
+	msgs, err := c.ReadAll(ctx, StateTopic)
+	if err != nil {
+		return nil, fmt.Errorf("read connector state: %w", err)
+	}
+	s := &State{producer: p, cursors: map[string]string{}}
+	for _, m := range msgs {
+		var v stateValue
+		if m.Value == nil {
+			delete(s.cursors, string(m.Key))
+			continue
+		}
+		if err := json.Unmarshal(m.Value, &v); err != nil {
+			return nil, fmt.Errorf("connector state of %s at offset %d: %w", m.Key, m.Offset, err)
+		}
+		s.cursors[string(m.Key)] = v.Cursor
+	}
+	return s, nil
+}
+
+// Get returns a source's cursor, "" if it has none.
+func (s *State) Get(source string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cursors[source]
+}
+
+// Put stores a source's cursor and returns once Kafka acknowledged it.
+func (s *State) Put(ctx context.Context, source, cursor string) error {
+	b, _ := json.Marshal(stateValue{Cursor: cursor, UpdatedAt: time.Now().UTC()})
+	if err := s.producer.Write(ctx, kafka.Message{Topic: StateTopic, Key: []byte(source), Value: b}); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.cursors[source] = cursor
+	s.mu.Unlock()
+	return nil
+}

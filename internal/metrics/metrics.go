@@ -1,0 +1,78 @@
+// Package metrics defines every Prometheus metric yiwang exports, on an
+// injected registry.
+//
+// Connectors:
+//
+//	yiwang_connector_records_total{source,outcome}           records polled: produced | deadletter
+//	yiwang_connector_polls_total{source,outcome}             polls: ok | error
+//	yiwang_connector_last_poll_timestamp_seconds{source}     last successful poll, even when nothing was new (heartbeat)
+//	yiwang_connector_last_produce_timestamp_seconds{source}  last time records were acknowledged by Kafka
+//	yiwang_source_newest_event_timestamp_seconds{source}     newest event time a source delivered (freshness)
+//
+// Loader:
+//
+//	yiwang_loader_records_total{table,outcome}               records consumed: loaded | deadletter | duplicate_in_batch
+//	yiwang_loader_batches_total{outcome}                     batches: committed | failed
+//	yiwang_loader_batch_duration_seconds                     time to commit a batch to DuckDB
+//	yiwang_loader_lag_records{topic,partition}               records behind the high watermark
+//	yiwang_loader_last_commit_timestamp_seconds              last committed batch
+//	yiwang_table_newest_event_timestamp_seconds{table}       newest event time loaded per table
+//	yiwang_loader_pii_stripped_total{table}                  clear personal fields removed from topic records
+//
+// Both:
+//
+//	yiwang_deadletters_total{stage,source,schema,reason}     records sent to yiwang.deadletter.v1
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds every metric of one process.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	ConnectorRecords     *prometheus.CounterVec
+	ConnectorPolls       *prometheus.CounterVec
+	ConnectorLastPoll    *prometheus.GaugeVec
+	ConnectorLastProduce *prometheus.GaugeVec
+	SourceNewestEvent    *prometheus.GaugeVec
+
+	LoaderRecords    *prometheus.CounterVec
+	LoaderBatches    *prometheus.CounterVec
+	LoaderBatchTime  prometheus.Histogram
+	LoaderLag        *prometheus.GaugeVec
+	LoaderLastCommit prometheus.Gauge
+	TableNewestEvent *prometheus.GaugeVec
+	PIIStripped      *prometheus.CounterVec
+
+	DeadLetters *prometheus.CounterVec
+}
+
+// New creates the metrics on a fresh registry, with the Go and process
+// collectors.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	m := &Metrics{Registry: r}
+	m.ConnectorRecords = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_connector_records_total", Help: "Records polled by a connector, by outcome (produced, deadletter)."}, []string{"source", "outcome"})
+	m.ConnectorPolls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_connector_polls_total", Help: "Connector polls by outcome (ok, error)."}, []string{"source", "outcome"})
+	m.ConnectorLastPoll = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_connector_last_poll_timestamp_seconds", Help: "Unix time of the last successful poll of a source, also when nothing was new."}, []string{"source"})
+	m.ConnectorLastProduce = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_connector_last_produce_timestamp_seconds", Help: "Unix time at which Kafka last acknowledged records of a source."}, []string{"source"})
+	m.SourceNewestEvent = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_source_newest_event_timestamp_seconds", Help: "Newest event time delivered by a source."}, []string{"source"})
+	m.LoaderRecords = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_loader_records_total", Help: "Records consumed by the loader, by outcome (loaded, deadletter, duplicate_in_batch)."}, []string{"table", "outcome"})
+	m.LoaderBatches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_loader_batches_total", Help: "Loader batches by outcome (committed, failed)."}, []string{"outcome"})
+	m.LoaderBatchTime = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "yiwang_loader_batch_duration_seconds", Help: "Time to commit one batch to DuckDB.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
+	m.LoaderLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_loader_lag_records", Help: "Records between the loader's committed offset and the partition's high watermark."}, []string{"topic", "partition"})
+	m.LoaderLastCommit = prometheus.NewGauge(prometheus.GaugeOpts{Name: "yiwang_loader_last_commit_timestamp_seconds", Help: "Unix time of the loader's last committed batch."})
+	m.TableNewestEvent = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_table_newest_event_timestamp_seconds", Help: "Newest event time loaded into a table."}, []string{"table"})
+	m.PIIStripped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_loader_pii_stripped_total", Help: "Clear personal-data fields found on a topic and removed by the loader."}, []string{"table"})
+	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_deadletters_total", Help: "Records sent to the dead-letter topic, by stage (connector, loader), source, schema and reason."}, []string{"stage", "source", "schema", "reason"})
+	for _, c := range []prometheus.Collector{m.ConnectorRecords, m.ConnectorPolls, m.ConnectorLastPoll, m.ConnectorLastProduce, m.SourceNewestEvent,
+		m.LoaderRecords, m.LoaderBatches, m.LoaderBatchTime, m.LoaderLag, m.LoaderLastCommit, m.TableNewestEvent, m.PIIStripped, m.DeadLetters} {
+		f(c)
+	}
+	return m
+}

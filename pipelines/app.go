@@ -1,0 +1,342 @@
+package pipelines
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/yiwang-gov/yiwang/connectors"
+	"github.com/yiwang-gov/yiwang/connectors/httpapi"
+	"github.com/yiwang-gov/yiwang/internal/api"
+	"github.com/yiwang-gov/yiwang/internal/kafka"
+	"github.com/yiwang-gov/yiwang/internal/metrics"
+	"github.com/yiwang-gov/yiwang/internal/store"
+	"github.com/yiwang-gov/yiwang/schemas"
+)
+
+// Options are what a command adds to a config.
+type Options struct {
+	// DemoAuth lets the SQL API answer without a token on a loopback
+	// address when YIWANG_ADMIN_TOKEN is unset (the demo only).
+	DemoAuth bool
+	// AdminToken is the bearer token of POST /api/v1/sql.
+	AdminToken string
+	// Ready, if set, is called once everything runs, with the server's and
+	// the broker's addresses.
+	Ready func(serverAddr, brokerAddr string)
+	// NoConnectors runs the loader and the server only.
+	NoConnectors bool
+	Log          *slog.Logger
+}
+
+// Pipeline is a running deployment.
+type Pipeline struct {
+	cfg      *Config
+	opts     Options
+	registry *schemas.Registry
+	metrics  *metrics.Metrics
+	broker   *kafka.Broker
+	client   *kafka.Client
+	writer   *kafka.Writer
+	store    *store.Store
+	areas    AreaSet
+}
+
+// Run starts every role of cfg and blocks until ctx ends, then shuts down in
+// order: connectors stop polling, the loader commits what it consumed, the
+// server stops, the database and the broker close.
+func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	log := opts.Log
+	p := &Pipeline{cfg: cfg, opts: opts, metrics: metrics.New()}
+	if p.registry, err = schemas.LoadEmbedded(); err != nil {
+		return err
+	}
+	if probs := cfg.CheckSchemas(p.registry.Names()); len(probs) > 0 {
+		return probs
+	}
+	defer p.close()
+
+	brokers := cfg.Kafka.Brokers
+	if len(brokers) == 0 {
+		p.broker, err = kafka.StartBroker(kafka.BrokerConfig{
+			Listen:           cfg.Kafka.Embedded.Listen,
+			DataDir:          filepath.Join(cfg.DataDir, "kafka"),
+			Partitions:       cfg.Kafka.Partitions,
+			SyncWrites:       cfg.Kafka.Embedded.SyncWrites,
+			SegmentBytes:     cfg.Kafka.SegmentBytes,
+			RetentionMs:      cfg.Kafka.Retention.Milliseconds(),
+			RetentionBytes:   cfg.Kafka.RetentionBytes,
+			CleanerBackoffMs: 5 * 60 * 1000,
+		})
+		if err != nil {
+			return err
+		}
+		brokers = []string{p.broker.Addr()}
+		log.Info("embedded kafka broker started", "addr", p.broker.Addr(), "data", filepath.Join(cfg.DataDir, "kafka"))
+	}
+	p.client = kafka.NewClient(brokers)
+	if err := p.client.EnsureTopics(ctx, Topics(cfg, p.registry)); err != nil {
+		return err
+	}
+	p.writer = kafka.NewWriter(brokers, kafka.WriterOptions{})
+
+	p.store, err = store.Open(ctx, filepath.Join(cfg.DataDir, "yiwang.duckdb"), store.Options{})
+	if err != nil {
+		return err
+	}
+	if err := p.store.MigrateSchemas(ctx, p.registry); err != nil {
+		return err
+	}
+	if p.areas, err = LoadReference(ctx, cfg, p.store); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	var ready sync.Once
+	loaderUp := make(chan struct{})
+	srv := &http.Server{Handler: api.New(api.Config{
+		Store: p.store, Registry: p.registry, Metrics: p.metrics,
+		AdminToken: opts.AdminToken, DemoAuth: opts.DemoAuth && isLoopback(ln.Addr()),
+		Ready: func() bool {
+			select {
+			case <-loaderUp:
+				return true
+			default:
+				return false
+			}
+		},
+	}), ReadHeaderTimeout: 10 * time.Second}
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("serve: %w", err)
+		}
+	}()
+	log.Info("serving", "addr", "http://"+ln.Addr().String())
+
+	loader := &Loader{Client: p.client, Store: p.store, Registry: p.registry, Areas: p.areas, Producer: p.writer,
+		Metrics: p.metrics, BatchSize: cfg.Loader.BatchSize, BatchWait: cfg.Loader.BatchWait, Group: "yiwang-loader." + cfg.Name,
+		Now: time.Now, Log: log}
+	loaderCtx, stopLoader := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLoader()
+	loaderDone := make(chan error, 1)
+	go func() { loaderDone <- loader.Run(loaderCtx) }()
+	close(loaderUp)
+
+	connCtx, stopConnectors := context.WithCancel(runCtx)
+	defer stopConnectors()
+	var cwg sync.WaitGroup
+	if !opts.NoConnectors {
+		runners, err := p.runners()
+		if err != nil {
+			stopConnectors()
+			stopLoader()
+			<-loaderDone
+			_ = srv.Close()
+			wg.Wait()
+			return err
+		}
+		for _, r := range runners {
+			cwg.Add(1)
+			go func() {
+				defer cwg.Done()
+				_ = r.Run(connCtx)
+			}()
+		}
+	}
+	ready.Do(func() {
+		if opts.Ready != nil {
+			opts.Ready(ln.Addr().String(), brokers[0])
+		}
+	})
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-loaderDone:
+		loaderDone <- runErr
+		log.Error("loader stopped", "err", runErr)
+	case runErr = <-errs:
+	}
+	log.Info("shutting down")
+	stopConnectors()
+	cwg.Wait()
+	stopLoader()
+	if err := <-loaderDone; err != nil && runErr == nil {
+		runErr = err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	wg.Wait()
+	return runErr
+}
+
+func (p *Pipeline) close() {
+	if p.writer != nil {
+		_ = p.writer.Close()
+	}
+	if p.client != nil {
+		p.client.Close()
+	}
+	if p.store != nil {
+		if err := p.store.Close(); err != nil {
+			p.opts.Log.Error("close database", "err", err)
+		}
+	}
+	if p.broker != nil {
+		p.broker.Close()
+	}
+}
+
+func (p *Pipeline) runners() ([]*connectors.Runner, error) {
+	state, err := connectors.LoadState(context.Background(), p.client, p.writer)
+	if err != nil {
+		return nil, err
+	}
+	var out []*connectors.Runner
+	for _, sc := range p.cfg.Sources {
+		schema, _ := p.registry.Get(sc.Schema)
+		var src connectors.Source
+		switch sc.Type {
+		case "httpapi":
+			s, err := httpapi.New(*sc.HTTP, schema.Key[0])
+			if err != nil {
+				return nil, fmt.Errorf("source %s: %w", sc.Name, err)
+			}
+			src = s
+		}
+		out = append(out, &connectors.Runner{Name: sc.Name, Schema: schema, Source: src, Every: sc.Every,
+			Producer: p.writer, State: state, Areas: p.areas, Metrics: p.metrics, Now: time.Now, Log: p.opts.Log})
+	}
+	return out, nil
+}
+
+// Topics returns every topic the pipeline needs, with the retention and
+// segment settings of the config (the embedded broker enforces retention
+// only on topics that set it).
+func Topics(cfg *Config, reg *schemas.Registry) []kafka.Topic {
+	bounded := map[string]string{
+		"segment.bytes":   fmt.Sprint(cfg.Kafka.SegmentBytes),
+		"retention.ms":    fmt.Sprint(cfg.Kafka.Retention.Milliseconds()),
+		"retention.bytes": fmt.Sprint(cfg.Kafka.RetentionBytes),
+	}
+	var out []kafka.Topic
+	for _, sc := range reg.All() {
+		out = append(out, kafka.Topic{Name: sc.Topic, Partitions: cfg.Kafka.Partitions, Configs: bounded})
+	}
+	out = append(out,
+		kafka.Topic{Name: connectors.DeadLetterTopic, Partitions: 1, Configs: bounded},
+		kafka.Topic{Name: connectors.StateTopic, Partitions: 1, Configs: map[string]string{
+			"cleanup.policy": "compact", "segment.bytes": fmt.Sprint(cfg.Kafka.SegmentBytes)}},
+	)
+	return out
+}
+
+// AreaSet is the set of known area codes, for validation.
+type AreaSet map[string]bool
+
+// Known reports whether code is in the areas reference table.
+func (a AreaSet) Known(code string) bool { return a[code] }
+
+// LoadReference reads the reference CSV files named in cfg into the
+// database and returns the known area codes.
+func LoadReference(ctx context.Context, cfg *Config, st *store.Store) (AreaSet, error) {
+	areas, err := readAreas(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var units []store.GovUnit
+	if cfg.Reference.GovUnits != "" {
+		raw, err := cfg.ReadFile(cfg.Reference.GovUnits)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := readCSV(raw, cfg.Reference.GovUnits, []string{"unit_id", "unit_type", "parent_id", "area_code", "name"})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			units = append(units, store.GovUnit{UnitID: r[0], UnitType: r[1], ParentID: r[2], AreaCode: r[3], Name: r[4]})
+		}
+	}
+	if err := st.ReplaceReference(ctx, areas, units); err != nil {
+		return nil, err
+	}
+	set := AreaSet{}
+	for _, a := range areas {
+		set[a.Code] = true
+	}
+	return set, nil
+}
+
+func readAreas(cfg *Config) ([]store.Area, error) {
+	raw, err := cfg.ReadFile(cfg.Reference.Areas)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := readCSV(raw, cfg.Reference.Areas, []string{"code", "name", "level", "parent_code"})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Area, 0, len(rows))
+	for i, r := range rows {
+		if r[2] == "street" || r[2] == "community" || r[2] == "grid" {
+			if err := schemas.AreaCodeFormat(r[0]); err != nil {
+				return nil, fmt.Errorf("%s:%d: code %s: %w", cfg.Reference.Areas, i+2, r[0], err)
+			}
+		}
+		out = append(out, store.Area{Code: r[0], Name: r[1], Level: r[2], ParentCode: r[3]})
+	}
+	return out, nil
+}
+
+func readCSV(raw []byte, name string, header []string) ([][]string, error) {
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))))
+	r.FieldsPerRecord = len(header)
+	first, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s:1: read header: %w", name, err)
+	}
+	if strings.Join(first, ",") != strings.Join(header, ",") {
+		return nil, fmt.Errorf("%s:1: header must be %s, got %s", name, strings.Join(header, ","), strings.Join(first, ","))
+	}
+	var out [][]string
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out = append(out, rec)
+	}
+}
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}

@@ -1,0 +1,536 @@
+// Package pipelines reads a pipeline definition (one YAML file) and runs its
+// roles: the embedded broker when no brokers are given, the connectors, the
+// loader that turns the record topics into DuckDB tables, and the server.
+package pipelines
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/yiwang-gov/yiwang/connectors/httpapi"
+	"github.com/yiwang-gov/yiwang/schemas"
+)
+
+//go:embed newarea.yaml newarea/*.csv
+var embedded embed.FS
+
+// DemoConfig returns the embedded demo pipeline (newarea.yaml) and the
+// folder its relative reference paths resolve against.
+func DemoConfig() ([]byte, string) {
+	b, _ := embedded.ReadFile("newarea.yaml")
+	return b, "embedded:"
+}
+
+// Config is one pipeline definition.
+type Config struct {
+	Name      string          `yaml:"name"`
+	DataDir   string          `yaml:"data_dir"`
+	Listen    string          `yaml:"listen"`
+	Kafka     KafkaConfig     `yaml:"kafka"`
+	Reference ReferenceConfig `yaml:"reference"`
+	Loader    LoaderConfig    `yaml:"loader"`
+	Sources   []SourceConfig  `yaml:"sources"`
+
+	file string     // where it was read from, for messages
+	dir  string     // base of relative paths; "embedded:" for the demo
+	root *yaml.Node // for line numbers
+}
+
+// KafkaConfig says where Kafka is and how yiwang's topics are created.
+type KafkaConfig struct {
+	// Brokers of an Apache Kafka cluster; empty starts the embedded broker.
+	Brokers []string `yaml:"brokers"`
+	// Partitions of each record topic yiwang creates.
+	Partitions int `yaml:"partitions"`
+	// SegmentBytes, Retention and RetentionBytes (per partition) are set on
+	// every topic yiwang creates. They bound the embedded broker's memory
+	// and disk; they also bound how far back `rebuild` can replay.
+	SegmentBytes   int64         `yaml:"segment_bytes"`
+	Retention      time.Duration `yaml:"retention"`
+	RetentionBytes int64         `yaml:"retention_bytes"`
+	Embedded       struct {
+		Listen     string `yaml:"listen"`
+		SyncWrites bool   `yaml:"sync_writes"`
+	} `yaml:"embedded"`
+}
+
+// ReferenceConfig names the reference-data files (CSV with headers).
+type ReferenceConfig struct {
+	Areas    string `yaml:"areas"`     // code,name,level,parent_code
+	GovUnits string `yaml:"gov_units"` // unit_id,unit_type,parent_id,area_code,name
+}
+
+// LoaderConfig tunes the loader's batches.
+type LoaderConfig struct {
+	// BatchSize is the most records committed at once.
+	BatchSize int `yaml:"batch_size"`
+	// BatchWait is the longest a record waits for its batch: the freshness
+	// bound (event to queryable) under light load.
+	BatchWait time.Duration `yaml:"batch_wait"`
+}
+
+// SourceConfig is one connector instance.
+type SourceConfig struct {
+	Name   string          `yaml:"name"`
+	Schema string          `yaml:"schema"`
+	Type   string          `yaml:"type"`
+	Every  time.Duration   `yaml:"every"`
+	HTTP   *httpapi.Config `yaml:"http"`
+}
+
+// Defaults, in one place.
+const (
+	DefaultListen       = "127.0.0.1:8080"
+	DefaultKafkaListen  = "127.0.0.1:9092"
+	DefaultPartitions   = 4
+	DefaultSegmentBytes = 16 << 20
+	DefaultRetention    = 7 * 24 * time.Hour
+	DefaultRetentionB   = 1 << 30
+	DefaultBatchSize    = 20000
+	DefaultBatchWait    = 200 * time.Millisecond
+	DefaultEvery        = 5 * time.Second
+)
+
+func (c *Config) applyDefaults() {
+	if c.Name == "" {
+		c.Name = "yiwang"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./yiwang-data"
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.Kafka.Partitions == 0 {
+		c.Kafka.Partitions = DefaultPartitions
+	}
+	if c.Kafka.SegmentBytes == 0 {
+		c.Kafka.SegmentBytes = DefaultSegmentBytes
+	}
+	if c.Kafka.Retention == 0 {
+		c.Kafka.Retention = DefaultRetention
+	}
+	if c.Kafka.RetentionBytes == 0 {
+		c.Kafka.RetentionBytes = DefaultRetentionB
+	}
+	if c.Kafka.Embedded.Listen == "" {
+		c.Kafka.Embedded.Listen = DefaultKafkaListen
+	}
+	if c.Loader.BatchSize == 0 {
+		c.Loader.BatchSize = DefaultBatchSize
+	}
+	if c.Loader.BatchWait == 0 {
+		c.Loader.BatchWait = DefaultBatchWait
+	}
+	for i := range c.Sources {
+		if c.Sources[i].Every == 0 {
+			c.Sources[i].Every = DefaultEvery
+		}
+	}
+}
+
+// Problem is one thing wrong in a config file: where, and what to change.
+type Problem struct {
+	File      string
+	Line, Col int
+	Msg       string
+}
+
+func (p Problem) Error() string {
+	if p.Line > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s", p.File, p.Msg)
+}
+
+// Problems are all the problems of a config, reported together.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// LoadFile reads and checks a pipeline file.
+func LoadFile(path string, getenv func(string) (string, bool)) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(raw, path, filepath.Dir(path), getenv)
+}
+
+// Parse decodes a pipeline definition: ${VAR}, ${VAR:-default} and
+// ${VAR:?message} are expanded inside scalar values, unknown keys are
+// errors, defaults are applied, and every problem is reported with its line.
+// dir is the base of relative file paths.
+func Parse(raw []byte, file, dir string, getenv func(string) (string, bool)) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return nil, Problems{{File: file, Msg: fmt.Sprintf("not valid YAML: %v", err)}}
+	}
+	if len(root.Content) == 0 {
+		return nil, Problems{{File: file, Msg: "the file is empty"}}
+	}
+	doc := root.Content[0]
+	var probs Problems
+	walkScalars(doc, func(n *yaml.Node) {
+		v, err := Interpolate(n.Value, getenv)
+		if err != nil {
+			probs = append(probs, Problem{file, n.Line, n.Column, err.Error()})
+			return
+		}
+		if v != n.Value {
+			n.Value = v
+			if n.Tag == "!!str" || n.Style != 0 {
+				n.Tag = ""
+				n.Style = 0 // let the target type decide (e.g. a port number)
+			}
+		}
+	})
+	probs = append(probs, knownFields(file, doc, reflect.TypeFor[Config](), "")...)
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	cfg := &Config{file: file, dir: dir, root: doc}
+	if err := doc.Decode(cfg); err != nil {
+		var te *yaml.TypeError
+		if ok := asTypeError(err, &te); ok {
+			for _, e := range te.Errors {
+				probs = append(probs, Problem{File: file, Msg: e})
+			}
+			return nil, fixLines(probs)
+		}
+		return nil, Problems{{File: file, Msg: err.Error()}}
+	}
+	cfg.applyDefaults()
+	if probs := cfg.validate(); len(probs) > 0 {
+		return nil, probs
+	}
+	return cfg, nil
+}
+
+func asTypeError(err error, target **yaml.TypeError) bool {
+	te, ok := err.(*yaml.TypeError) //nolint:errorlint // yaml returns it unwrapped
+	if ok {
+		*target = te
+	}
+	return ok
+}
+
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// fixLines moves yaml's "line N: msg" into the Problem's position.
+func fixLines(ps Problems) Problems {
+	for i, p := range ps {
+		if m := yamlLine.FindStringSubmatch(p.Msg); m != nil {
+			_, _ = fmt.Sscanf(m[1], "%d", &ps[i].Line)
+			ps[i].Col = 1
+			ps[i].Msg = m[2]
+		}
+	}
+	return ps
+}
+
+func walkScalars(n *yaml.Node, fn func(*yaml.Node)) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		fn(n)
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			walkScalars(n.Content[i], fn)
+		}
+	default:
+		for _, c := range n.Content {
+			walkScalars(c, fn)
+		}
+	}
+}
+
+// knownFields reports mapping keys that the target type does not have.
+func knownFields(file string, n *yaml.Node, t reflect.Type, path string) Problems {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var probs Problems
+	switch {
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
+		fields := map[string]reflect.Type{}
+		var names []string
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if tag == "" || tag == "-" {
+				continue
+			}
+			fields[tag] = f.Type
+			names = append(names, tag)
+		}
+		sort.Strings(names)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			ft, ok := fields[k.Value]
+			if !ok {
+				probs = append(probs, Problem{file, k.Line, k.Column, fmt.Sprintf("%s: unknown field; known fields are %s", join(path, k.Value), strings.Join(names, ", "))})
+				continue
+			}
+			probs = append(probs, knownFields(file, n.Content[i+1], ft, join(path, k.Value))...)
+		}
+	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
+		for i, c := range n.Content {
+			probs = append(probs, knownFields(file, c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	}
+	return probs
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// node finds the YAML node at a path like "sources", 1, "every"; it returns
+// the closest existing ancestor when the path does not exist.
+func (c *Config) node(path ...any) *yaml.Node {
+	n := c.root
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			if n.Kind != yaml.MappingNode {
+				return n
+			}
+			found := false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == k {
+					n, found = n.Content[i+1], true
+					break
+				}
+			}
+			if !found {
+				return n
+			}
+		case int:
+			if n.Kind != yaml.SequenceNode || k >= len(n.Content) {
+				return n
+			}
+			n = n.Content[k]
+		}
+	}
+	return n
+}
+
+func (c *Config) problem(msg string, path ...any) Problem {
+	n := c.node(path...)
+	var b strings.Builder
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(k)
+		case int:
+			fmt.Fprintf(&b, "[%d]", k)
+		}
+	}
+	return Problem{c.file, n.Line, n.Column, b.String() + ": " + msg}
+}
+
+// SchemaNames is set by the caller to the known record types, for checks.
+func (c *Config) validate() Problems {
+	var probs Problems
+	if c.Kafka.Partitions < 1 || c.Kafka.Partitions > 256 {
+		probs = append(probs, c.problem(fmt.Sprintf("must be 1-256, got %d", c.Kafka.Partitions), "kafka", "partitions"))
+	}
+	if c.Kafka.SegmentBytes < 1<<20 {
+		probs = append(probs, c.problem(fmt.Sprintf("must be at least 1048576 (1 MiB), got %d", c.Kafka.SegmentBytes), "kafka", "segment_bytes"))
+	}
+	if c.Kafka.Retention < time.Minute {
+		probs = append(probs, c.problem(fmt.Sprintf("must be at least 1m, got %q", c.Kafka.Retention), "kafka", "retention"))
+	}
+	if c.Loader.BatchSize < 1 {
+		probs = append(probs, c.problem(fmt.Sprintf("must be > 0, got %d", c.Loader.BatchSize), "loader", "batch_size"))
+	}
+	if c.Loader.BatchWait <= 0 {
+		probs = append(probs, c.problem(fmt.Sprintf("must be > 0, got %q", c.Loader.BatchWait), "loader", "batch_wait"))
+	}
+	if c.Reference.Areas == "" {
+		probs = append(probs, c.problem("is required: the CSV file of area codes (code,name,level,parent_code)", "reference", "areas"))
+	}
+	names := map[string]int{}
+	for i, s := range c.Sources {
+		if s.Name == "" {
+			probs = append(probs, c.problem("is required", "sources", i, "name"))
+		} else if j, dup := names[s.Name]; dup {
+			probs = append(probs, c.problem(fmt.Sprintf("%q is also the name of sources[%d]; names must be unique (they key the cursor state)", s.Name, j), "sources", i, "name"))
+		}
+		names[s.Name] = i
+		if s.Schema == "" {
+			probs = append(probs, c.problem("is required: the record type this source delivers", "sources", i, "schema"))
+		}
+		if s.Every < 0 || s.Every == 0 {
+			probs = append(probs, c.problem(fmt.Sprintf("must be > 0, got %q", s.Every), "sources", i, "every"))
+		}
+		switch s.Type {
+		case "httpapi":
+			if s.HTTP == nil {
+				probs = append(probs, c.problem(`type httpapi needs an "http:" block`, "sources", i))
+				continue
+			}
+			for _, e := range s.HTTP.Validate() {
+				probs = append(probs, c.problem(e.Msg, "sources", i, "http", e.Field))
+			}
+		default:
+			probs = append(probs, c.problem(fmt.Sprintf("unknown connector type %q; known: %s", s.Type, strings.Join(ConnectorTypes, ", ")), "sources", i, "type"))
+		}
+	}
+	return probs
+}
+
+// ConnectorTypes are the connector types a source may use.
+var ConnectorTypes = []string{"httpapi"}
+
+// CheckSchemas reports sources whose schema is not one of names.
+func (c *Config) CheckSchemas(names []string) Problems {
+	var probs Problems
+	for i, s := range c.Sources {
+		if s.Schema != "" && !slices.Contains(names, s.Schema) {
+			probs = append(probs, c.problem(fmt.Sprintf("unknown schema %q; known: %s", s.Schema, strings.Join(names, ", ")), "sources", i, "schema"))
+		}
+	}
+	return probs
+}
+
+// File returns the path the config was read from.
+func (c *Config) File() string { return c.file }
+
+// ReadFile reads a file named in the config, relative to the config's
+// folder (or from the binary for the embedded demo).
+func (c *Config) ReadFile(name string) ([]byte, error) {
+	if c.dir == "embedded:" && !filepath.IsAbs(name) {
+		return embedded.ReadFile(filepath.ToSlash(filepath.Clean(name)))
+	}
+	p := name
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(c.dir, name)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	return b, nil
+}
+
+var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\?)([^}]*))?\}`)
+
+// Interpolate expands ${VAR}, ${VAR:-default} (default when VAR is unset or
+// empty) and ${VAR:?message} (an error when unset or empty) in s. "$$" is a
+// literal "$". Every missing variable is reported in one error.
+func Interpolate(s string, getenv func(string) (string, bool)) (string, error) {
+	if !strings.Contains(s, "$") {
+		return s, nil
+	}
+	var missing []string
+	var b bytes.Buffer
+	for i := 0; i < len(s); {
+		if strings.HasPrefix(s[i:], "$$") {
+			b.WriteByte('$')
+			i += 2
+			continue
+		}
+		if s[i] == '$' && i+1 < len(s) && s[i+1] == '{' {
+			m := varRef.FindStringSubmatchIndex(s[i:])
+			if m == nil || m[0] != 0 {
+				return "", fmt.Errorf("malformed variable reference at %q: write ${NAME}, ${NAME:-default} or ${NAME:?message}, or $$ for a literal $", s[i:])
+			}
+			name := s[i+m[2] : i+m[3]]
+			op, arg := "", ""
+			if m[4] >= 0 {
+				op, arg = s[i+m[4]:i+m[5]], s[i+m[6]:i+m[7]]
+			}
+			v, ok := getenv(name)
+			switch {
+			case ok && v != "":
+				b.WriteString(v)
+			case op == ":-":
+				b.WriteString(arg)
+			case op == ":?":
+				missing = append(missing, fmt.Sprintf("%s (%s)", name, arg))
+			case ok:
+				// set but empty, no default: empty
+			default:
+				missing = append(missing, name)
+			}
+			i += m[1]
+			continue
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	if len(missing) > 0 {
+		return "", fmt.Errorf("environment variable %s is not set; set it or give a default with ${NAME:-default}", strings.Join(missing, ", "))
+	}
+	return b.String(), nil
+}
+
+// Check validates a pipeline file, its reference files and the schemas
+// (schemaDir, or the built-in ones when empty), and returns every problem.
+func Check(file, schemaDir string, getenv func(string) (string, bool)) []error {
+	var out []error
+	var reg *schemas.Registry
+	var err error
+	if schemaDir != "" {
+		reg, err = schemas.Load(os.DirFS(schemaDir))
+	} else {
+		reg, err = schemas.LoadEmbedded()
+	}
+	var sp schemas.Problems
+	switch {
+	case errors.As(err, &sp):
+		for _, p := range sp {
+			if schemaDir != "" {
+				p.File = filepath.Join(schemaDir, p.File)
+			}
+			out = append(out, p)
+		}
+	case err != nil:
+		out = append(out, err)
+	}
+	cfg, err := LoadFile(file, getenv)
+	var cp Problems
+	switch {
+	case errors.As(err, &cp):
+		for _, p := range cp {
+			out = append(out, p)
+		}
+		return out
+	case err != nil:
+		return append(out, err)
+	}
+	if reg != nil {
+		for _, p := range cfg.CheckSchemas(reg.Names()) {
+			out = append(out, p)
+		}
+	}
+	if _, err := readAreas(cfg); err != nil {
+		out = append(out, cfg.problem(err.Error(), "reference", "areas"))
+	}
+	return out
+}
