@@ -214,12 +214,14 @@ func Parse(raw []byte, file, dir string, getenv func(string) (string, bool)) (*C
 			for _, e := range te.Errors {
 				probs = append(probs, Problem{File: file, Msg: e})
 			}
-			return nil, fixLines(probs)
+			return nil, fixLines(probs, doc)
 		}
 		return nil, Problems{{File: file, Msg: err.Error()}}
 	}
+	probs = cfg.explicitZeros()
 	cfg.applyDefaults()
-	if probs := cfg.validate(); len(probs) > 0 {
+	if probs := append(probs, cfg.validate()...); len(probs) > 0 {
+		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
 		return nil, probs
 	}
 	return cfg, nil
@@ -235,16 +237,121 @@ func asTypeError(err error, target **yaml.TypeError) bool {
 
 var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
 
-// fixLines moves yaml's "line N: msg" into the Problem's position.
-func fixLines(ps Problems) Problems {
+// fixLines moves yaml's "line N: msg" into the Problem's position and names
+// the field whose value could not be decoded.
+func fixLines(ps Problems, doc *yaml.Node) Problems {
 	for i, p := range ps {
-		if m := yamlLine.FindStringSubmatch(p.Msg); m != nil {
-			_, _ = fmt.Sscanf(m[1], "%d", &ps[i].Line)
-			ps[i].Col = 1
-			ps[i].Msg = m[2]
+		m := yamlLine.FindStringSubmatch(p.Msg)
+		if m == nil {
+			continue
+		}
+		_, _ = fmt.Sscanf(m[1], "%d", &ps[i].Line)
+		ps[i].Col = 1
+		ps[i].Msg = m[2]
+		if tm := yamlType.FindStringSubmatch(m[2]); tm != nil {
+			walkPaths(doc, "", func(path string, n *yaml.Node) {
+				if n.Line == ps[i].Line && n.Value == tm[1] {
+					ps[i].Col = n.Column
+					ps[i].Msg = fmt.Sprintf("%s: must be %s, got %q", path, typeWords(tm[2]), tm[1])
+				}
+			})
 		}
 	}
 	return ps
+}
+
+var yamlType = regexp.MustCompile("cannot unmarshal !!\\w+ `([^`]*)` into (\\S+)")
+
+func typeWords(goType string) string {
+	switch goType {
+	case "int", "int64":
+		return "a whole number"
+	case "time.Duration":
+		return "a duration such as 500ms, 5s or 1h"
+	case "bool":
+		return "true or false"
+	case "[]string":
+		return "a list"
+	}
+	return "of type " + goType
+}
+
+// walkPaths calls fn for every scalar with its path (a.b[1].c).
+func walkPaths(n *yaml.Node, path string, fn func(string, *yaml.Node)) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		fn(path, n)
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			walkPaths(n.Content[i+1], join(path, n.Content[i].Value), fn)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			walkPaths(c, fmt.Sprintf("%s[%d]", path, i), fn)
+		}
+	}
+}
+
+// explicitZeros reports settings written as 0 (or 0s) where the default
+// would otherwise silently replace them.
+func (c *Config) explicitZeros() Problems {
+	var probs Problems
+	zero := func(v any, path ...any) {
+		if !c.has(path...) {
+			return
+		}
+		switch x := v.(type) {
+		case int:
+			if x <= 0 {
+				probs = append(probs, c.problem(fmt.Sprintf("must be > 0, got %d", x), path...))
+			}
+		case int64:
+			if x <= 0 {
+				probs = append(probs, c.problem(fmt.Sprintf("must be > 0, got %d", x), path...))
+			}
+		case time.Duration:
+			if x <= 0 {
+				probs = append(probs, c.problem(fmt.Sprintf("must be > 0, got %q", x), path...))
+			}
+		}
+	}
+	zero(c.Kafka.Partitions, "kafka", "partitions")
+	zero(c.Kafka.SegmentBytes, "kafka", "segment_bytes")
+	zero(c.Kafka.Retention, "kafka", "retention")
+	zero(c.Kafka.RetentionBytes, "kafka", "retention_bytes")
+	zero(c.Loader.BatchSize, "loader", "batch_size")
+	zero(c.Loader.BatchWait, "loader", "batch_wait")
+	for i, s := range c.Sources {
+		zero(s.Every, "sources", i, "every")
+	}
+	return probs
+}
+
+// has reports whether the exact path is written in the file.
+func (c *Config) has(path ...any) bool {
+	n := c.root
+	for _, p := range path {
+		found := false
+		switch k := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == k {
+						n, found = n.Content[i+1], true
+						break
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				n, found = n.Content[k], true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 func walkScalars(n *yaml.Node, fn func(*yaml.Node)) {
@@ -353,23 +460,16 @@ func (c *Config) problem(msg string, path ...any) Problem {
 	return Problem{c.file, n.Line, n.Column, b.String() + ": " + msg}
 }
 
-// SchemaNames is set by the caller to the known record types, for checks.
 func (c *Config) validate() Problems {
 	var probs Problems
-	if c.Kafka.Partitions < 1 || c.Kafka.Partitions > 256 {
+	if c.Kafka.Partitions > 256 {
 		probs = append(probs, c.problem(fmt.Sprintf("must be 1-256, got %d", c.Kafka.Partitions), "kafka", "partitions"))
 	}
-	if c.Kafka.SegmentBytes < 1<<20 {
+	if c.Kafka.SegmentBytes > 0 && c.Kafka.SegmentBytes < 1<<20 {
 		probs = append(probs, c.problem(fmt.Sprintf("must be at least 1048576 (1 MiB), got %d", c.Kafka.SegmentBytes), "kafka", "segment_bytes"))
 	}
-	if c.Kafka.Retention < time.Minute {
+	if c.Kafka.Retention > 0 && c.Kafka.Retention < time.Minute {
 		probs = append(probs, c.problem(fmt.Sprintf("must be at least 1m, got %q", c.Kafka.Retention), "kafka", "retention"))
-	}
-	if c.Loader.BatchSize < 1 {
-		probs = append(probs, c.problem(fmt.Sprintf("must be > 0, got %d", c.Loader.BatchSize), "loader", "batch_size"))
-	}
-	if c.Loader.BatchWait <= 0 {
-		probs = append(probs, c.problem(fmt.Sprintf("must be > 0, got %q", c.Loader.BatchWait), "loader", "batch_wait"))
 	}
 	if c.Reference.Areas == "" {
 		probs = append(probs, c.problem("is required: the CSV file of area codes (code,name,level,parent_code)", "reference", "areas"))
@@ -384,9 +484,6 @@ func (c *Config) validate() Problems {
 		names[s.Name] = i
 		if s.Schema == "" {
 			probs = append(probs, c.problem("is required: the record type this source delivers", "sources", i, "schema"))
-		}
-		if s.Every < 0 || s.Every == 0 {
-			probs = append(probs, c.problem(fmt.Sprintf("must be > 0, got %q", s.Every), "sources", i, "every"))
 		}
 		switch s.Type {
 		case "httpapi":

@@ -1,0 +1,122 @@
+package pipelines
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestDemoConfigParses(t *testing.T) {
+	raw, dir := DemoConfig()
+	cfg, err := Parse(raw, "newarea.yaml", dir, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Sources) != 9 || cfg.Loader.BatchWait.String() != "200ms" || cfg.Kafka.Embedded.Listen != "127.0.0.1:9092" {
+		t.Fatalf("unexpected config %+v", cfg)
+	}
+	if cfg.Sources[0].HTTP.URL != "http://127.0.0.1:8081/api/grid/grid_event" {
+		t.Fatalf("default not expanded: %s", cfg.Sources[0].HTTP.URL)
+	}
+	if probs := Check("newarea.yaml", "", noEnv); len(probs) != 0 {
+		t.Fatalf("check of the demo pipeline: %v", probs)
+	}
+}
+
+// TestCheckGolden pins the messages of `yiwang check` for broken files: each
+// testdata/*.bad.yaml has its expected output in *.bad.golden.
+func TestCheckGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.bad.yaml")
+	if len(files) == 0 {
+		t.Fatal("no testdata")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			probs := Check(f, "", noEnv)
+			if len(probs) == 0 {
+				t.Fatal("no problems reported")
+			}
+			var b strings.Builder
+			for _, p := range probs {
+				b.WriteString(p.Error())
+				b.WriteByte('\n')
+			}
+			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestCheckGolden -update)", err)
+			}
+			if b.String() != string(want) {
+				t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+			}
+		})
+	}
+}
+
+func TestInterpolate(t *testing.T) {
+	env := map[string]string{"A": "x", "EMPTY": ""}
+	get := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	for _, tc := range []struct{ in, want, err string }{
+		{"plain", "plain", ""},
+		{"${A}", "x", ""},
+		{"a${A}b${A}", "axbx", ""},
+		{"${B:-def}", "def", ""},
+		{"${EMPTY:-def}", "def", ""},
+		{"${EMPTY}", "", ""},
+		{"$$A", "$A", ""},
+		{"${B}", "", "environment variable B is not set"},
+		{"${B:?needed for x}", "", "B (needed for x)"},
+		{"${B} ${C}", "", "B, C"},
+		{"${", "", "malformed variable reference"},
+		{"${1X}", "", "malformed variable reference"},
+		{"cost $5", "cost $5", ""},
+	} {
+		got, err := Interpolate(tc.in, get)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: err = %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%q = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func FuzzInterpolate(f *testing.F) {
+	for _, s := range []string{"${A}", "${A:-b}", "${A:?m}", "$$", "x${", "${A:-${B}}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		get := func(k string) (string, bool) { return "v", k == "A" }
+		out, err := Interpolate(s, get)
+		if err == nil && !strings.Contains(s, "$") && out != s {
+			t.Fatalf("text without $ changed: %q → %q", s, out)
+		}
+	})
+}
+
+func FuzzParseConfig(f *testing.F) {
+	raw, _ := DemoConfig()
+	f.Add(raw)
+	files, _ := filepath.Glob("testdata/*.bad.yaml")
+	for _, p := range files {
+		b, _ := os.ReadFile(p)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = Parse(b, "fuzz.yaml", "testdata", noEnv) // must not panic
+	})
+}
