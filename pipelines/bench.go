@@ -177,6 +177,9 @@ func benchOnce(ctx context.Context, o BenchOptions, reg *schemas.Registry, sc *s
 			}
 			latMu.Unlock()
 		}}
+	if os.Getenv("YIWANG_BENCH_DEBUG") != "" {
+		l.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	lctx, stopLoader := context.WithCancel(ctx)
 	defer stopLoader()
 	loaderDone := make(chan error, 1)
@@ -190,7 +193,8 @@ func benchOnce(ctx context.Context, o BenchOptions, reg *schemas.Registry, sc *s
 		return r, ctx.Err()
 	}
 	r.LoaderRate = float64(o.Records) / time.Since(t0).Seconds()
-	fmt.Fprintf(progress, "  loader: %d records from the backlog at %.0f/s\n", o.Records, r.LoaderRate)
+	fmt.Fprintf(progress, "  loader: %d records from the backlog at %.0f/s (%.1fs of %.1fs committing, %d batches)\n", o.Records, r.LoaderRate,
+		histogramSum(l.Metrics, "yiwang_loader_batch_duration_seconds"), time.Since(t0).Seconds(), histogramCount(l.Metrics, "yiwang_loader_batch_duration_seconds"))
 
 	if o.Duration > 0 && o.Rate > 0 {
 		latFrom.Store(time.Now().UnixNano())
@@ -452,4 +456,30 @@ func Median(runs []BenchRun) BenchRun {
 		PeakRSS:     int64(med(func(r BenchRun) float64 { return float64(r.PeakRSS) })),
 		RSS:         int64(med(func(r BenchRun) float64 { return float64(r.RSS) })),
 	}
+}
+
+func histogramSum(m *metrics.Metrics, name string) float64 {
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		return 0
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			return mf.GetMetric()[0].GetHistogram().GetSampleSum()
+		}
+	}
+	return 0
+}
+
+func histogramCount(m *metrics.Metrics, name string) uint64 {
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		return 0
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			return mf.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	return 0
 }

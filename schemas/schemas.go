@@ -99,6 +99,7 @@ type Schema struct {
 	Columns []Column
 
 	compiled *jsonschema.Schema
+	fast     *fastSchema // nil: every record takes the full validator
 	index    map[string]int
 }
 
@@ -227,10 +228,10 @@ type xYiwang struct {
 }
 
 type property struct {
-	Type        any    `json:"type"`
-	Format      string `json:"format"`
-	Enum        []any  `json:"enum"`
-	Items       *struct {
+	Type   any    `json:"type"`
+	Format string `json:"format"`
+	Enum   []any  `json:"enum"`
+	Items  *struct {
 		Type any `json:"type"`
 	} `json:"items"`
 	PII         string `json:"x-pii"`
@@ -373,6 +374,7 @@ func parse(file string, raw []byte) (*Schema, Problems) {
 		return nil, probs
 	}
 	s.compiled = sch
+	s.fast = compileFast(s, raw)
 	return s, nil
 }
 

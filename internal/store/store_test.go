@@ -143,3 +143,109 @@ func TestQueryIsReadOnly(t *testing.T) {
 		t.Fatalf("limit not applied: %+v %v", res, err)
 	}
 }
+
+func TestKeyFilterHasNoFalseNegatives(t *testing.T) {
+	f := newKeyFilter(10000)
+	for i := range 10000 {
+		f.add(fmt.Sprint("K", i))
+	}
+	fp := 0
+	for i := range 10000 {
+		if !f.mayContain(fmt.Sprint("K", i)) {
+			t.Fatalf("false negative for K%d", i)
+		}
+		if f.mayContain(fmt.Sprint("N", i)) {
+			fp++
+		}
+	}
+	if fp > 300 { // ~1% expected at capacity
+		t.Fatalf("%d false positives of 10000", fp)
+	}
+	if f.full() {
+		t.Fatal("full at capacity")
+	}
+	f.add("one more")
+	if !f.full() {
+		t.Fatal("not full past capacity")
+	}
+}
+
+// A filter that answers "maybe" for every key sends new keys through the
+// ON CONFLICT path, which must insert them all the same.
+func TestApplyWhenFilterSaysMaybe(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	reg, _ := schemas.LoadEmbedded()
+	if err := s.MigrateSchemas(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := reg.Get("grid_event")
+	t0 := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
+	if err := s.Apply(ctx, Batch{Tables: []TableRows{{ev, [][]any{eventRow(ev, "E1", "reported", t0)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	f := s.apps["grid_events"].filter
+	for i := range f.bits {
+		f.bits[i] = ^uint64(0)
+	}
+	rows := [][]any{eventRow(ev, "E1", "closed", t0.Add(time.Hour)), eventRow(ev, "E2", "reported", t0), eventRow(ev, "E3", "reported", t0)}
+	if err := s.Apply(ctx, Batch{Tables: []TableRows{{ev, rows}}}); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var st string
+	if err := s.DB().QueryRow("SELECT count(*), max(status) FILTER (WHERE event_id='E1') FROM grid_events").Scan(&n, &st); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 || st != "closed" {
+		t.Fatalf("rows %d, E1 %s", n, st)
+	}
+}
+
+// Reopening builds the filter from the table: stored keys are updated, not
+// appended again (which the primary key would refuse).
+func TestFilterRebuiltOnReopen(t *testing.T) {
+	ctx := context.Background()
+	path := t.TempDir() + "/r.duckdb"
+	reg, _ := schemas.LoadEmbedded()
+	ev, _ := reg.Get("grid_event")
+	t0 := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
+	for i, status := range []string{"reported", "closed"} {
+		s, err := Open(ctx, path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MigrateSchemas(ctx, reg); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Apply(ctx, Batch{Tables: []TableRows{{ev, [][]any{eventRow(ev, "E1", status, t0.Add(time.Duration(i)*time.Hour))}}}}); err != nil {
+			t.Fatalf("apply after reopen: %v", err)
+		}
+		var st string
+		if err := s.DB().QueryRow("SELECT status FROM grid_events").Scan(&st); err != nil || st != status {
+			t.Fatalf("status %s %v", st, err)
+		}
+		_ = s.Close()
+	}
+}
+
+func TestArrowSchemaMatchesTable(t *testing.T) {
+	reg, _ := schemas.LoadEmbedded()
+	h, _ := reg.Get("household")
+	as := ArrowSchema(h)
+	if as.NumFields() != len(h.TableColumns()) {
+		t.Fatalf("%d fields, %d columns", as.NumFields(), len(h.TableColumns()))
+	}
+	want := map[string]string{"household_id": "utf8", "members_n": "int64", "tags": "list<item: utf8, nullable>", "updated_at": "timestamp[us, tz=UTC]", "needs_attention": "bool"}
+	for _, f := range as.Fields() {
+		if w, ok := want[f.Name]; ok && f.Type.String() != w {
+			t.Errorf("%s: %s, want %s", f.Name, f.Type, w)
+		}
+		if f.Name == "head_id_number" || f.Name == "head_phone" {
+			t.Errorf("personal field %s in the Arrow schema", f.Name)
+		}
+	}
+	if f, _ := as.FieldsByName("household_id"); f[0].Nullable {
+		t.Error("required key is nullable")
+	}
+}

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/yiwang-gov/yiwang/pipelines"
+)
+
+func newRun() *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "run -c FILE",
+		Short: "Run a pipeline: connectors, loader and server (embedded broker when kafka.brokers is empty)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := pipelines.LoadFile(file, os.LookupEnv)
+			if err != nil {
+				return err
+			}
+			return pipelines.Run(cmd.Context(), cfg, pipelines.Options{AdminToken: os.Getenv("YIWANG_ADMIN_TOKEN")})
+		},
+	}
+	cmd.Flags().StringVarP(&file, "config", "c", "pipelines/newarea.yaml", "pipeline file")
+	return cmd
+}

@@ -1,0 +1,65 @@
+// Package simulate provides the simulated source systems of the demo and the
+// tests: the grid, police, market-supervision and property platforms of a
+// synthetic district modelled on Changchun New Area (长春新区), each holding
+// records of the v1 schemas and serving them over a polling REST API.
+//
+// # District
+//
+// NewDistrict builds eight real streets (乡街) with synthesised communities
+// (5–15 per street; 奋进乡 gets villages numbered from 201, the 村委会 range),
+// grids (5–15 per community), buildings and households, deterministically
+// from a seed. WriteReference writes the areas.csv and gov_units.csv
+// reference tables; the responsibility hierarchy 新区 → 开发区 → 乡街 → 社区
+// lives only in gov_units.csv.
+//
+// # Records
+//
+// The first Run or Step loads the slowly-changing ledgers (every market
+// entity, household and store, one version each, all with one updated_at).
+// The stream then adds grid events, door visits, police incidents, work
+// orders, inspections and team records, and new versions: lifecycle steps
+// (grid event reported → dispatched → handled → closed, sometimes rejected,
+// deferred, reworked or evaluated; work order created → assigned → arrived
+// → completed; incident received → arrived → closed), and ledger updates
+// after visits, inspections and at 5% of the stream rate. Lifecycle delays
+// are compressed to seconds, so a one-minute demo shows every stage.
+//
+// Valid ids: GE/DV/PI/WO/MI/TR + local date + sequence for stream records,
+// H + grid code + sequence for households, S + grid code + sequence for
+// stores, the credit code (department 9) for market entities. Invalid
+// records take ids from the X range (XGE000000001, XH000000001, ...) and
+// invalid market entities credit codes of department Y, so they never
+// collide with valid ones.
+//
+// Every updated_at is RFC 3339 in UTC with six fractional digits. Versions of
+// one record strictly increase; different records written between two reads
+// share timestamps freely; a record written after a response is stamped
+// later than everything that response returned.
+//
+// # Rhythm
+//
+// Config.Rate is the peak rate of new stream records. It is multiplied by
+// Calendar.Rhythm: a daily shape by local hour (Asia/Shanghai) — 0.04–0.06
+// from midnight to 05:00, 0.15 at 06, 0.40 at 07, 0.75 at 08, 1.0 at 09–10,
+// 0.85 at 11, 0.50 at 12, 0.60 at 13, 0.90 at 14, 1.0 at 15, 0.95 at 16,
+// 0.70 at 17, then 0.45, 0.35, 0.28, 0.20, 0.12, 0.08 to 23, interpolated
+// by minute — times a day factor: 1.0 on working days (make-up working days
+// included), 0.45 on weekends, 0.30 on official holidays. The mix shifts
+// with the hour: door visits only 07:00–21:00, inspections only in office
+// hours of working days, police incidents make up most of the night.
+//
+// # Invalid records
+//
+// A share Config.InvalidShare of new records (the initial load included) is
+// invalid in one way, chosen at random, labelled InvalidGridCode,
+// InvalidUSCIChecksum, InvalidEnum, InvalidTimestamp or InvalidMissingField.
+// Invalid records are never updated, keep a valid id and updated_at, and are
+// served like the valid ones.
+//
+// # Checking a pipeline
+//
+// Ledger returns the latest version of every valid record and the reason
+// label of every invalid one; Counts returns the totals.
+//
+// The package exports no metrics.
+package simulate

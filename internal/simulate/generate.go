@@ -1,0 +1,760 @@
+package simulate
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/yiwang-gov/yiwang/schemas"
+)
+
+// --- ledgers ---------------------------------------------------------------
+
+// newEntity creates a market entity of grid gi.
+func (s *Simulator) newEntity(gi int, ts int64) {
+	rng := s.rng
+	g := s.district.grids[gi]
+	st := s.district.streets[g.street]
+	now := time.UnixMicro(ts)
+	reason := s.invalidReason(kMarketEntity)
+
+	type etype struct {
+		digit byte
+		name  string
+	}
+	coop := 3.0
+	if st.township {
+		coop = 15
+	}
+	et := weighted(rng, []choice[etype]{{etype{'2', "individual"}, 60}, {etype{'1', "enterprise"}, 37}, {etype{'3', "cooperative"}, coop}})
+	// Days since establishment, skewed towards recent years.
+	age := int(math.Pow(rng.Float64(), 2) * 25 * 365)
+	est := now.In(s.cal.zone).AddDate(0, 0, -age)
+	regArea := "220101" // city-level registration for the development zone
+	if st.county != "220173" {
+		regArea = st.county
+	}
+	var usci string
+	if reason == "" {
+		for {
+			usci = makeUSCI(rng, et.digit, regArea, est.Year() < 2016)
+			if !s.usedUSCI[usci] {
+				break
+			}
+		}
+		s.usedUSCI[usci] = true
+	} else {
+		// Invalid entities take codes from department Y (其他), which the
+		// valid ones (department 9) never use.
+		s.xseq[kMarketEntity]++
+		body := fmt.Sprintf("Y1%s%09d", regArea, s.xseq[kMarketEntity])
+		usci = body + string(schemas.USCICheckChar(body))
+		if reason == InvalidUSCIChecksum {
+			usci = wrongCheck(rng, usci)
+		}
+	}
+	stem := oneOf(rng, firmStems())
+	var name string
+	var industry *string
+	switch et.name {
+	case "enterprise":
+		name = fmt.Sprintf("长春%s%s有限公司", stem, oneOf(rng, []string{"科技", "生物", "光电", "汽车零部件", "医药", "信息技术", "商贸", "建筑工程", "物流", "餐饮管理"}))
+		industry = ptr(oneOf(rng, []string{"I65", "M73", "C36", "C27", "F51", "E48", "L72", "G54", "C39", "M75"}))
+	case "cooperative":
+		name = fmt.Sprintf("长春市%s%s%s农民专业合作社", st.Name, stem, oneOf(rng, []string{"种植", "养殖", "农机"}))
+		industry = ptr(oneOf(rng, []string{"A01", "A03", "A05"}))
+	default:
+		// 个体工商户 names start with the registering district's name.
+		prefix := map[string]string{"220103": "长春市宽城区", "220113": "长春市九台区"}[st.county]
+		if prefix == "" {
+			prefix = "长春高新技术产业开发区"
+		}
+		k := oneOf(rng, storeKinds())
+		name = prefix + fmt.Sprintf(oneOf(rng, k.names), stem)
+		industry = ptr(k.industry)
+	}
+	if rng.IntN(10) == 0 {
+		industry = nil
+	}
+	e := &marketEntity{
+		USCI:          usci,
+		Name:          name,
+		EntityType:    et.name,
+		RegStatus:     weighted(rng, []choice[string]{{"active", 90}, {"cancelled", 4}, {"revoked", 2}, {"moved_out", 4}}),
+		EstablishedOn: ptr(est.Format(time.DateOnly)),
+		IndustryCode:  industry,
+		GridCode:      g.Code,
+		AbnormalList:  weighted(rng, []choice[*bool]{{ptr(false), 90}, {ptr(true), 4}, {nil, 6}}),
+		UpdatedAt:     micros(ts),
+	}
+	s.emit(kMarketEntity, usci, e, ts, reason)
+	if reason == "" {
+		s.entityGrid = append(s.entityGrid, gi)
+		s.entByGrid[gi] = append(s.entByGrid[gi], len(s.entities))
+		s.entities = append(s.entities, e)
+	}
+}
+
+// newHousehold creates the household living in room, the i-th of grid gi.
+func (s *Simulator) newHousehold(gi, i int, room string, ts int64) {
+	rng := s.rng
+	g := s.district.grids[gi]
+	now := time.UnixMicro(ts)
+	reason := s.invalidReason(kHousehold)
+	id := fmt.Sprintf("H%s%04d", g.Code, i+1)
+	if reason != "" {
+		id = s.nextInvalidID(kHousehold)
+	}
+	rt := weighted(rng, []choice[string]{{"registered", 68}, {"migrant", 24}, {"separated", 7}, {"foreign", 1}})
+	rented := 26.0
+	if rt == "migrant" {
+		rented = 70
+	}
+	occ := weighted(rng, []choice[*string]{{ptr("owner"), 62}, {ptr("rented"), rented}, {ptr("vacant"), 8}, {ptr("group_rented"), 2}, {nil, 2}})
+	h := &household{
+		HouseholdID:    id,
+		GridCode:       g.Code,
+		RoomCode:       room,
+		ResidentType:   rt,
+		Occupancy:      occ,
+		MembersN:       s.membersFor(occ),
+		NeedsAttention: weighted(rng, []choice[*bool]{{ptr(false), 87}, {ptr(true), 3}, {nil, 10}}),
+		Tags:           s.someOf(householdTags(), 2, 0.5),
+		UpdatedAt:      micros(ts),
+	}
+	vacant := occ != nil && *occ == "vacant"
+	pID, pNoPhone := 0.92, 0.1
+	if vacant {
+		pID, pNoPhone = 0.3, 0.5
+	}
+	if rt != "foreign" && rng.Float64() < pID {
+		codes := localAddressCodes()
+		if rt == "migrant" {
+			codes = migrantAddressCodes()
+		}
+		h.HeadIDNumber = ptr(residentID(rng, oneOf(rng, codes), birthDate(rng, now, 22, 88), rng.IntN(100) < 55))
+	}
+	h.HeadPhone = maybePhone(rng, pNoPhone)
+	if rng.IntN(100) < 92 {
+		h.LastVerifiedAt = ptr(seconds(ts - int64(rng.IntN(400*86400))*1e6))
+	}
+	s.emit(kHousehold, id, h, ts, reason)
+	if reason == "" {
+		s.hhByGrid[gi] = append(s.hhByGrid[gi], len(s.households))
+		s.households = append(s.households, h)
+	}
+}
+
+// membersFor returns a household size fitting the occupancy.
+func (s *Simulator) membersFor(occ *string) int {
+	switch {
+	case occ != nil && *occ == "vacant":
+		return 0
+	case occ != nil && *occ == "group_rented":
+		return 4 + s.rng.IntN(6)
+	}
+	return weighted(s.rng, []choice[int]{{1, 18}, {2, 32}, {3, 28}, {4, 14}, {5, 8}})
+}
+
+// someOf returns up to most distinct elements of from, sorted, or nil with
+// probability pNil.
+func (s *Simulator) someOf(from []string, most int, pNil float64) []string {
+	if s.rng.Float64() < pNil {
+		return nil
+	}
+	n := s.rng.IntN(most + 1)
+	out := []string{}
+	for _, i := range s.rng.Perm(len(from))[:n] {
+		out = append(out, from[i])
+	}
+	slices.Sort(out)
+	return out
+}
+
+// newStore creates the i-th "十小" store of grid gi. About 30% carry the
+// credit code of a market entity of the ledger, 15% none (无照), the rest a
+// code registered elsewhere.
+func (s *Simulator) newStore(gi, i int, ts int64) {
+	rng := s.rng
+	g := s.district.grids[gi]
+	reason := s.invalidReason(kStore)
+	id := fmt.Sprintf("S%s%03d", g.Code, i+1)
+	if reason != "" {
+		id = s.nextInvalidID(kStore)
+	}
+	var k storeKind
+	{
+		kinds := storeKinds()
+		cs := make([]choice[int], len(kinds))
+		for j, sk := range kinds {
+			cs[j] = choice[int]{j, sk.weight}
+		}
+		k = kinds[weighted(rng, cs)]
+	}
+	stem := oneOf(rng, firmStems())
+	if k.category == "catering" {
+		stem = oneOf(rng, surnames())
+	}
+	var usci *string
+	switch x := rng.Float64(); {
+	case x < 0.30 && len(s.entities) > 0:
+		local := s.entByGrid[gi]
+		if len(local) > 0 && rng.IntN(4) > 0 {
+			usci = ptr(s.entities[oneOf(rng, local)].USCI)
+		} else {
+			usci = ptr(s.entities[rng.IntN(len(s.entities))].USCI)
+		}
+	case x < 0.45:
+		usci = nil
+	default:
+		for {
+			c := makeUSCI(rng, '2', "220101", rng.IntN(4) == 0)
+			if !s.usedUSCI[c] {
+				usci = ptr(c)
+				break
+			}
+		}
+	}
+	st := &store{
+		StoreID:       id,
+		USCI:          usci,
+		Signboard:     fmt.Sprintf(oneOf(rng, k.names), stem),
+		StoreCategory: k.category,
+		GridCode:      g.Code,
+		Features:      s.someOf(storeFeatures(), 3, 0.3),
+		ContactPhone:  maybePhone(rng, 0.12),
+		UpdatedAt:     micros(ts),
+	}
+	if rng.IntN(20) > 0 {
+		st.AreaM2 = ptr(math.Round((10+rng.Float64()*(k.maxArea-10))*10) / 10)
+	}
+	if rng.IntN(20) > 0 {
+		st.StaffN = ptr(1 + rng.IntN(k.maxStaff))
+	}
+	if rng.IntN(100) < 85 {
+		st.LastVisitAt = ptr(seconds(ts - int64(rng.IntN(180*86400))*1e6))
+	}
+	if rng.IntN(100) < 75 {
+		st.LastFireCheckOn = ptr(time.UnixMicro(ts).In(s.cal.zone).AddDate(0, 0, -rng.IntN(365)).Format(time.DateOnly))
+	}
+	s.emit(kStore, id, st, ts, reason)
+	if reason == "" {
+		s.storeGrid = append(s.storeGrid, gi)
+		s.stores = append(s.stores, st)
+	}
+}
+
+// updateHousehold writes a new version of household i after a verification
+// (at visitedAt, or now if 0).
+func (s *Simulator) updateHousehold(i int, visitedAt int64) {
+	rng := s.rng
+	h := s.households[i]
+	ts := s.stampFor(kHousehold, h.HouseholdID)
+	if visitedAt == 0 || visitedAt > ts {
+		visitedAt = ts
+	}
+	switch rng.IntN(5) {
+	case 0:
+		h.HeadPhone = ptr(mobile(rng))
+	case 1:
+		occ := weighted(rng, []choice[*string]{{ptr("owner"), 50}, {ptr("rented"), 35}, {ptr("vacant"), 12}, {ptr("group_rented"), 3}})
+		h.Occupancy = occ
+		h.MembersN = s.membersFor(occ)
+	case 2:
+		if h.MembersN < 50 && (h.Occupancy == nil || *h.Occupancy != "vacant") {
+			h.MembersN = max(1, h.MembersN+oneOf(rng, []int{-1, 1, 1}))
+		}
+	case 3:
+		h.Tags = s.someOf(householdTags(), 3, 0.2)
+	}
+	h.LastVerifiedAt = ptr(seconds(visitedAt))
+	h.UpdatedAt = micros(ts)
+	s.emit(kHousehold, h.HouseholdID, h, ts, "")
+}
+
+// updateStore writes a new version of store i after a visit (at visitedAt,
+// or now if 0).
+func (s *Simulator) updateStore(i int, visitedAt int64) {
+	rng := s.rng
+	st := s.stores[i]
+	ts := s.stampFor(kStore, st.StoreID)
+	if visitedAt == 0 || visitedAt > ts {
+		visitedAt = ts
+	}
+	switch rng.IntN(4) {
+	case 0:
+		st.Features = s.someOf(storeFeatures(), 3, 0.2)
+	case 1:
+		st.StaffN = ptr(1 + rng.IntN(20))
+	case 2:
+		st.ContactPhone = ptr(mobile(rng))
+	default:
+		st.LastFireCheckOn = ptr(time.UnixMicro(ts).In(s.cal.zone).Format(time.DateOnly))
+	}
+	st.LastVisitAt = ptr(seconds(visitedAt))
+	st.UpdatedAt = micros(ts)
+	s.emit(kStore, st.StoreID, st, ts, "")
+}
+
+// updateEntity writes a new version of market entity i: the result of an
+// inspection ("unreachable" lists it as abnormal) or a registration change.
+func (s *Simulator) updateEntity(i int, result string) {
+	rng := s.rng
+	e := s.entities[i]
+	ts := s.stampFor(kMarketEntity, e.USCI)
+	switch {
+	case result == "unreachable":
+		e.AbnormalList = ptr(true)
+	case e.RegStatus == "active" && rng.IntN(3) == 0:
+		e.RegStatus = weighted(rng, []choice[string]{{"cancelled", 60}, {"moved_out", 30}, {"revoked", 10}})
+	default:
+		e.AbnormalList = ptr(e.AbnormalList == nil || !*e.AbnormalList)
+	}
+	e.UpdatedAt = micros(ts)
+	s.emit(kMarketEntity, e.USCI, e, ts, "")
+}
+
+// --- stream records --------------------------------------------------------
+
+// jitter returns a point near the centre of grid g, or nil coordinates with
+// probability pNil.
+func (s *Simulator) jitter(g *grid, pNil float64) (*float64, *float64) {
+	if s.rng.Float64() < pNil {
+		return nil, nil
+	}
+	return ptr(round6(g.lon + (s.rng.Float64()-0.5)*0.004)), ptr(round6(g.lat + (s.rng.Float64()-0.5)*0.003))
+}
+
+func (s *Simulator) randomGrid() (int, *grid) {
+	gi := s.rng.IntN(len(s.district.grids))
+	return gi, s.district.grids[gi]
+}
+
+// newGridEvent reports a new grid event and queues its dispatch.
+func (s *Simulator) newGridEvent() {
+	rng := s.rng
+	ts := s.stamp(0)
+	now := time.UnixMicro(ts)
+	reason := s.invalidReason(kGridEvent)
+	id := s.idFor(kGridEvent, ts, reason)
+	_, g := s.randomGrid()
+	var cs []choice[eventCategory]
+	for _, c := range eventCategories() {
+		if !c.heating || heatingSeason(now) {
+			cs = append(cs, choice[eventCategory]{c, c.weight})
+		}
+	}
+	cat := weighted(rng, cs)
+	src := weighted(rng, []choice[string]{{"gridder_patrol", 45}, {"resident", 15}, {"hotline_12345", 15}, {"property", 12}, {"police_110_transfer", 5}, {"video", 5}, {"superior", 3}})
+	var role *string
+	switch src {
+	case "gridder_patrol":
+		role = weighted(rng, []choice[*string]{{ptr("gridder"), 80}, {ptr("three_heads"), 12}, {ptr("volunteer"), 8}})
+	case "resident":
+		role = ptr("resident")
+	case "property":
+		role = ptr("property_staff")
+	case "police_110_transfer":
+		role = ptr("police")
+	}
+	urgency := "urgent"
+	if !cat.urgent {
+		urgency = weighted(rng, []choice[string]{{"urgent", 4}, {"important", 24}, {"normal", 72}})
+	}
+	sla := map[string]float64{"urgent": 4, "important": 16, "normal": 40}[urgency]
+	lon, lat := s.jitter(g, 0.15)
+	ev := &gridEvent{
+		EventID:       id,
+		Source:        src,
+		CategoryMajor: cat.major,
+		CategoryMinor: ptr(cat.minor),
+		Urgency:       urgency,
+		Lon:           lon,
+		Lat:           lat,
+		GridCode:      g.Code,
+		ReporterRole:  role,
+		Status:        "reported",
+		ReportedAt:    micros(ts),
+		DeadlineAt:    ptr(micros(s.cal.AddWorkingHours(now, sla).UnixMicro())),
+		Deferred:      ptr(false),
+		ReworkCount:   ptr(0),
+		UpdatedAt:     micros(ts),
+	}
+	if rng.IntN(10) > 0 {
+		b := oneOf(rng, g.buildings)
+		n, _ := strconv.Atoi(b.code[12:]) // the building sequence, five digits
+		ev.Description = ptr(fmt.Sprintf("%s %d号楼附近%s，请尽快处置", g.Name, n, cat.name))
+	}
+	s.emit(kGridEvent, id, ev, ts, reason)
+	if reason != "" {
+		return
+	}
+	if len(s.recent) < 64 {
+		s.recent = append(s.recent, id)
+	} else {
+		s.recent[s.seq[kGridEvent]%64] = id
+	}
+	s.schedule(&pending{ev: ev}, ts, 2, 30)
+}
+
+// advanceEvent moves a grid event one step along
+// reported → dispatched → handled → closed (→ evaluated), with the
+// occasional rejection, deferral (挂账) and rework (返工).
+func (s *Simulator) advanceEvent(p *pending) {
+	rng := s.rng
+	ev := p.ev
+	ts := s.stampFor(kGridEvent, ev.EventID)
+	at := micros(ts)
+	switch ev.Status {
+	case "reported":
+		if rng.IntN(100) < 3 {
+			ev.Status = "rejected"
+			break
+		}
+		ev.Status = "dispatched"
+		ev.DispatchedAt = ptr(at)
+		s.schedule(p, ts, 5, 40)
+	case "dispatched":
+		if rng.IntN(100) < 2 {
+			ev.Status = "deferred"
+			ev.Deferred = ptr(true)
+			break
+		}
+		ev.Status = "handled"
+		ev.HandledAt = ptr(at)
+		s.schedule(p, ts, 3, 20)
+	case "handled":
+		if rng.IntN(100) < 6 {
+			ev.Status = "rework"
+			ev.ReworkCount = ptr(*ev.ReworkCount + 1)
+			s.schedule(p, ts, 2, 10)
+			break
+		}
+		ev.Status = "closed"
+		ev.ClosedAt = ptr(at)
+		if rng.IntN(100) < 40 {
+			s.schedule(p, ts, 5, 30)
+		}
+	case "rework":
+		ev.Status = "dispatched"
+		s.schedule(p, ts, 5, 30)
+	case "closed":
+		ev.Status = "evaluated"
+		ev.Satisfaction = weighted(rng, []choice[*string]{{ptr("satisfied"), 70}, {ptr("basic"), 20}, {ptr("unsatisfied"), 5}, {ptr("unreached"), 5}})
+	}
+	ev.UpdatedAt = at
+	s.emit(kGridEvent, ev.EventID, ev, ts, "")
+}
+
+// newDoorVisit records a door-knocking visit; a visit that met a household
+// or store sometimes updates its ledger entry too.
+func (s *Simulator) newDoorVisit() {
+	rng := s.rng
+	ts := s.stamp(0)
+	reason := s.invalidReason(kDoorVisit)
+	id := s.idFor(kDoorVisit, ts, reason)
+	visited := ts - int64(rng.IntN(1800))*1e6
+	lt := time.UnixMicro(ts).In(s.cal.zone)
+	half := "H1"
+	if lt.Month() > 6 {
+		half = "H2"
+	}
+	v := &doorVisit{
+		VisitID:     id,
+		CampaignID:  fmt.Sprintf("%d%s", lt.Year(), half),
+		VisitorRole: weighted(rng, []choice[string]{{"community_worker", 40}, {"three_heads", 20}, {"police", 10}, {"property", 12}, {"sunk_cadre", 10}, {"volunteer", 8}}),
+		VisitedAt:   seconds(visited),
+		UpdatedAt:   micros(ts),
+	}
+	target := weighted(rng, []choice[string]{{"household", 70}, {"store", 20}, {"building", 7}, {"key_person", 3}})
+	if target == "household" && len(s.households) == 0 || target == "store" && len(s.stores) == 0 {
+		target = "building"
+	}
+	var g *grid
+	hi, si := -1, -1
+	switch target {
+	case "household":
+		hi = s.rng.IntN(len(s.households))
+		h := s.households[hi]
+		g = s.district.grids[s.gridIndex[h.GridCode]]
+		v.TargetID = h.HouseholdID
+		v.Outcome = weighted(rng, []choice[string]{{"met", 70}, {"not_home", 18}, {"refused", 3}, {"vacant", 6}, {"moved", 3}})
+	case "store":
+		si = s.rng.IntN(len(s.stores))
+		g = s.district.grids[s.storeGrid[si]]
+		v.TargetID = s.stores[si].StoreID
+		v.Outcome = weighted(rng, []choice[string]{{"met", 85}, {"not_home", 15}})
+	case "building":
+		_, g = s.randomGrid()
+		v.TargetID = oneOf(rng, g.buildings).code
+		v.Outcome = weighted(rng, []choice[string]{{"met", 90}, {"not_home", 10}})
+	default:
+		_, g = s.randomGrid()
+		v.TargetID = fmt.Sprintf("KP%010X", rng.Uint64()>>24)
+		v.Outcome = weighted(rng, []choice[string]{{"met", 85}, {"not_home", 15}})
+	}
+	v.TargetType = target
+	v.GridCode = g.Code
+	v.Lon, v.Lat = s.jitter(g, 0.1)
+	if v.Outcome == "met" && target != "key_person" {
+		fields := []string{"head_phone", "members_n", "occupancy", "tags", "resident_type"}
+		if target != "household" {
+			fields = []string{"contact_phone", "features", "staff_n", "fire_check"}
+		}
+		v.FieldsUpdated = s.someOf(fields, 3, 0.3)
+	}
+	s.emit(kDoorVisit, id, v, ts, reason)
+	if reason != "" || v.Outcome != "met" || rng.IntN(100) >= 30 {
+		return
+	}
+	switch {
+	case hi >= 0:
+		s.updateHousehold(hi, visited)
+	case si >= 0:
+		s.updateStore(si, visited)
+	}
+}
+
+// newPoliceIncident receives a 110 call and queues its handling.
+func (s *Simulator) newPoliceIncident() {
+	rng := s.rng
+	ts := s.stamp(0)
+	reason := s.invalidReason(kPoliceIncident)
+	id := s.idFor(kPoliceIncident, ts, reason)
+	_, g := s.randomGrid()
+	st := s.district.streets[g.street]
+	callType := weighted(rng, []choice[string]{{"report", 45}, {"assistance", 25}, {"complaint", 2}, {"invalid", 20}, {"consult", 8}})
+	var l1, l2 string
+	switch callType {
+	case "report":
+		var cs []choice[policeCategory]
+		for _, c := range policeCategories() {
+			if c.l1 != "assistance" {
+				cs = append(cs, choice[policeCategory]{c, c.weight})
+			}
+		}
+		c := weighted(rng, cs)
+		l1, l2 = c.l1, oneOf(rng, c.l2)
+	case "assistance":
+		l1, l2 = "assistance", oneOf(rng, policeCategories()[4].l2)
+	case "complaint":
+		l1, l2 = "other", "投诉民警"
+	case "invalid":
+		l1, l2 = "other", oneOf(rng, []string{"误拨", "骚扰电话", "无声电话"})
+	default:
+		l1, l2 = "other", "咨询"
+	}
+	pi := &policeIncident{
+		IncidentID:  id,
+		ReceivedAt:  micros(ts),
+		CallType:    callType,
+		CategoryL1:  l1,
+		CategoryL2:  ptr(l2),
+		IsValid:     callType != "invalid",
+		StationCode: fmt.Sprintf("PS%s%d", st.Code, 1+int(g.Code[11]-'0')%2),
+		GridCode:    g.Code,
+		UpdatedAt:   micros(ts),
+	}
+	s.emit(kPoliceIncident, id, pi, ts, reason)
+	if reason != "" {
+		return
+	}
+	if callType == "invalid" || callType == "consult" {
+		s.schedule(&pending{pi: pi}, ts, 1, 5)
+		return
+	}
+	s.schedule(&pending{pi: pi}, ts, 3, 20)
+}
+
+// advanceIncident moves an incident from received to arrived to closed;
+// invalid calls and consultations close without anyone going out.
+func (s *Simulator) advanceIncident(p *pending) {
+	rng := s.rng
+	pi := p.pi
+	ts := s.stampFor(kPoliceIncident, pi.IncidentID)
+	at := micros(ts)
+	switch {
+	case pi.ArrivedAt == nil && (pi.CallType == "invalid" || pi.CallType == "consult"):
+		pi.ClosedAt = ptr(at)
+		pi.Disposal = ptr(oneOf(rng, []string{"advised", "other"}))
+	case pi.ArrivedAt == nil:
+		pi.ArrivedAt = ptr(at)
+		s.schedule(p, ts, 5, 40)
+	default:
+		pi.ClosedAt = ptr(at)
+		var d string
+		switch pi.CategoryL1 {
+		case "dispute":
+			d = weighted(rng, []choice[string]{{"mediated", 70}, {"advised", 20}, {"transferred", 10}})
+		case "criminal":
+			d = weighted(rng, []choice[string]{{"case_opened", 60}, {"transferred", 25}, {"other", 15}})
+		case "public_order":
+			d = weighted(rng, []choice[string]{{"case_opened", 30}, {"mediated", 40}, {"advised", 30}})
+		default:
+			d = weighted(rng, []choice[string]{{"advised", 40}, {"transferred", 20}, {"other", 40}})
+		}
+		pi.Disposal = ptr(d)
+	}
+	pi.UpdatedAt = at
+	s.emit(kPoliceIncident, pi.IncidentID, pi, ts, "")
+}
+
+// newWorkOrder opens a property work order and queues its assignment.
+func (s *Simulator) newWorkOrder() {
+	rng := s.rng
+	ts := s.stamp(0)
+	now := time.UnixMicro(ts)
+	reason := s.invalidReason(kWorkOrder)
+	id := s.idFor(kWorkOrder, ts, reason)
+	gi, g := s.randomGrid()
+	cats := []choice[string]{{"water_elec", 25}, {"elevator", 12}, {"public_facility", 15}, {"environment", 12}, {"security", 5}, {"parking", 10}, {"neighbour", 8}, {"fee", 6}}
+	if heatingSeason(now) {
+		cats = append(cats, choice[string]{"heating", 20})
+	}
+	wo := &workOrder{
+		OrderID:       id,
+		Kind:          weighted(rng, []choice[string]{{"repair", 70}, {"complaint", 15}, {"consult", 10}, {"suggestion", 5}}),
+		Category:      weighted(rng, cats),
+		ObjectType:    weighted(rng, []choice[string]{{"room", 55}, {"entrance", 10}, {"building", 20}, {"compound", 15}}),
+		GridCode:      g.Code,
+		Status:        "created",
+		CreatedAt:     micros(ts),
+		Urgent:        ptr(rng.IntN(10) == 0),
+		ReporterPhone: maybePhone(rng, 0.1),
+		UpdatedAt:     micros(ts),
+	}
+	b := oneOf(rng, g.buildings)
+	switch wo.ObjectType {
+	case "room":
+		if hh := s.hhByGrid[gi]; len(hh) > 0 {
+			wo.ObjectID = ptr(s.households[oneOf(rng, hh)].RoomCode)
+		} else {
+			wo.ObjectID = ptr(fmt.Sprintf("%s-01-%02d01", b.code, 1+rng.IntN(b.floors)))
+		}
+	case "entrance":
+		wo.ObjectID = ptr(fmt.Sprintf("%s-%02d", b.code, 1+rng.IntN(b.units)))
+	case "building":
+		wo.ObjectID = ptr(b.code)
+	default:
+		wo.ObjectID = ptr(fmt.Sprintf("XQ%s%02d", g.Parent, 1+int(g.Code[14]-'0')%3))
+	}
+	s.emit(kWorkOrder, id, wo, ts, reason)
+	if reason == "" {
+		s.schedule(&pending{wo: wo}, ts, 2, 20)
+	}
+}
+
+// advanceOrder moves a work order along created → assigned → arrived →
+// completed; a few are cancelled before assignment.
+func (s *Simulator) advanceOrder(p *pending) {
+	rng := s.rng
+	wo := p.wo
+	ts := s.stampFor(kWorkOrder, wo.OrderID)
+	at := micros(ts)
+	speed := 1.0
+	if wo.Urgent != nil && *wo.Urgent {
+		speed = 0.5
+	}
+	switch wo.Status {
+	case "created":
+		if rng.IntN(100) < 2 {
+			wo.Status = "cancelled"
+			break
+		}
+		wo.Status = "assigned"
+		wo.AssignedAt = ptr(at)
+		s.schedule(p, ts, 5*speed, 30*speed)
+	case "assigned":
+		wo.Status = "arrived"
+		wo.ArrivedAt = ptr(at)
+		s.schedule(p, ts, 5*speed, 40*speed)
+	case "arrived":
+		wo.Status = "completed"
+		wo.CompletedAt = ptr(at)
+		wo.Reopened = ptr(rng.IntN(100) < 3)
+		if rng.IntN(100) < 60 {
+			wo.Satisfaction = ptr(weighted(rng, []choice[int]{{5, 55}, {4, 25}, {3, 10}, {2, 5}, {1, 5}}))
+		}
+	}
+	wo.UpdatedAt = at
+	s.emit(kWorkOrder, wo.OrderID, wo, ts, "")
+}
+
+// newInspection records a 双随机 inspection of a market entity of the
+// ledger; an entity found unreachable is sometimes put on the abnormal list.
+func (s *Simulator) newInspection() {
+	if len(s.entities) == 0 {
+		s.newGridEvent()
+		return
+	}
+	rng := s.rng
+	ts := s.stamp(0)
+	reason := s.invalidReason(kMarketInspection)
+	id := s.idFor(kMarketInspection, ts, reason)
+	ei := rng.IntN(len(s.entities))
+	e := s.entities[ei]
+	g := s.district.grids[s.entityGrid[ei]]
+	lt := time.UnixMicro(ts).In(s.cal.zone)
+	zone := []string{"高新", "北湖", "长德", "空港"}[s.district.streets[g.street].devZone]
+	in := &marketInspection{
+		InspectionID: id,
+		TaskID:       fmt.Sprintf("SSJ%dQ%d-%02d", lt.Year(), 1+(int(lt.Month())-1)/3, 1+rng.IntN(6)),
+		USCI:         e.USCI,
+		InspectedAt:  seconds(ts - int64(rng.IntN(4*3600))*1e6),
+		Result: weighted(rng, []choice[string]{{"no_problem", 75}, {"info_not_published", 8}, {"unreachable", 7},
+			{"rectification_ordered", 6}, {"activity_not_found", 2}, {"falsified", 1}, {"non_cooperation", 1}}),
+		GridCode:  g.Code,
+		UpdatedAt: micros(ts),
+	}
+	if rng.IntN(100) < 92 {
+		in.Dept = ptr(zone + "市场监督管理分局")
+	}
+	s.emit(kMarketInspection, id, in, ts, reason)
+	if reason == "" && in.Result == "unreachable" && rng.IntN(2) == 0 {
+		s.updateEntity(ei, in.Result)
+	}
+}
+
+// newTeamRecord records a work-record card entry of a team member.
+func (s *Simulator) newTeamRecord() {
+	rng := s.rng
+	ts := s.stamp(0)
+	reason := s.invalidReason(kTeamRecord)
+	id := s.idFor(kTeamRecord, ts, reason)
+	_, g := s.randomGrid()
+	m := oneOf(rng, s.members[g.street])
+	area := weighted(rng, []choice[string]{{g.Code, 45}, {g.Parent, 40}, {s.district.streets[g.street].Code, 15}})
+	var tasks []choice[string]
+	switch m.teamType {
+	case "sunk_cadre":
+		tasks = []choice[string]{{"door_knock", 35}, {"patrol", 20}, {"service", 25}, {"event_handling", 20}}
+	case "volunteer":
+		tasks = []choice[string]{{"service", 55}, {"patrol", 25}, {"door_knock", 10}, {"event_handling", 10}}
+	default:
+		tasks = []choice[string]{{"emergency_duty", 40}, {"training", 35}, {"patrol", 25}}
+	}
+	day := time.UnixMicro(ts).In(s.cal.zone)
+	if rng.IntN(5) == 0 {
+		day = day.AddDate(0, 0, -1)
+	}
+	tr := &teamRecord{
+		RecordID:   id,
+		TeamType:   m.teamType,
+		TeamID:     m.teamID,
+		AreaCode:   area,
+		WorkDate:   day.Format(time.DateOnly),
+		Hours:      float64(1+rng.IntN(16)) / 2,
+		TaskType:   weighted(rng, tasks),
+		RecordedAt: micros(ts),
+		UpdatedAt:  micros(ts),
+	}
+	if rng.IntN(10) > 0 {
+		tr.MemberIDNumber = ptr(m.idNumber)
+	}
+	if tr.TaskType == "event_handling" && len(s.recent) > 0 {
+		tr.EventID = ptr(oneOf(rng, s.recent))
+	}
+	s.emit(kTeamRecord, id, tr, ts, reason)
+}

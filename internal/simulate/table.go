@@ -1,0 +1,148 @@
+package simulate
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"sort"
+)
+
+// rec is the current version of one record a source system holds.
+type rec struct {
+	ver    uint32 // 1 for the first version
+	ts     int64  // updated_at, Unix microseconds
+	raw    []byte // the record as served; never modified once stored
+	reason string // invalid-record label; empty for a valid record
+}
+
+// entry is one (updated_at, id) position of the change log. It is live while
+// its version is the record's current one; superseded entries are skipped and
+// compacted away.
+type entry struct {
+	ts  int64
+	id  string
+	ver uint32
+}
+
+// table is the store of one record type: the current version of every record
+// by id, and an append-only change log ordered by (updated_at, id).
+//
+// Writes arrive with non-decreasing timestamps, so the log is sorted except
+// for its tail, the entries sharing the latest timestamp, which are sorted by
+// id lazily: before a read and before a later timestamp is appended.
+type table struct {
+	name      string
+	recs      map[string]*rec
+	log       []entry
+	tailStart int  // first entry with the latest timestamp
+	tailDirty bool // the tail may be out of id order
+	dead      int  // superseded entries still in the log
+	valid     int
+	invalid   int
+	versions  int
+}
+
+func newTable(name string) *table {
+	return &table{name: name, recs: map[string]*rec{}}
+}
+
+// put stores a new version of record id at ts (never less than the previous
+// write's). A new record is valid when reason is empty.
+func (t *table) put(id string, ts int64, raw []byte, reason string) {
+	r, ok := t.recs[id]
+	if ok {
+		r.ver++
+		r.ts = ts
+		r.raw = raw
+		t.dead++
+	} else {
+		r = &rec{ver: 1, ts: ts, raw: raw, reason: reason}
+		t.recs[id] = r
+		if reason == "" {
+			t.valid++
+		} else {
+			t.invalid++
+		}
+	}
+	t.versions++
+	if n := len(t.log); n == 0 || ts > t.log[n-1].ts {
+		t.sortTail()
+		t.tailStart = n
+	} else if id < t.log[n-1].id {
+		t.tailDirty = true
+	}
+	t.log = append(t.log, entry{ts: ts, id: id, ver: r.ver})
+	if t.dead > 4096 && t.dead > len(t.log)/2 {
+		t.compact()
+	}
+}
+
+// sortTail restores the id order of the entries sharing the latest timestamp.
+func (t *table) sortTail() {
+	if !t.tailDirty {
+		return
+	}
+	slices.SortStableFunc(t.log[t.tailStart:], func(a, b entry) int {
+		return cmp.Compare(a.id, b.id)
+	})
+	t.tailDirty = false
+}
+
+// compact drops superseded entries, keeping the order.
+func (t *table) compact() {
+	t.sortTail()
+	live := t.log[:0]
+	for _, e := range t.log {
+		if t.recs[e.id].ver == e.ver {
+			live = append(live, e)
+		}
+	}
+	clear(t.log[len(live):])
+	t.log = live
+	t.dead = 0
+	t.tailStart = 0
+	if n := len(t.log); n > 0 {
+		last := t.log[n-1].ts
+		t.tailStart = sort.Search(n, func(i int) bool { return t.log[i].ts >= last })
+	}
+}
+
+// cursor is a position in (updated_at, id) order. Records strictly after it
+// are returned. allAtTS makes every id at ts count as passed, which is how an
+// updated_since with sub-microsecond digits compares.
+type cursor struct {
+	ts      int64
+	id      string
+	allAtTS bool
+}
+
+// start returns the cursor before every record.
+func start() cursor { return cursor{ts: math.MinInt64, allAtTS: true} }
+
+func (c cursor) before(e entry) bool {
+	if e.ts != c.ts {
+		return e.ts > c.ts
+	}
+	return !c.allAtTS && e.id > c.id
+}
+
+// page returns the current versions of at most limit records after c in
+// (updated_at, id) order, whether more follow, and the updated_at of the last
+// one returned.
+func (t *table) page(c cursor, limit int) (raws [][]byte, more bool, lastTS int64) {
+	t.sortTail()
+	i := sort.Search(len(t.log), func(i int) bool { return c.before(t.log[i]) })
+	for ; i < len(t.log); i++ {
+		e := t.log[i]
+		r := t.recs[e.id]
+		if r.ver != e.ver {
+			continue
+		}
+		if len(raws) == limit {
+			return raws, true, lastTS
+		}
+		raws = append(raws, r.raw)
+		lastTS = e.ts
+	}
+	return raws, false, lastTS
+}
