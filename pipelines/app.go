@@ -137,7 +137,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	log.Info("serving", "addr", "http://"+ln.Addr().String())
 
 	loader := &Loader{Client: p.client, Store: p.store, Registry: p.registry, Areas: p.areas, Producer: p.writer,
-		Metrics: p.metrics, BatchSize: cfg.Loader.BatchSize, BatchWait: cfg.Loader.BatchWait, Group: "yiwang-loader." + cfg.Name,
+		Metrics: p.metrics, BatchSize: cfg.Loader.BatchSize, BatchWait: cfg.Loader.BatchWait, Writers: cfg.Loader.Writers, Group: "yiwang-loader." + cfg.Name,
 		Now: time.Now, Log: log}
 	loaderCtx, stopLoader := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLoader()

@@ -41,6 +41,7 @@ type BenchOptions struct {
 	// BatchSize and BatchWait of the loader (the demo's by default).
 	BatchSize int
 	BatchWait time.Duration
+	Writers   int
 }
 
 // BenchRun is one run's figures.
@@ -94,6 +95,9 @@ func Bench(ctx context.Context, o BenchOptions, progress io.Writer) ([]BenchRun,
 	}
 	if o.BatchWait == 0 {
 		o.BatchWait = cfg.Loader.BatchWait
+	}
+	if o.Writers == 0 {
+		o.Writers = cfg.Loader.Writers
 	}
 	var runs []BenchRun
 	for i := range o.Runs {
@@ -159,7 +163,7 @@ func benchOnce(ctx context.Context, o BenchOptions, reg *schemas.Registry, sc *s
 	caughtUp := make(chan struct{})
 	var once sync.Once
 	l := &Loader{Client: client, Store: st, Registry: reg, Areas: known, Producer: w, Metrics: metrics.New(),
-		BatchSize: o.BatchSize, BatchWait: o.BatchWait, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		BatchSize: o.BatchSize, BatchWait: o.BatchWait, Writers: o.Writers, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		AfterCommit: func(produced []time.Time) {
 			now := time.Now()
 			if n := consumed.Add(int64(len(produced))); n >= int64(o.Records) {

@@ -79,6 +79,9 @@ type LoaderConfig struct {
 	// BatchWait is the longest a record waits for its batch: the freshness
 	// bound (event to queryable) under light load.
 	BatchWait time.Duration `yaml:"batch_wait"`
+	// Writers is how many DuckDB connections load at once, each owning a
+	// share of the partitions.
+	Writers int `yaml:"writers"`
 }
 
 // SourceConfig is one connector instance.
@@ -100,6 +103,7 @@ const (
 	DefaultRetentionB   = 1 << 30
 	DefaultBatchSize    = 20000
 	DefaultBatchWait    = 200 * time.Millisecond
+	DefaultWriters      = 2
 	DefaultEvery        = 5 * time.Second
 )
 
@@ -133,6 +137,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Loader.BatchWait == 0 {
 		c.Loader.BatchWait = DefaultBatchWait
+	}
+	if c.Loader.Writers == 0 {
+		c.Loader.Writers = DefaultWriters
 	}
 	for i := range c.Sources {
 		if c.Sources[i].Every == 0 {
@@ -321,6 +328,7 @@ func (c *Config) explicitZeros() Problems {
 	zero(c.Kafka.RetentionBytes, "kafka", "retention_bytes")
 	zero(c.Loader.BatchSize, "loader", "batch_size")
 	zero(c.Loader.BatchWait, "loader", "batch_wait")
+	zero(c.Loader.Writers, "loader", "writers")
 	for i, s := range c.Sources {
 		zero(s.Every, "sources", i, "every")
 	}

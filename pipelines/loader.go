@@ -35,6 +35,11 @@ type Loader struct {
 	Metrics   *metrics.Metrics
 	BatchSize int
 	BatchWait time.Duration
+	// Writers is the number of DuckDB connections loading at once, each
+	// owning a share of the partitions and committing its own batches
+	// (default 2: the appender is single-threaded, and its per-value work
+	// then uses both cores).
+	Writers int
 	// Group, if set, receives the committed offsets (for lag tools).
 	Group string
 	Now   func() time.Time
@@ -44,7 +49,8 @@ type Loader struct {
 	// event-to-queryable latency with it).
 	AfterCommit func(produced []time.Time)
 
-	newest map[string]time.Time // per table; only the batch goroutine touches it
+	mu     sync.Mutex
+	newest map[string]time.Time // per table
 }
 
 type item struct {
@@ -74,7 +80,11 @@ func (l *Loader) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	items := make(chan item, max(l.BatchSize, 1024))
+	nw := max(l.Writers, 1)
+	queues := make([]chan item, nw)
+	for i := range queues {
+		queues[i] = make(chan item, max(l.BatchSize, 1024))
+	}
 	readCtx, stopReaders := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	started := map[partKey]bool{}
@@ -92,6 +102,7 @@ func (l *Loader) Run(ctx context.Context) error {
 				if started[k] {
 					continue
 				}
+				items := queues[len(started)%nw]
 				started[k] = true
 				from := int64(-1)
 				if o, ok := offsets[sc.Topic][p]; ok {
@@ -126,7 +137,29 @@ func (l *Loader) Run(ctx context.Context) error {
 	}()
 	go l.reportLag(readCtx)
 
-	err = l.batches(ctx, items)
+	// Each writer commits its own partitions' batches; the first failure
+	// stops the others, which still commit what they consumed.
+	errs := make(chan error, nw)
+	wctx, stopWriters := context.WithCancel(ctx)
+	defer stopWriters()
+	for _, q := range queues {
+		go func() {
+			w := l.Store.NewWriter()
+			err := l.batches(wctx, q, w)
+			if cerr := w.Close(); err == nil && cerr != nil {
+				err = cerr
+			}
+			if err != nil {
+				stopWriters()
+			}
+			errs <- err
+		}()
+	}
+	for range nw {
+		if e := <-errs; e != nil && err == nil {
+			err = e
+		}
+	}
 	stopReaders()
 	wg.Wait()
 	return err
@@ -176,7 +209,7 @@ func (l *Loader) decode(sc *schemas.Schema, m kafka.Message) item {
 }
 
 // batches collects items into batches by size and time and commits them.
-func (l *Loader) batches(ctx context.Context, items <-chan item) error {
+func (l *Loader) batches(ctx context.Context, items <-chan item, w *store.Writer) error {
 	var batch []item
 	var deadline <-chan time.Time
 	var timer *time.Timer
@@ -188,7 +221,7 @@ func (l *Loader) batches(ctx context.Context, items <-chan item) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := l.commit(fctx, batch)
+		err := l.commit(fctx, batch, w)
 		batch = batch[:0]
 		return err
 	}
@@ -228,7 +261,7 @@ func (l *Loader) batches(ctx context.Context, items <-chan item) error {
 	}
 }
 
-func (l *Loader) commit(ctx context.Context, batch []item) error {
+func (l *Loader) commit(ctx context.Context, batch []item, w *store.Writer) error {
 	start := time.Now()
 	type kv struct {
 		idx     int
@@ -286,13 +319,14 @@ func (l *Loader) commit(ctx context.Context, batch []item) error {
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		err := l.Store.Apply(ctx, b)
+		err := w.Apply(ctx, b)
 		if err == nil {
 			break
 		}
 		l.Metrics.LoaderBatches.WithLabelValues("failed").Inc()
 		if errors.Is(err, store.ErrConflict) && attempt < 10 && ctx.Err() == nil {
-			l.Log.Warn("batch conflicted; retrying", "attempt", attempt, "err", err)
+			l.Log.Warn("batch conflicted; retrying with every row conflict-checked", "attempt", attempt, "err", err)
+			b.Safe = true
 			time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
 			continue
 		}
@@ -323,6 +357,8 @@ func (l *Loader) commit(ctx context.Context, batch []item) error {
 }
 
 func (l *Loader) tableNewest(table string, t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.newest == nil {
 		l.newest = map[string]time.Time{}
 	}

@@ -49,10 +49,10 @@ type Store struct {
 	db   *sql.DB
 	path string
 
-	mu       sync.Mutex // guards the loader connection and its appenders
-	loadConn *sql.Conn
-	dconn    driver.Conn
-	apps     map[string]*upserter
+	def *Writer // for Apply
+
+	fmu     sync.Mutex // guards filters
+	filters map[string]*sharedFilter
 }
 
 // Open opens (or creates) the database file and applies the built-in
@@ -75,8 +75,9 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db := sql.OpenDB(conn)
-	s := &Store{db: db, path: path, apps: map[string]*upserter{}}
-	settings := []string{"SET autoinstall_known_extensions = false", "SET autoload_known_extensions = false", 
+	s := &Store{db: db, path: path, filters: map[string]*sharedFilter{}}
+	s.def = s.NewWriter()
+	settings := []string{"SET autoinstall_known_extensions = false", "SET autoload_known_extensions = false",
 		// A checkpoint rewrites the primary-key indexes; at the default 16 MB
 		// of WAL the loader spent a fifth of its time checkpointing. 256 MB
 		// costs a longer WAL replay after a crash (seconds).
@@ -112,16 +113,7 @@ func (s *Store) Path() string { return s.path }
 
 // Close releases the loader connection and closes the database.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closeAppenders()
-	var errs []error
-	if s.loadConn != nil {
-		errs = append(errs, s.loadConn.Close())
-		s.loadConn = nil
-	}
-	errs = append(errs, s.db.Close())
-	return errors.Join(errs...)
+	return errors.Join(s.def.Close(), s.db.Close())
 }
 
 var migrations = []string{
@@ -327,52 +319,83 @@ type TableRows struct {
 type Batch struct {
 	Tables []TableRows
 	Next   map[string]map[int]int64
+	// Safe routes every row through INSERT ... ON CONFLICT, for retrying a
+	// batch that met a key conflict.
+	Safe bool
+}
+
+// Apply applies the batch on the store's default writer; see Writer.Apply.
+func (s *Store) Apply(ctx context.Context, b Batch) error { return s.def.Apply(ctx, b) }
+
+// Writer is one loader connection. Each Apply is one transaction of its
+// own, so several writers can load at once — appends never conflict in
+// DuckDB — as long as each owns distinct partitions (and so, Kafka's key
+// hashing being what it is, distinct keys). A Writer is not safe for
+// concurrent use.
+type Writer struct {
+	s     *Store
+	conn  *sql.Conn
+	dconn driver.Conn
+	apps  map[string]*upserter
+}
+
+// NewWriter returns a writer with its own connection, opened on first use.
+func (s *Store) NewWriter() *Writer { return &Writer{s: s, apps: map[string]*upserter{}} }
+
+// Close releases the writer's connection.
+func (w *Writer) Close() error {
+	w.closeAppenders()
+	if w.conn == nil {
+		return nil
+	}
+	err := w.conn.Close()
+	w.conn = nil
+	return err
 }
 
 // Apply upserts the batch's rows by natural key — a row whose version_field
 // is older than the stored one is ignored — and records the offsets, all in
 // one transaction. It returns ErrInvalidated (wrapped) when DuckDB can no
-// longer write, and ErrConflict when the transaction may simply be retried.
-func (s *Store) Apply(ctx context.Context, b Batch) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	err := s.apply(ctx, b)
+// longer write, and ErrConflict when the transaction may simply be retried
+// (with Batch.Safe set, which cannot meet a key conflict of its own making).
+func (w *Writer) Apply(ctx context.Context, b Batch) error {
+	err := w.apply(ctx, b)
 	if err != nil {
-		s.closeAppenders() // an appender that failed may hold half a chunk
-		if s.loadConn != nil {
-			_, _ = s.loadConn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		w.closeAppenders() // an appender that failed may hold half a chunk
+		if w.conn != nil {
+			_, _ = w.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		}
 	}
 	return classify(err)
 }
 
-func (s *Store) apply(ctx context.Context, b Batch) error {
-	if s.loadConn == nil {
-		c, err := s.db.Conn(ctx)
+func (w *Writer) apply(ctx context.Context, b Batch) error {
+	if w.conn == nil {
+		c, err := w.s.db.Conn(ctx)
 		if err != nil {
 			return fmt.Errorf("loader connection: %w", err)
 		}
-		if err := c.Raw(func(x any) error { s.dconn = x.(driver.Conn); return nil }); err != nil {
+		if err := c.Raw(func(x any) error { w.dconn = x.(driver.Conn); return nil }); err != nil {
 			_ = c.Close()
 			return fmt.Errorf("loader connection: %w", err)
 		}
-		s.loadConn = c
+		w.conn = c
 	}
-	if _, err := s.loadConn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+	if _, err := w.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	for _, t := range b.Tables {
 		if len(t.Rows) == 0 {
 			continue
 		}
-		if err := s.upsert(ctx, t.Schema, t.Rows); err != nil {
+		if err := w.upsert(ctx, t.Schema, t.Rows, b.Safe); err != nil {
 			return err
 		}
 	}
-	if err := s.writeOffsets(ctx, b.Next); err != nil {
+	if err := w.writeOffsets(ctx, b.Next); err != nil {
 		return err
 	}
-	if _, err := s.loadConn.ExecContext(ctx, "COMMIT"); err != nil {
+	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
@@ -386,7 +409,7 @@ func toDriver(r []any) []driver.Value {
 	return out
 }
 
-func (s *Store) writeOffsets(ctx context.Context, next map[string]map[int]int64) error {
+func (w *Writer) writeOffsets(ctx context.Context, next map[string]map[int]int64) error {
 	var b strings.Builder
 	var args []any
 	now := time.Now().UTC()
@@ -404,7 +427,7 @@ func (s *Store) writeOffsets(ctx context.Context, next map[string]map[int]int64)
 	}
 	q := "INSERT INTO load_offsets VALUES " + b.String() +
 		" ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset, loaded_at = excluded.loaded_at"
-	if _, err := s.loadConn.ExecContext(ctx, q, args...); err != nil {
+	if _, err := w.conn.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("record offsets: %w", err)
 	}
 	return nil
@@ -423,13 +446,19 @@ func (s *Store) writeOffsets(ctx context.Context, next map[string]map[int]int64)
 type upserter struct {
 	keyIdx         []int // positions of the key columns in a row
 	direct, upsert *duckdb.Appender
-	filter         *keyFilter
+	filter         *sharedFilter
 	keySQL         string // selects every stored key, to build the filter
 	table          string
 }
 
-func (s *Store) appender(ctx context.Context, sc *schemas.Schema) (*upserter, error) {
-	if a, ok := s.apps[sc.Table]; ok {
+// sharedFilter is a table's key filter, shared by the writers.
+type sharedFilter struct {
+	mu sync.Mutex
+	f  *keyFilter // nil until built
+}
+
+func (w *Writer) appender(ctx context.Context, sc *schemas.Schema) (*upserter, error) {
+	if a, ok := w.apps[sc.Table]; ok {
 		return a, nil
 	}
 	var set []string
@@ -454,29 +483,35 @@ func (s *Store) appender(ctx context.Context, sc *schemas.Schema) (*upserter, er
 	q := fmt.Sprintf("INSERT INTO %s SELECT * FROM appended_data ON CONFLICT (%s) DO UPDATE SET %s WHERE excluded.%s >= %s.%s",
 		sc.Table, strings.Join(sc.Key, ", "), strings.Join(set, ", "), sc.VersionField, sc.Table, sc.VersionField)
 	var err error
-	if u.upsert, err = duckdb.NewTableAppender(s.dconn, q, "", "", sc.Table, nil); err == nil {
-		u.direct, err = duckdb.NewAppenderFromConn(s.dconn, "", sc.Table)
+	if u.upsert, err = duckdb.NewTableAppender(w.dconn, q, "", "", sc.Table, nil); err == nil {
+		u.direct, err = duckdb.NewAppenderFromConn(w.dconn, "", sc.Table)
 	}
 	if err != nil {
 		u.close()
 		return nil, fmt.Errorf("create appenders for %s: %w", sc.Table, err)
 	}
-	if err := s.buildFilter(ctx, u); err != nil {
-		u.close()
-		return nil, err
+	w.s.fmu.Lock()
+	u.filter = w.s.filters[sc.Table]
+	if u.filter == nil {
+		u.filter = &sharedFilter{}
+		w.s.filters[sc.Table] = u.filter
 	}
-	s.apps[sc.Table] = u
+	w.s.fmu.Unlock()
+	w.apps[sc.Table] = u
 	return u, nil
 }
 
-// buildFilter reads every stored key into a filter sized for twice as many.
-func (s *Store) buildFilter(ctx context.Context, u *upserter) error {
+// buildFilter reads every stored key into a filter sized for twice as
+// many. The caller holds u.filter.mu. Keys another writer appended in a
+// transaction not yet committed are missed; should one come again, its
+// direct append conflicts and the batch is retried in safe mode.
+func (w *Writer) buildFilter(ctx context.Context, u *upserter) error {
 	var n int
-	if err := s.loadConn.QueryRowContext(ctx, "SELECT count(*) FROM "+u.table).Scan(&n); err != nil {
+	if err := w.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+u.table).Scan(&n); err != nil {
 		return fmt.Errorf("count keys of %s: %w", u.table, err)
 	}
 	f := newKeyFilter(max(2*n, 1<<20))
-	rows, err := s.loadConn.QueryContext(ctx, u.keySQL)
+	rows, err := w.conn.QueryContext(ctx, u.keySQL)
 	if err != nil {
 		return fmt.Errorf("read keys of %s: %w", u.table, err)
 	}
@@ -495,7 +530,7 @@ func (s *Store) buildFilter(ctx context.Context, u *upserter) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read keys of %s: %w", u.table, err)
 	}
-	u.filter = f
+	u.filter.f = f
 	return nil
 }
 
@@ -539,27 +574,39 @@ func joinKey(vals []any) string {
 	return b.String()
 }
 
-// upsert writes rows (no key twice) inside the open transaction.
-func (s *Store) upsert(ctx context.Context, sc *schemas.Schema, rows [][]any) error {
-	u, err := s.appender(ctx, sc)
+// upsert writes rows (no key twice) inside the open transaction. In safe
+// mode every row takes the conflict-checked path.
+func (w *Writer) upsert(ctx context.Context, sc *schemas.Schema, rows [][]any, safe bool) error {
+	u, err := w.appender(ctx, sc)
 	if err != nil {
 		return err
 	}
-	if u.filter.full() {
-		if err := s.buildFilter(ctx, u); err != nil {
+	// Route rows under the filter's lock; append outside it, so that
+	// writers append in parallel.
+	direct := make([]bool, len(rows))
+	u.filter.mu.Lock()
+	if u.filter.f == nil || u.filter.f.full() {
+		if err := w.buildFilter(ctx, u); err != nil {
+			u.filter.mu.Unlock()
 			return err
 		}
 	}
-	upserts := 0
-	for _, r := range rows {
+	f := u.filter.f
+	for i, r := range rows {
 		k := u.keyOf(r)
-		a := u.direct
-		if u.filter.mayContain(k) {
-			a, upserts = u.upsert, upserts+1
-		} else {
+		if !f.mayContain(k) {
 			// Added before the commit: should the batch roll back, the
 			// filter only errs on the safe side (a false positive).
-			u.filter.add(k)
+			f.add(k)
+			direct[i] = !safe
+		}
+	}
+	u.filter.mu.Unlock()
+	upserts := 0
+	for i, r := range rows {
+		a := u.direct
+		if !direct[i] {
+			a, upserts = u.upsert, upserts+1
 		}
 		if err := a.AppendRow(toDriver(r)...); err != nil {
 			return fmt.Errorf("append to %s: %w", sc.Table, err)
@@ -620,10 +667,10 @@ func (f *keyFilter) mayContain(key string) bool {
 // then rebuilt, twice as large, from the table.
 func (f *keyFilter) full() bool { return f.n > f.limit }
 
-func (s *Store) closeAppenders() {
-	for n, u := range s.apps {
+func (w *Writer) closeAppenders() {
+	for n, u := range w.apps {
 		u.close()
-		delete(s.apps, n)
+		delete(w.apps, n)
 	}
 }
 
@@ -636,7 +683,11 @@ func classify(err error) error {
 		switch {
 		case de.Type == duckdb.ErrorTypeFatal || strings.Contains(de.Msg, "invalidated"):
 			return fmt.Errorf("%w: %w", ErrInvalidated, err)
-		case de.Type == duckdb.ErrorTypeTransaction:
+		case de.Type == duckdb.ErrorTypeTransaction, de.Type == duckdb.ErrorTypeConstraint,
+			// The appender reports a duplicate key without an error type.
+			strings.Contains(de.Msg, "violates primary key constraint"):
+			// Another writer's transaction, or a direct append of a key
+			// stored meanwhile: a retry in safe mode resolves both.
 			return fmt.Errorf("%w: %w", ErrConflict, err)
 		}
 	}

@@ -184,7 +184,7 @@ func TestApplyWhenFilterSaysMaybe(t *testing.T) {
 	if err := s.Apply(ctx, Batch{Tables: []TableRows{{ev, [][]any{eventRow(ev, "E1", "reported", t0)}}}}); err != nil {
 		t.Fatal(err)
 	}
-	f := s.apps["grid_events"].filter
+	f := s.filters["grid_events"].f
 	for i := range f.bits {
 		f.bits[i] = ^uint64(0)
 	}
@@ -247,5 +247,81 @@ func TestArrowSchemaMatchesTable(t *testing.T) {
 	}
 	if f, _ := as.FieldsByName("household_id"); f[0].Nullable {
 		t.Error("required key is nullable")
+	}
+}
+
+// Two writers load at once; when both bring the same new key, the second
+// commit conflicts and its retry in safe mode applies the newer version.
+func TestConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	reg, _ := schemas.LoadEmbedded()
+	if err := s.MigrateSchemas(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := reg.Get("grid_event")
+	t0 := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
+	w1, w2 := s.NewWriter(), s.NewWriter()
+	defer w1.Close()
+	defer w2.Close()
+	errs := make(chan error, 2)
+	for wi, w := range []*Writer{w1, w2} {
+		go func() {
+			var rows [][]any
+			for i := range 2000 {
+				rows = append(rows, eventRow(ev, fmt.Sprintf("W%d-%d", wi, i), "reported", t0))
+			}
+			errs <- w.Apply(ctx, Batch{Tables: []TableRows{{ev, rows}}, Next: map[string]map[int]int64{"t": {wi: 2000}}})
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The same new key in two open transactions.
+	c1, err := s.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	if _, err := c1.ExecContext(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c1.ExecContext(ctx, "INSERT INTO grid_events SELECT * REPLACE ('SAME' AS event_id) FROM grid_events LIMIT 1"); err != nil {
+		t.Fatal(err)
+	}
+	err = w2.Apply(ctx, Batch{Tables: []TableRows{{ev, [][]any{eventRow(ev, "SAME", "closed", t0.Add(time.Hour))}}}})
+	if err != nil {
+		t.Fatalf("the writer committed first, so it must succeed: %v", err)
+	}
+	_, err = c1.ExecContext(ctx, "COMMIT")
+	if err == nil {
+		t.Fatal("want a conflict at the second commit")
+	}
+	var n int
+	var st string
+	if err := s.DB().QueryRow("SELECT count(*), max(status) FILTER (WHERE event_id='SAME') FROM grid_events").Scan(&n, &st); err != nil {
+		t.Fatal(err)
+	}
+	if n != 4001 || st != "closed" {
+		t.Fatalf("rows %d status %s", n, st)
+	}
+	// A writer that meets a stored key it believed new: conflict, then a
+	// safe retry succeeds.
+	if _, err := s.DB().Exec("INSERT INTO grid_events SELECT * REPLACE ('SNEAK' AS event_id) FROM grid_events LIMIT 1"); err != nil {
+		t.Fatal(err)
+	}
+	b := Batch{Tables: []TableRows{{ev, [][]any{eventRow(ev, "SNEAK", "closed", t0.Add(2*time.Hour))}}}}
+	err = w1.Apply(ctx, b)
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("direct append of a stored key: err = %v, want ErrConflict", err)
+	}
+	b.Safe = true
+	if err := w1.Apply(ctx, b); err != nil {
+		t.Fatalf("safe retry: %v", err)
+	}
+	if err := s.DB().QueryRow("SELECT status FROM grid_events WHERE event_id='SNEAK'").Scan(&st); err != nil || st != "closed" {
+		t.Fatalf("SNEAK %s %v", st, err)
 	}
 }
