@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The fast path validates and converts a record in one pass over its bytes,
@@ -23,7 +24,8 @@ import (
 
 // fastProp is one property's compiled constraints.
 type fastProp struct {
-	col      int // index into TableColumns, or -1 for a personal field
+	bit      uint64 // this property's bit in the seen set
+	col      int    // index into TableColumns, or -1 for a personal field
 	column   Column
 	null     bool // null allowed
 	str, num bool
@@ -45,7 +47,7 @@ type fastProp struct {
 
 type fastSchema struct {
 	props    map[string]*fastProp
-	required []string
+	required uint64 // bits of the required properties
 	ncols    int
 	keyCols  []int
 	verCol   int
@@ -101,7 +103,8 @@ func compileFast(s *Schema, raw []byte) *fastSchema {
 		}
 		fs.closed = true
 	}
-	_ = json.Unmarshal(top["required"], &fs.required)
+	var required []string
+	_ = json.Unmarshal(top["required"], &required)
 	var props map[string]json.RawMessage
 	if json.Unmarshal(top["properties"], &props) != nil {
 		return nil
@@ -112,7 +115,10 @@ func compileFast(s *Schema, raw []byte) *fastSchema {
 	for i, c := range cols {
 		colIdx[c.Name] = i
 	}
-	for _, c := range s.Columns {
+	if len(s.Columns) > 64 {
+		return nil
+	}
+	for ci, c := range s.Columns {
 		var kw map[string]json.RawMessage
 		if json.Unmarshal(props[c.Name], &kw) != nil {
 			return nil
@@ -126,7 +132,7 @@ func compileFast(s *Schema, raw []byte) *fastSchema {
 		if json.Unmarshal(props[c.Name], &pc) != nil {
 			return nil
 		}
-		fp := &fastProp{col: -1, column: c, maxLen: -1, itemMax: -1, maxItems: -1, format: pc.Format,
+		fp := &fastProp{bit: 1 << ci, col: -1, column: c, maxLen: -1, itemMax: -1, maxItems: -1, format: pc.Format,
 			min: pc.Minimum, max: pc.Maximum, exMin: pc.ExclusiveMinimum, exMax: pc.ExclusiveMaximum}
 		if i, ok := colIdx[c.Name]; ok {
 			fp.col = i
@@ -209,6 +215,13 @@ func compileFast(s *Schema, raw []byte) *fastSchema {
 	if len(props) != len(s.Columns) {
 		return nil
 	}
+	for _, r := range required {
+		fp, ok := fs.props[r]
+		if !ok {
+			return nil
+		}
+		fs.required |= fp.bit
+	}
 	for _, k := range s.Key {
 		fs.keyCols = append(fs.keyCols, colIdx[k])
 	}
@@ -251,6 +264,8 @@ type Loaded struct {
 // Load validates one record and converts it for the table. It takes the fast
 // path when it can and the full validator otherwise; the error is a
 // *RecordError. Personal fields are checked and left out of the row.
+// Strings in the row may share memory with raw: the caller must not modify
+// raw afterwards.
 func (s *Schema) Load(raw []byte, areas Areas, now time.Time) (Loaded, error) {
 	if s.fast != nil {
 		if l, ok := s.fast.load(raw, areas, now); ok {
@@ -276,7 +291,7 @@ func (s *Schema) Load(raw []byte, areas Areas, now time.Time) (Loaded, error) {
 func (fs *fastSchema) load(raw []byte, areas Areas, now time.Time) (Loaded, bool) {
 	p := parser{b: raw}
 	row := make([]any, fs.ncols)
-	seen := make(map[string]bool, len(fs.props))
+	var seen uint64
 	var l Loaded
 	p.ws()
 	if !p.eat('{') {
@@ -289,16 +304,21 @@ func (fs *fastSchema) load(raw []byte, areas Areas, now time.Time) (Loaded, bool
 		for {
 			p.ws()
 			key, ok := p.plainString()
-			if !ok || seen[key] {
+			if !ok {
 				return l, false
 			}
-			seen[key] = true
+			fp := fs.props[string(key)] // no allocation for a map index
+			if fp != nil {
+				if seen&fp.bit != 0 {
+					return l, false // a repeated key
+				}
+				seen |= fp.bit
+			}
 			p.ws()
 			if !p.eat(':') {
 				return l, false
 			}
 			p.ws()
-			fp := fs.props[key]
 			if fp == nil {
 				if fs.closed {
 					return l, false
@@ -331,10 +351,8 @@ func (fs *fastSchema) load(raw []byte, areas Areas, now time.Time) (Loaded, bool
 	if p.i != len(p.b) {
 		return l, false
 	}
-	for _, r := range fs.required {
-		if !seen[r] {
-			return l, false
-		}
+	if seen&fs.required != fs.required {
+		return l, false
 	}
 	l.Row = row
 	if len(fs.keyCols) == 1 {
@@ -598,25 +616,26 @@ func (p *parser) lit(s string) bool {
 	return false
 }
 
-// plainString reads a string without escapes (object keys).
-func (p *parser) plainString() (string, bool) {
+// plainString reads a string without escapes (object keys). A key with
+// escapes or bytes outside ASCII names no property of ours; the caller then
+// treats it as unknown, and the full validator decides.
+func (p *parser) plainString() ([]byte, bool) {
 	if !p.eat('"') {
-		return "", false
+		return nil, false
 	}
 	start := p.i
 	for p.i < len(p.b) {
 		c := p.b[p.i]
 		switch {
 		case c == '"':
-			s := string(p.b[start:p.i])
 			p.i++
-			return s, utf8.ValidString(s)
-		case c == '\\' || c < 0x20:
-			return "", false
+			return p.b[start : p.i-1], true
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return nil, false
 		}
 		p.i++
 	}
-	return "", false
+	return nil, false
 }
 
 // string reads a string value; escapes are decoded by encoding/json.
@@ -630,8 +649,13 @@ func (p *parser) string() (string, bool) {
 		case c == '"':
 			p.i++
 			if !escaped {
-				s := string(p.b[start+1 : p.i-1])
-				return s, utf8.ValidString(s)
+				b := p.b[start+1 : p.i-1]
+				if len(b) == 0 {
+					return "", true
+				}
+				// The string shares the record's bytes, which the caller
+				// never modifies (Load's contract): no copy.
+				return unsafe.String(&b[0], len(b)), utf8.Valid(b)
 			}
 			var s string
 			if json.Unmarshal(p.b[start:p.i], &s) != nil {
