@@ -197,7 +197,7 @@ func benchOnce(ctx context.Context, o BenchOptions, reg *schemas.Registry, sc *s
 		return r, ctx.Err()
 	}
 	r.LoaderRate = float64(o.Records) / time.Since(t0).Seconds()
-	fmt.Fprintf(progress, "  loader: %d records from the backlog at %.0f/s (%.1fs of %.1fs committing, %d batches)\n", o.Records, r.LoaderRate,
+	fmt.Fprintf(progress, "  loader: %d records from the backlog at %.0f/s (writers committed for %.1fs of %.1fs, %d batches)\n", o.Records, r.LoaderRate,
 		histogramSum(l.Metrics, "yiwang_loader_batch_duration_seconds"), time.Since(t0).Seconds(), histogramCount(l.Metrics, "yiwang_loader_batch_duration_seconds"))
 
 	if o.Duration > 0 && o.Rate > 0 {
