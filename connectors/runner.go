@@ -57,6 +57,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			continue
 		}
 		failures = 0
+		cursorBefore := cursor
 		msgs, dead, newest := r.convert(recs, cursor, deadAtCursor)
 		if err := r.produce(ctx, msgs); err != nil {
 			return nil // ctx ended; nothing advanced
@@ -84,7 +85,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		r.Metrics.ConnectorPolls.WithLabelValues(r.Name, "ok").Inc()
 		r.Metrics.ConnectorLastPoll.WithLabelValues(r.Name).Set(float64(now.UnixMilli()) / 1000)
-		if !more {
+		// A page that did not move the cursor (records without a position
+		// of their own) would come back at once: wait as if caught up.
+		if !more || len(recs) > 0 && recs[len(recs)-1].Cursor == cursorBefore {
 			sleep(ctx, r.Every)
 		}
 	}

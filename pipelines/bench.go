@@ -197,8 +197,9 @@ func benchOnce(ctx context.Context, o BenchOptions, reg *schemas.Registry, sc *s
 		return r, ctx.Err()
 	}
 	r.LoaderRate = float64(o.Records) / time.Since(t0).Seconds()
-	fmt.Fprintf(progress, "  loader: %d records from the backlog at %.0f/s (writers committed for %.1fs of %.1fs, %d batches)\n", o.Records, r.LoaderRate,
-		histogramSum(l.Metrics, "yiwang_loader_batch_duration_seconds"), time.Since(t0).Seconds(), histogramCount(l.Metrics, "yiwang_loader_batch_duration_seconds"))
+	busy, batches := histogram(l.Metrics, "yiwang_loader_batch_duration_seconds")
+	fmt.Fprintf(progress, "  loader: %d records from the backlog at %.0f/s (writers committed for %.1fs of %.1fs, %d batches)\n",
+		o.Records, r.LoaderRate, busy, time.Since(t0).Seconds(), batches)
 
 	if o.Duration > 0 && o.Rate > 0 {
 		latFrom.Store(time.Now().UnixNano())
@@ -462,28 +463,17 @@ func Median(runs []BenchRun) BenchRun {
 	}
 }
 
-func histogramSum(m *metrics.Metrics, name string) float64 {
+// histogram returns the sum and count of an unlabelled histogram.
+func histogram(m *metrics.Metrics, name string) (float64, uint64) {
 	mfs, err := m.Registry.Gather()
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
-			return mf.GetMetric()[0].GetHistogram().GetSampleSum()
+			h := mf.GetMetric()[0].GetHistogram()
+			return h.GetSampleSum(), h.GetSampleCount()
 		}
 	}
-	return 0
-}
-
-func histogramCount(m *metrics.Metrics, name string) uint64 {
-	mfs, err := m.Registry.Gather()
-	if err != nil {
-		return 0
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
-			return mf.GetMetric()[0].GetHistogram().GetSampleCount()
-		}
-	}
-	return 0
+	return 0, 0
 }
