@@ -199,11 +199,6 @@ func (l *Loader) decode(sc *schemas.Schema, m kafka.Message) item {
 		it.dead = &dl
 		return it
 	}
-	if rec.Personal > 0 {
-		// Clear personal data on a topic: someone wrote around a connector.
-		// It never reaches the table (Row leaves it out); count it.
-		l.Metrics.PIIStripped.WithLabelValues(sc.Table).Add(float64(rec.Personal))
-	}
 	it.row, it.key, it.version, it.eventTime = rec.Row, rec.Key, rec.Version, rec.EventTime
 	return it
 }

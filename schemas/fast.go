@@ -25,7 +25,7 @@ import (
 // fastProp is one property's compiled constraints.
 type fastProp struct {
 	bit      uint64 // this property's bit in the seen set
-	col      int    // index into TableColumns, or -1 for a personal field
+	col      int    // index into TableColumns
 	column   Column
 	null     bool // null allowed
 	str, num bool
@@ -115,10 +115,10 @@ func compileFast(s *Schema, raw []byte) *fastSchema {
 	for i, c := range cols {
 		colIdx[c.Name] = i
 	}
-	if len(s.Columns) > 64 {
+	if len(cols) > 64 {
 		return nil
 	}
-	for ci, c := range s.Columns {
+	for ci, c := range cols {
 		var kw map[string]json.RawMessage
 		if json.Unmarshal(props[c.Name], &kw) != nil {
 			return nil
@@ -132,11 +132,8 @@ func compileFast(s *Schema, raw []byte) *fastSchema {
 		if json.Unmarshal(props[c.Name], &pc) != nil {
 			return nil
 		}
-		fp := &fastProp{bit: 1 << ci, col: -1, column: c, maxLen: -1, itemMax: -1, maxItems: -1, format: pc.Format,
+		fp := &fastProp{bit: 1 << ci, col: ci, column: c, maxLen: -1, itemMax: -1, maxItems: -1, format: pc.Format,
 			min: pc.Minimum, max: pc.Maximum, exMin: pc.ExclusiveMinimum, exMax: pc.ExclusiveMaximum}
-		if i, ok := colIdx[c.Name]; ok {
-			fp.col = i
-		}
 		types, ok := typeList(pc.Type)
 		if !ok {
 			return nil
@@ -212,7 +209,7 @@ func compileFast(s *Schema, raw []byte) *fastSchema {
 		}
 		fs.props[c.Name] = fp
 	}
-	if len(props) != len(s.Columns) {
+	if len(props) != len(cols) {
 		return nil
 	}
 	for _, r := range required {
@@ -256,14 +253,12 @@ type Loaded struct {
 	Key       string
 	Version   int64 // microseconds for timestamps
 	EventTime time.Time
-	// Personal is how many x-pii fields the record carried; they are not
-	// in Row.
-	Personal int
 }
 
-// Load validates one record and converts it for the table. It takes the fast
-// path when it can and the full validator otherwise; the error is a
-// *RecordError. Personal fields are checked and left out of the row.
+// Load validates one record of the topic form and converts it for the
+// table. It takes the fast path when it can and the full validator
+// otherwise; the error is a *RecordError. A record carrying a personal field
+// in clear is refused (someone wrote around a connector).
 // Strings in the row may share memory with raw: the caller must not modify
 // raw afterwards.
 func (s *Schema) Load(raw []byte, areas Areas, now time.Time) (Loaded, error) {
@@ -276,10 +271,10 @@ func (s *Schema) Load(raw []byte, areas Areas, now time.Time) (Loaded, error) {
 	if err != nil {
 		return Loaded{}, err
 	}
-	if err := s.Validate(obj, areas, now); err != nil {
+	if err := s.ValidateTopic(obj, areas, now); err != nil {
 		return Loaded{}, err
 	}
-	l := Loaded{Personal: len(s.StripPII(obj))}
+	var l Loaded
 	if l.Row, err = s.Row(obj); err != nil {
 		return Loaded{}, err
 	}
@@ -331,11 +326,7 @@ func (fs *fastSchema) load(raw []byte, areas Areas, now time.Time) (Loaded, bool
 				if !ok {
 					return l, false
 				}
-				if fp.col >= 0 {
-					row[fp.col] = v
-				} else if v != nil {
-					l.Personal++
-				}
+				row[fp.col] = v
 			}
 			p.ws()
 			if p.eat(',') {

@@ -75,7 +75,27 @@ func (s *Schema) StripPII(obj map[string]any) []string {
 	return out
 }
 
-// Validate checks obj against the JSON Schema and then the domain checks:
+// ValidateTopic checks a record of the topic form (personal fields
+// protected): its JSON Schema, then the domain checks of its columns.
+func (s *Schema) ValidateTopic(obj map[string]any, areas Areas, now time.Time) error {
+	if err := s.topic.Validate(obj); err != nil {
+		return schemaError(err)
+	}
+	for _, c := range s.table {
+		if c.Check == CheckNone {
+			continue
+		}
+		if v, ok := obj[c.Name].(string); ok {
+			if err := check(c, v, areas, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Validate checks obj of the source form against the JSON Schema and then
+// the domain checks:
 // area-code layout and presence in areas (nil: layout only), credit-code and
 // resident-ID checksums, mobile numbers. now bounds birth dates.
 func (s *Schema) Validate(obj map[string]any, areas Areas, now time.Time) error {
@@ -239,6 +259,8 @@ func convert(c Column, v any) (any, error) {
 			return int64(n), nil
 		case int64:
 			return n, nil
+		case int:
+			return int64(n), nil
 		}
 	case Double:
 		switch n := v.(type) {

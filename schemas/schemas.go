@@ -57,7 +57,20 @@ const (
 	PIIHMAC PII = "hmac" // keyed pseudonym plus masked display form
 	PIIMask PII = "mask" // masked display form only
 	PIIDrop PII = "drop" // never leaves the connector
+	PIIScan PII = "scan" // free text: ID and phone numbers in it are masked
 )
+
+// Protected-column roles: what a table column holds for the personal field
+// it replaces.
+const (
+	RoleKey       = "key"        // keyed pseudonym, "<key version>:<hex HMAC-SHA256>"
+	RoleMasked    = "masked"     // display form, e.g. 220***********0425
+	RoleBirthYear = "birth_year" // from a resident ID
+	RoleGender    = "gender"     // M or F, from a resident ID
+)
+
+// KeyPattern is the form of a pseudonym column's value.
+const KeyPattern = `^[A-Za-z0-9._-]{1,32}:[0-9a-f]{64}$`
 
 // Check names a domain check run after JSON Schema validation.
 type Check string
@@ -81,6 +94,12 @@ type Column struct {
 	PII         PII
 	Check       Check
 	Description string
+	// Derive lists what a resident-ID field also yields (x-pii-derive:
+	// birth_year, gender).
+	Derive []string
+	// Source and Role are set on a protected column: the personal field it
+	// replaces and what it holds of it (RoleKey, RoleMasked, ...).
+	Source, Role string
 }
 
 // Schema is one record type.
@@ -95,10 +114,13 @@ type Schema struct {
 	EventTime    string
 	VersionField string
 	AreaField    string
-	// Columns are all properties in file order, PII fields included.
+	// Columns are all properties of the source form in file order,
+	// personal fields included.
 	Columns []Column
 
-	compiled *jsonschema.Schema
+	table    []Column           // the topic and table form
+	compiled *jsonschema.Schema // the source form
+	topic    *jsonschema.Schema // the topic form
 	fast     *fastSchema // nil: every record takes the full validator
 	index    map[string]int
 }
@@ -112,16 +134,37 @@ func (s *Schema) Column(name string) (Column, bool) {
 	return s.Columns[i], true
 }
 
-// TableColumns returns the columns stored in the table: every property but
-// those marked x-pii (they never leave the connector in clear).
-func (s *Schema) TableColumns() []Column {
-	out := make([]Column, 0, len(s.Columns))
-	for _, c := range s.Columns {
-		if c.PII == PIINone {
-			out = append(out, c)
-		}
+// TableColumns returns the columns of the topic form, which are the
+// table's: every property of the source form except personal fields, which
+// are replaced by protected columns — for x-pii hmac `<field>_key` (the keyed
+// pseudonym) and `<field>_masked`, plus `<field>_birth_year` and
+// `<field>_gender` where x-pii-derive asks; for mask only `<field>_masked`;
+// for drop nothing. Free text marked scan stays, masked.
+func (s *Schema) TableColumns() []Column { return s.table }
+
+func protectedColumns(c Column) []Column {
+	mk := func(role string, t Type, desc string) Column {
+		return Column{Name: c.Name + "_" + role, Type: t, Nullable: true, Source: c.Name, Role: role,
+			Description: c.Description + " (" + desc + ")"}
 	}
-	return out
+	switch c.PII {
+	case PIINone, PIIScan:
+		return []Column{c}
+	case PIIHMAC:
+		out := []Column{mk(RoleKey, Varchar, "keyed pseudonym"), mk(RoleMasked, Varchar, "masked")}
+		for _, d := range c.Derive {
+			switch d {
+			case RoleBirthYear:
+				out = append(out, mk(RoleBirthYear, BigInt, "birth year"))
+			case RoleGender:
+				out = append(out, mk(RoleGender, Varchar, "gender"))
+			}
+		}
+		return out
+	case PIIMask:
+		return []Column{mk(RoleMasked, Varchar, "masked")}
+	}
+	return nil
 }
 
 // Registry is the set of loaded record types.
@@ -234,9 +277,10 @@ type property struct {
 	Items  *struct {
 		Type any `json:"type"`
 	} `json:"items"`
-	PII         string `json:"x-pii"`
-	Check       string `json:"x-check"`
-	Description string `json:"description"`
+	PII         string   `json:"x-pii"`
+	Derive      []string `json:"x-pii-derive"`
+	Check       string   `json:"x-check"`
+	Description string   `json:"description"`
 }
 
 type fileDoc struct {
@@ -299,7 +343,7 @@ func parse(file string, raw []byte) (*Schema, Problems) {
 	}
 	for _, pname := range order {
 		p := props[pname]
-		c := Column{Name: pname, Nullable: !required[pname], PII: PII(p.PII), Check: Check(p.Check), Description: p.Description}
+		c := Column{Name: pname, Nullable: !required[pname], PII: PII(p.PII), Check: Check(p.Check), Description: p.Description, Derive: p.Derive}
 		if !validIdent(pname) {
 			bad(`"`+pname+`"`, "property %q: names must be lowercase snake_case (they become column names)", pname)
 		}
@@ -309,16 +353,27 @@ func parse(file string, raw []byte) (*Schema, Problems) {
 		}
 		c.Type = t
 		switch c.PII {
-		case PIINone, PIIHMAC, PIIMask, PIIDrop:
+		case PIINone, PIIHMAC, PIIMask, PIIDrop, PIIScan:
 		default:
-			bad(`"`+pname+`"`, "property %q: x-pii must be hmac, mask or drop, got %q", pname, p.PII)
+			bad(`"`+pname+`"`, "property %q: x-pii must be hmac, mask, drop or scan, got %q", pname, p.PII)
+		}
+		if c.PII == PIIScan && c.Type != Varchar {
+			bad(`"`+pname+`"`, "property %q: x-pii scan is for free text; the type must be string", pname)
+		}
+		if c.PII == PIIHMAC && c.Check != CheckResidentID && c.Check != CheckMobile {
+			bad(`"`+pname+`"`, "property %q: x-pii hmac needs x-check resident_id or mobile, so that the value is normalised before it is keyed", pname)
+		}
+		for _, d := range c.Derive {
+			if (d != RoleBirthYear && d != RoleGender) || c.Check != CheckResidentID || c.PII != PIIHMAC {
+				bad(`"`+pname+`"`, "property %q: x-pii-derive may list birth_year and gender, on an x-pii hmac resident_id field; got %q", pname, d)
+			}
 		}
 		switch c.Check {
 		case CheckNone, CheckGridCode, CheckCommunityCode, CheckAreaCode, CheckUSCI, CheckResidentID, CheckMobile:
 		default:
 			bad(`"`+pname+`"`, "property %q: x-check must be one of grid_code, community_code, area_code, usci, resident_id, mobile; got %q", pname, p.Check)
 		}
-		if c.PII != PIINone && required[pname] {
+		if c.PII != PIINone && c.PII != PIIScan && required[pname] {
 			bad(`"`+pname+`"`, "property %q is x-pii and so cannot be required: it never reaches the topic in clear", pname)
 		}
 		s.index[pname] = len(s.Columns)
@@ -338,7 +393,7 @@ func parse(file string, raw []byte) (*Schema, Problems) {
 			bad(`"`+what+`"`, "x-yiwang.%s names %q, which is not a property", what, field)
 		case c.Nullable:
 			bad(`"`+what+`"`, "x-yiwang.%s field %q must be required", what, field)
-		case c.PII != PIINone:
+		case c.PII != PIINone && c.PII != PIIScan:
 			bad(`"`+what+`"`, "x-yiwang.%s field %q must not be personal data", what, field)
 		case len(types) > 0 && !slices.Contains(types, c.Type):
 			bad(`"`+what+`"`, "x-yiwang.%s field %q must be of type %s", what, field, types[0].SQL())
@@ -356,26 +411,81 @@ func parse(file string, raw []byte) (*Schema, Problems) {
 	if len(probs) > 0 {
 		return nil, probs
 	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	c.AssertFormat()
-	doc2, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		bad("", "decode: %v", err)
+	for _, c := range s.Columns {
+		for _, pc := range protectedColumns(c) {
+			if pc.Source != "" {
+				if _, clash := s.index[pc.Name]; clash {
+					bad(`"`+pc.Name+`"`, "property %q clashes with the protected column of %q; rename it", pc.Name, pc.Source)
+				}
+			}
+			s.table = append(s.table, pc)
+		}
+	}
+	if len(probs) > 0 {
 		return nil, probs
 	}
-	if err := c.AddResource(file, doc2); err != nil {
-		bad("", "%v", err)
+	topicRaw, err := topicForm(raw, s)
+	if err != nil {
+		bad("", "derive the topic form: %v", err)
 		return nil, probs
 	}
-	sch, err := c.Compile(file)
-	if err != nil {
+	if s.compiled, err = compile(file, raw); err != nil {
 		bad("", "not a valid JSON Schema: %v", err)
 		return nil, probs
 	}
-	s.compiled = sch
-	s.fast = compileFast(s, raw)
+	if s.topic, err = compile("topic/"+file, topicRaw); err != nil {
+		bad("", "topic form is not a valid JSON Schema: %v", err)
+		return nil, probs
+	}
+	s.fast = compileFast(s, topicRaw)
 	return s, nil
+}
+
+func compile(url string, raw []byte) (*jsonschema.Schema, error) {
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	if err := c.AddResource(url, doc); err != nil {
+		return nil, err
+	}
+	return c.Compile(url)
+}
+
+// topicForm derives the JSON Schema of the records on the topic from the
+// source form: personal fields replaced by their protected columns.
+func topicForm(raw []byte, s *Schema) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	delete(doc, "$id")
+	props, _ := doc["properties"].(map[string]any)
+	for _, c := range s.Columns {
+		if c.PII == PIINone || c.PII == PIIScan {
+			continue
+		}
+		delete(props, c.Name)
+		for _, pc := range protectedColumns(c) {
+			var def map[string]any
+			switch pc.Role {
+			case RoleKey:
+				def = map[string]any{"type": []any{"string", "null"}, "pattern": KeyPattern}
+			case RoleMasked:
+				def = map[string]any{"type": []any{"string", "null"}, "maxLength": 64}
+			case RoleBirthYear:
+				def = map[string]any{"type": []any{"integer", "null"}, "minimum": 1880, "maximum": 2200}
+			case RoleGender:
+				def = map[string]any{"enum": []any{"M", "F", nil}}
+			}
+			def["description"] = pc.Description
+			props[pc.Name] = def
+		}
+	}
+	return json.Marshal(doc)
 }
 
 func columnType(p property) (Type, error) {

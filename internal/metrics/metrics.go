@@ -17,7 +17,6 @@
 //	yiwang_loader_lag_records{topic,partition}               records behind the high watermark
 //	yiwang_loader_last_commit_timestamp_seconds              last committed batch
 //	yiwang_table_newest_event_timestamp_seconds{table}       newest event time loaded per table
-//	yiwang_loader_pii_stripped_total{table}                  clear personal fields removed from topic records
 //
 // Both:
 //
@@ -45,7 +44,6 @@ type Metrics struct {
 	LoaderLag        *prometheus.GaugeVec
 	LoaderLastCommit prometheus.Gauge
 	TableNewestEvent *prometheus.GaugeVec
-	PIIStripped      *prometheus.CounterVec
 
 	DeadLetters *prometheus.CounterVec
 }
@@ -68,10 +66,9 @@ func New() *Metrics {
 	m.LoaderLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_loader_lag_records", Help: "Records between the loader's committed offset and the partition's high watermark."}, []string{"topic", "partition"})
 	m.LoaderLastCommit = prometheus.NewGauge(prometheus.GaugeOpts{Name: "yiwang_loader_last_commit_timestamp_seconds", Help: "Unix time of the loader's last committed batch."})
 	m.TableNewestEvent = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_table_newest_event_timestamp_seconds", Help: "Newest event time loaded into a table."}, []string{"table"})
-	m.PIIStripped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_loader_pii_stripped_total", Help: "Clear personal-data fields found on a topic and removed by the loader."}, []string{"table"})
 	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_deadletters_total", Help: "Records sent to the dead-letter topic, by stage (connector, loader), source, schema and reason."}, []string{"stage", "source", "schema", "reason"})
 	for _, c := range []prometheus.Collector{m.ConnectorRecords, m.ConnectorPolls, m.ConnectorLastPoll, m.ConnectorLastProduce, m.SourceNewestEvent,
-		m.LoaderRecords, m.LoaderBatches, m.LoaderBatchTime, m.LoaderLag, m.LoaderLastCommit, m.TableNewestEvent, m.PIIStripped, m.DeadLetters} {
+		m.LoaderRecords, m.LoaderBatches, m.LoaderBatchTime, m.LoaderLag, m.LoaderLastCommit, m.TableNewestEvent, m.DeadLetters} {
 		f(c)
 	}
 	return m

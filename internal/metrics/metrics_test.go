@@ -41,7 +41,6 @@ func TestRulesNameRealMetrics(t *testing.T) {
 	m.LoaderBatches.WithLabelValues("committed")
 	m.LoaderLag.WithLabelValues("t", "0")
 	m.TableNewestEvent.WithLabelValues("t")
-	m.PIIStripped.WithLabelValues("t")
 	m.DeadLetters.WithLabelValues("connector", "s", "x", "r")
 	mfs, err := m.Registry.Gather()
 	if err != nil {
