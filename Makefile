@@ -28,6 +28,9 @@ fuzz:
 	$(GO) test ./schemas -run '^$$' -fuzz '^FuzzFastAgreesWithValidator$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pipelines -run '^$$' -fuzz '^FuzzInterpolate$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pipelines -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/pii -run '^$$' -fuzz '^FuzzNormalizeID$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/pii -run '^$$' -fuzz '^FuzzNormalizeMobile$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/pii -run '^$$' -fuzz '^FuzzScrubText$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./connectors/httpapi -run '^$$' -fuzz '^FuzzParseCursor$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/simulate -run '^$$' -fuzz '^FuzzCursorQuery$$' -fuzztime $(FUZZTIME)
 

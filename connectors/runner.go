@@ -13,6 +13,7 @@ import (
 
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
+	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
@@ -30,9 +31,12 @@ type Runner struct {
 	Producer Producer
 	State    *State
 	Areas    schemas.Areas
-	Metrics  *metrics.Metrics
-	Now      func() time.Time
-	Log      *slog.Logger
+	// Key makes the pseudonyms of personal fields; required when the
+	// schema has x-pii hmac fields.
+	Key     *pii.Key
+	Metrics *metrics.Metrics
+	Now     func() time.Time
+	Log     *slog.Logger
 
 	newest time.Time
 }
@@ -106,7 +110,11 @@ func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]b
 	for _, rec := range recs {
 		obj, err := schemas.Decode(rec.Raw)
 		if err == nil {
+			normalizePersonal(r.Schema, obj, now)
 			err = r.Schema.Validate(obj, r.Areas, now)
+		}
+		if err == nil {
+			_, err = protect(r.Schema, r.Key, obj, now)
 		}
 		if err != nil {
 			if rec.Cursor == cursor {
@@ -126,14 +134,9 @@ func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]b
 			msgs = append(msgs, DeadLetter("connector", r.Name, r.Schema.Name, rec.Position, ScrubPayload(r.Schema, rec.Raw, obj), err, now))
 			continue
 		}
-		value := rec.Raw
-		// Until keyed pseudonyms exist, personal fields are dropped here.
-		if len(r.Schema.StripPII(obj)) > 0 {
-			b, err := marshal(obj)
-			if err != nil {
-				continue // cannot happen for a decoded object
-			}
-			value = b
+		value, err := marshal(obj)
+		if err != nil {
+			continue // cannot happen for a decoded object
 		}
 		if t := r.Schema.EventTimeOf(obj); t.After(newest) {
 			newest = t

@@ -15,6 +15,7 @@ import (
 
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
+	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
@@ -99,7 +100,11 @@ func TestRunnerDeliversStripsAndDeadLetters(t *testing.T) {
 	prod := &producer{failN: 2}
 	st := &State{producer: prod, cursors: map[string]string{}}
 	m := metrics.New()
-	r := &Runner{Name: "grid.household", Schema: sc, Source: src, Every: 10 * time.Millisecond, Producer: prod, State: st,
+	key, err := pii.NewKey([]byte(strings.Repeat("k", 32)), "v7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{Name: "grid.household", Schema: sc, Source: src, Every: 10 * time.Millisecond, Producer: prod, State: st, Key: key,
 		Areas: areas{"220173002001": true}, Metrics: m, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -137,6 +142,19 @@ func TestRunnerDeliversStripsAndDeadLetters(t *testing.T) {
 	}
 	if string(recs[0].Key) != "H1" {
 		t.Fatalf("key %s, want the natural key", recs[0].Key)
+	}
+	var first map[string]any
+	if err := json.Unmarshal(recs[0].Value, &first); err != nil {
+		t.Fatal(err)
+	}
+	want := "v7:" + key.Pseudonym(pii.KindResidentID, "220104195603150425")
+	if first["head_id_number_key"] != want || first["head_id_number_masked"] != "220***********0425" ||
+		first["head_id_number_birth_year"] != float64(1956) || first["head_id_number_gender"] != "F" ||
+		first["head_phone_masked"] != "138****8000" {
+		t.Fatalf("protected fields wrong: %v", first)
+	}
+	if _, err := sc.Load(recs[0].Value, areas{"220173002001": true}, time.Now()); err != nil {
+		t.Fatalf("the produced record is not valid in the topic form: %v", err)
 	}
 	if dead[0].Header(HeaderCode) != schemas.ReasonAreaCode || dead[0].Header(HeaderField) != "grid_code" || dead[0].Header(HeaderPosition) == "" {
 		t.Fatalf("dead letter headers %v", dead[0].Headers)

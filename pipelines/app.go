@@ -20,6 +20,7 @@ import (
 	"github.com/yiwang-gov/yiwang/internal/api"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
+	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/internal/store"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
@@ -36,7 +37,10 @@ type Options struct {
 	Ready func(serverAddr, brokerAddr string)
 	// NoConnectors runs the loader and the server only.
 	NoConnectors bool
-	Log          *slog.Logger
+	// PIIKey makes the pseudonyms of personal fields; a source whose
+	// schema has x-pii hmac fields refuses to start without it.
+	PIIKey *pii.Key
+	Log    *slog.Logger
 }
 
 // Pipeline is a running deployment.
@@ -219,6 +223,10 @@ func (p *Pipeline) runners() ([]*connectors.Runner, error) {
 	var out []*connectors.Runner
 	for _, sc := range p.cfg.Sources {
 		schema, _ := p.registry.Get(sc.Schema)
+		if f := connectors.PersonalFields(schema); len(f) > 0 && p.opts.PIIKey == nil {
+			return nil, fmt.Errorf("source %s: schema %s has personal fields (%s) and no pseudonym key: set YIWANG_PII_KEY to 32 or more random bytes in hex or base64 (and YIWANG_PII_KEY_VERSION)",
+				sc.Name, schema.Name, strings.Join(f, ", "))
+		}
 		var src connectors.Source
 		switch sc.Type {
 		case "httpapi":
@@ -229,7 +237,7 @@ func (p *Pipeline) runners() ([]*connectors.Runner, error) {
 			src = s
 		}
 		out = append(out, &connectors.Runner{Name: sc.Name, Schema: schema, Source: src, Every: sc.Every,
-			Producer: p.writer, State: state, Areas: p.areas, Metrics: p.metrics, Now: time.Now, Log: p.opts.Log})
+			Producer: p.writer, State: state, Areas: p.areas, Key: p.opts.PIIKey, Metrics: p.metrics, Now: time.Now, Log: p.opts.Log})
 	}
 	return out, nil
 }

@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/yiwang-gov/yiwang/connectors"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
+	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/internal/simulate"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
@@ -55,7 +57,7 @@ func startPipeline(t *testing.T, srcURL, dir, kafkaListen string, token string, 
 	ready := make(chan *running, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, cfg, Options{DemoAuth: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		done <- Run(ctx, cfg, Options{DemoAuth: true, PIIKey: testKey(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Ready: func(server, broker string) { ready <- &running{server: server, broker: broker} }})
 	}()
 	select {
@@ -173,6 +175,49 @@ func waitLedger(t *testing.T, sim *simulate.Simulator, server, broker string, wi
 	t.Fatalf("ledger check failed after %v: %s", within, diff)
 }
 
+func testKey() *pii.Key {
+	k, err := pii.NewKey(bytes.Repeat([]byte("k"), 32), "t1")
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// rawPersonal returns every resident ID and phone number the simulated
+// sources hold in clear.
+func rawPersonal(l simulate.Ledger) map[string]bool {
+	out := map[string]bool{}
+	for _, recs := range l.Valid {
+		for _, v := range recs {
+			var obj map[string]any
+			_ = json.Unmarshal(v.JSON, &obj)
+			for _, f := range []string{"head_id_number", "head_phone", "contact_phone", "reporter_phone", "member_id_number"} {
+				if s, ok := obj[f].(string); ok && s != "" {
+					out[s] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+var digitRun = regexp.MustCompile(`[0-9][0-9Xx]{10,17}`)
+
+// leaks returns the raw personal values found in text.
+func leaks(text string, raw map[string]bool) []string {
+	var out []string
+	for _, run := range digitRun.FindAllString(text, -1) {
+		for i := 0; i+11 <= len(run); i++ {
+			for _, n := range []int{11, 18} {
+				if i+n <= len(run) && raw[run[i:i+n]] {
+					out = append(out, run[i:i+n])
+				}
+			}
+		}
+	}
+	return out
+}
+
 func newSim(token string) (*simulate.Simulator, *httptest.Server) {
 	sim := simulate.New(simulate.Config{Seed: testSeed, Scale: 0.01, InvalidShare: 0.05, Token: token, Now: time.Now})
 	return sim, httptest.NewServer(sim.Handler())
@@ -201,10 +246,58 @@ func TestLedgerEndToEnd(t *testing.T) {
 	if total < 5000 || invalid == 0 {
 		t.Fatalf("the run was too small to prove anything: %d versions, %d invalid", total, invalid)
 	}
-	// Personal data never reached a table.
+	// Personal data never reached a table or a topic in clear; pseudonyms
+	// and masked forms did.
 	rows := query(t, p.server, "SELECT count(*) FROM duckdb_columns() WHERE column_name IN ('head_id_number','head_phone','contact_phone','reporter_phone','member_id_number')")
 	if rows[0][0].(float64) != 0 {
 		t.Fatal("a personal-data column exists")
+	}
+	raw := rawPersonal(sim.Ledger())
+	if len(raw) < 100 {
+		t.Fatalf("only %d personal values in the sources: the check would prove little", len(raw))
+	}
+	rows = query(t, p.server, "SELECT count(*), count(head_id_number_key), count(DISTINCT head_id_number_key), min(head_id_number_masked) FROM households")
+	if rows[0][1].(float64) == 0 || !strings.Contains(rows[0][3].(string), "***********") {
+		t.Fatalf("households lack pseudonyms or masked forms: %v", rows)
+	}
+	reg, _ := schemas.LoadEmbedded()
+	var dump strings.Builder
+	for _, sc := range reg.All() {
+		for _, r := range query(t, p.server, "SELECT * FROM "+sc.Table) {
+			fmt.Fprintln(&dump, r...)
+		}
+	}
+	c := kafka.NewClient([]string{p.broker})
+	defer c.Close()
+	for _, sc := range reg.All() {
+		msgs, err := c.ReadAll(context.Background(), sc.Topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			dump.Write(m.Value)
+			dump.Write(m.Key)
+		}
+	}
+	dlq, err := c.ReadAll(context.Background(), connectors.DeadLetterTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range dlq {
+		dump.Write(m.Value)
+		for _, h := range m.Headers {
+			dump.Write(h.Value)
+		}
+	}
+	resp0, err := http.Get("http://" + p.server + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(resp0.Body)
+	resp0.Body.Close()
+	dump.Write(mb)
+	if l := leaks(dump.String(), raw); len(l) > 0 {
+		t.Fatalf("%d raw personal values leaked into tables, topics, dead letters or metrics, e.g. %s", len(l), l[0][:3]+"…")
 	}
 	// The tables endpoint shows every table with rows.
 	resp, err := http.Get("http://" + p.server + "/api/v1/tables")
@@ -223,7 +316,6 @@ func TestLedgerEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := sim.Ledger()
-	reg, _ := schemas.LoadEmbedded()
 	listed := map[string]int{}
 	for _, tb := range tables.Tables {
 		listed[tb.Table] = tb.Rows

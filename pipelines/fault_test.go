@@ -40,7 +40,7 @@ func runChild() int {
 	cfg.Loader.BatchSize = 500 // many commits: many points to be killed at
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	err = Run(ctx, cfg, Options{DemoAuth: true, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	err = Run(ctx, cfg, Options{DemoAuth: true, PIIKey: testKey(), Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Ready: func(server, _ string) {
 			_ = os.WriteFile(filepath.Join(dir, "server.addr.tmp"), []byte(server), 0o644)
 			_ = os.Rename(filepath.Join(dir, "server.addr.tmp"), filepath.Join(dir, "server.addr"))

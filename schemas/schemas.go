@@ -121,7 +121,7 @@ type Schema struct {
 	table    []Column           // the topic and table form
 	compiled *jsonschema.Schema // the source form
 	topic    *jsonschema.Schema // the topic form
-	fast     *fastSchema // nil: every record takes the full validator
+	fast     *fastSchema        // nil: every record takes the full validator
 	index    map[string]int
 }
 

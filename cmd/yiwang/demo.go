@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/internal/simulate"
 	"github.com/yiwang-gov/yiwang/pipelines"
 )
@@ -74,10 +75,15 @@ func newDemo() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			key, err := demoKey()
+			if err != nil {
+				return err
+			}
 			admin := os.Getenv("YIWANG_ADMIN_TOKEN")
 			return pipelines.Run(ctx, cfg, pipelines.Options{
 				DemoAuth:   admin == "",
 				AdminToken: admin,
+				PIIKey:     key,
 				Ready: func(server, broker string) {
 					fmt.Fprintf(cmd.ErrOrStderr(), `
 yiwang demo: Changchun New Area (长春新区), 8 streets, simulated at %.0f events/s
@@ -101,6 +107,17 @@ stop:  Ctrl-C (a second start resumes where this one stopped)
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
 	cmd.Flags().DurationVar(&history, "history", 240*time.Hour, "records the source systems already hold at start, going back this far (at rate/1000)")
 	return cmd
+}
+
+// demoKey is the pseudonym key from YIWANG_PII_KEY, or else an ephemeral
+// one: the demo's synthetic ID and phone numbers are still never stored in
+// clear, but their pseudonyms change at every start.
+func demoKey() (*pii.Key, error) {
+	if _, set := os.LookupEnv("YIWANG_PII_KEY"); set {
+		return pii.KeyFromEnv(os.LookupEnv)
+	}
+	slog.Warn("YIWANG_PII_KEY is not set: personal fields are keyed with an ephemeral key, so pseudonyms will not match those of another start")
+	return pii.EphemeralKey(), nil
 }
 
 func randomToken() string {

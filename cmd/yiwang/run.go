@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/pipelines"
 )
 
@@ -18,7 +19,13 @@ func newRun() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return pipelines.Run(cmd.Context(), cfg, pipelines.Options{AdminToken: os.Getenv("YIWANG_ADMIN_TOKEN")})
+			var key *pii.Key
+			if _, set := os.LookupEnv("YIWANG_PII_KEY"); set {
+				if key, err = pii.KeyFromEnv(os.LookupEnv); err != nil {
+					return err
+				}
+			}
+			return pipelines.Run(cmd.Context(), cfg, pipelines.Options{AdminToken: os.Getenv("YIWANG_ADMIN_TOKEN"), PIIKey: key})
 		},
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "pipelines/newarea.yaml", "pipeline file")
