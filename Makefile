@@ -32,6 +32,8 @@ fuzz:
 	$(GO) test ./internal/pii -run '^$$' -fuzz '^FuzzNormalizeMobile$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/pii -run '^$$' -fuzz '^FuzzScrubText$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./connectors/httpapi -run '^$$' -fuzz '^FuzzParseCursor$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/calendar -run '^$$' -fuzz '^FuzzLoadCalendar$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/calendar -run '^$$' -fuzz '^FuzzWorkingHours$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/simulate -run '^$$' -fuzz '^FuzzCursorQuery$$' -fuzztime $(FUZZTIME)
 
 fmt:

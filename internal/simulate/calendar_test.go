@@ -3,6 +3,8 @@ package simulate
 import (
 	"testing"
 	"time"
+
+	"github.com/yiwang-gov/yiwang/internal/calendar"
 )
 
 // local returns a time in Asia/Shanghai.
@@ -81,11 +83,36 @@ func TestAddWorkingHours(t *testing.T) {
 		{"friday into monday", local(2026, 3, 6, 17, 0), 1, local(2026, 3, 9, 9, 0)},
 		{"over the spring festival", local(2026, 2, 13, 17, 0), 1, local(2026, 2, 14, 9, 0)},
 		{"make-up saturday counts", local(2026, 2, 27, 17, 30), 4, local(2026, 2, 28, 13, 30)},
+		{"landing on closing time stays", local(2026, 3, 3, 16, 30), 1, local(2026, 3, 3, 17, 30)},
+		{"quarter of an hour", local(2026, 3, 3, 11, 50), 0.25, local(2026, 3, 3, 13, 5)},
+		{"through the spring festival", local(2026, 2, 13, 17, 0), 9, local(2026, 2, 24, 9, 0)},
+		{"zero hours", local(2026, 3, 7, 10, 0), 0, local(2026, 3, 7, 10, 0)},
+		{"from a UTC instant", time.Date(2026, 3, 3, 1, 0, 0, 0, time.UTC), 1, local(2026, 3, 3, 10, 0)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := c.AddWorkingHours(tc.from, tc.hours); !got.Equal(tc.want) {
+			got := c.AddWorkingHours(tc.from, tc.hours)
+			if !got.Equal(tc.want) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
+			if _, off := got.Zone(); off != 8*3600 {
+				t.Errorf("result in %v, want UTC+8", got.Location())
+			}
 		})
+	}
+}
+
+// TestKindEveryDay2026 checks that every day of 2026 has the kind package
+// calendar gives it, make-up working days counted as Workday.
+func TestKindEveryDay2026(t *testing.T) {
+	c := OfficialCalendar()
+	full, err := calendar.Official()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := local(2026, 1, 1, 12, 0); d.Year() == 2026; d = d.AddDate(0, 0, 1) {
+		want := map[calendar.DayKind]DayKind{calendar.Workday: Workday, calendar.MakeUpWorkday: Workday, calendar.Weekend: Weekend, calendar.Holiday: Holiday}[full.Kind(d)]
+		if got := c.Kind(d); got != want {
+			t.Errorf("%s: %v, want %v", d.Format(time.DateOnly), got, want)
+		}
 	}
 }
