@@ -18,6 +18,7 @@ import (
 	"github.com/yiwang-gov/yiwang/connectors"
 	"github.com/yiwang-gov/yiwang/connectors/httpapi"
 	"github.com/yiwang-gov/yiwang/internal/api"
+	"github.com/yiwang-gov/yiwang/internal/calendar"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
 	"github.com/yiwang-gov/yiwang/internal/pii"
@@ -105,6 +106,9 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 		return err
 	}
 	if p.areas, err = LoadReference(ctx, cfg, p.store); err != nil {
+		return err
+	}
+	if _, err := LoadCalendar(ctx, cfg, p.store); err != nil {
 		return err
 	}
 
@@ -261,6 +265,41 @@ func Topics(cfg *Config, reg *schemas.Registry) []kafka.Topic {
 			"cleanup.policy": "compact", "segment.bytes": fmt.Sprint(cfg.Kafka.SegmentBytes)}},
 	)
 	return out
+}
+
+// LoadCalendar builds the working-day calendar — the official one built in
+// plus the files under reference.holidays — and writes it to the calendar
+// table, from the first covered year to the year after the last.
+func LoadCalendar(ctx context.Context, cfg *Config, st *store.Store) (*calendar.Calendar, error) {
+	cal, err := calendar.Official()
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range cfg.Reference.Holidays {
+		raw, err := cfg.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		days, err := calendar.Load(bytes.NewReader(raw), f)
+		if err != nil {
+			return nil, err
+		}
+		if cal, err = cal.With(days...); err != nil {
+			return nil, err
+		}
+	}
+	first, last := cal.Years()
+	loc := cal.Location()
+	rows := cal.CalendarRows(time.Date(first, 1, 1, 0, 0, 0, 0, loc), time.Date(last+1, 12, 31, 12, 0, 0, 0, loc))
+	days := make([]store.CalendarDay, len(rows))
+	for i, r := range rows {
+		days[i] = store.CalendarDay{Date: time.Date(r.Date.Year, time.Month(r.Date.Month), r.Date.Day, 0, 0, 0, 0, time.UTC),
+			Kind: r.Kind.String(), IsWorkday: r.IsWorkday, Holiday: r.Holiday, WorkingSeconds: int(r.WorkingSeconds), Covered: r.Covered}
+	}
+	if err := st.ReplaceCalendar(ctx, days); err != nil {
+		return nil, err
+	}
+	return cal, nil
 }
 
 // AreaSet is the set of known area codes, for validation.

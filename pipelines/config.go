@@ -70,6 +70,10 @@ type KafkaConfig struct {
 type ReferenceConfig struct {
 	Areas    string `yaml:"areas"`     // code,name,level,parent_code
 	GovUnits string `yaml:"gov_units"` // unit_id,unit_type,parent_id,area_code,name
+	// Holidays are further calendar files (date,kind,holiday) a deployment
+	// adds to the official calendar built in, e.g. a year published after
+	// the release.
+	Holidays []string `yaml:"holidays"`
 }
 
 // LoaderConfig tunes the loader's batches.

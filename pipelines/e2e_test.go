@@ -338,3 +338,27 @@ func TestLedgerEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestCalendarTable: the working-day calendar is in SQL, with the 2026
+// Spring Festival and its make-up Saturdays, and working seconds per day.
+func TestCalendarTable(t *testing.T) {
+	p := startPipeline(t, "http://127.0.0.1:1", t.TempDir(), "127.0.0.1:0", "tok", func(c *Config) { c.Sources = nil })
+	rows := query(t, p.server, `SELECT strftime(date, '%Y-%m-%d'), kind, is_workday, holiday, working_seconds FROM calendar
+		WHERE date IN ('2026-02-13', '2026-02-14', '2026-02-16', '2026-02-28', '2026-03-01') ORDER BY date`)
+	want := [][]any{
+		{"2026-02-13", "workday", true, nil, float64(28800)},
+		{"2026-02-14", "makeup_workday", true, "春节", float64(28800)},
+		{"2026-02-16", "holiday", false, "春节", float64(0)},
+		{"2026-02-28", "makeup_workday", true, "春节", float64(28800)},
+		{"2026-03-01", "weekend", false, nil, float64(0)},
+	}
+	if fmt.Sprint(rows) != fmt.Sprint(want) {
+		t.Fatalf("calendar rows\n got %v\nwant %v", rows, want)
+	}
+	// Working days in February 2026: 20 weekdays, less 6 holiday weekdays
+	// (16-20 and 23 February), plus 2 make-up Saturdays (14 and 28).
+	rows = query(t, p.server, `SELECT count(*) FILTER (WHERE is_workday) FROM calendar WHERE date BETWEEN '2026-02-01' AND '2026-02-28'`)
+	if rows[0][0].(float64) != 16 {
+		t.Fatalf("February 2026 has %v working days, want 16", rows[0][0])
+	}
+}

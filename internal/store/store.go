@@ -134,6 +134,13 @@ var migrations = []string{
   parent_id VARCHAR,
   area_code VARCHAR,
   name VARCHAR NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS calendar (
+  date DATE PRIMARY KEY,
+  kind VARCHAR NOT NULL,
+  is_workday BOOLEAN NOT NULL,
+  holiday VARCHAR,
+  working_seconds INTEGER NOT NULL,
+  covered BOOLEAN NOT NULL)`,
 	`CREATE OR REPLACE VIEW grids AS
   SELECT g.code AS grid_code, g.name AS grid_name, g.parent_code AS community_code,
          c.parent_code AS street_code,
@@ -279,6 +286,39 @@ func insertMany(ctx context.Context, tx *sql.Tx, table string, ncol, n int, row 
 		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("insert into %s: %w", table, err)
 		}
+	}
+	return nil
+}
+
+// CalendarDay is one row of the calendar table: the official working-day
+// calendar in Asia/Shanghai, for SQL that counts working days and hours.
+type CalendarDay struct {
+	Date           time.Time // midnight UTC of the date
+	Kind           string    // workday, weekend, holiday, makeup_workday
+	IsWorkday      bool
+	Holiday        string
+	WorkingSeconds int
+	Covered        bool // false where only the Monday–Friday rule was known
+}
+
+// ReplaceCalendar replaces the calendar table in one transaction.
+func (s *Store) ReplaceCalendar(ctx context.Context, days []CalendarDay) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, "DELETE FROM calendar"); err != nil {
+		return fmt.Errorf("clear calendar: %w", err)
+	}
+	if err := insertMany(ctx, tx, "calendar", 6, len(days), func(i int) []any {
+		d := days[i]
+		return []any{d.Date, d.Kind, d.IsWorkday, nullable(d.Holiday), d.WorkingSeconds, d.Covered}
+	}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit calendar: %w", err)
 	}
 	return nil
 }
