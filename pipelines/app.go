@@ -120,6 +120,8 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	loaderUp := make(chan struct{})
 	srv := &http.Server{Handler: api.New(api.Config{
 		Store: p.store, Registry: p.registry, Metrics: p.metrics,
+		DeadLetters: deadLetters{client: p.client, replayer: &connectors.Replayer{Client: p.client, Producer: p.writer,
+			Registry: p.registry, Areas: p.areas, Key: opts.PIIKey, Now: time.Now}},
 		AdminToken: opts.AdminToken, DemoAuth: opts.DemoAuth && isLoopback(ln.Addr()),
 		Ready: func() bool {
 			select {
@@ -244,6 +246,20 @@ func (p *Pipeline) runners() ([]*connectors.Runner, error) {
 			Producer: p.writer, State: state, Areas: p.areas, Key: p.opts.PIIKey, Metrics: p.metrics, Now: time.Now, Log: p.opts.Log})
 	}
 	return out, nil
+}
+
+// deadLetters serves the API's dead-letter routes.
+type deadLetters struct {
+	client   *kafka.Client
+	replayer *connectors.Replayer
+}
+
+func (d deadLetters) List(ctx context.Context, f connectors.DeadLetterFilter) ([]connectors.DeadLetterRecord, error) {
+	return connectors.ReadDeadLetters(ctx, d.client, f)
+}
+
+func (d deadLetters) Replay(ctx context.Context, f connectors.DeadLetterFilter, dryRun bool) (connectors.ReplayResult, error) {
+	return d.replayer.Replay(ctx, f, dryRun)
 }
 
 // Topics returns every topic the pipeline needs, with the retention and

@@ -12,6 +12,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,8 +63,13 @@ func startPipeline(t *testing.T, srcURL, dir, kafkaListen string, token string, 
 	}()
 	select {
 	case r := <-ready:
-		r.stop = func() error { cancel(); return <-done }
-		t.Cleanup(func() { cancel(); <-done })
+		var once sync.Once
+		var runErr error
+		r.stop = func() error {
+			once.Do(func() { cancel(); runErr = <-done })
+			return runErr
+		}
+		t.Cleanup(func() { _ = r.stop() })
 		return r
 	case err := <-done:
 		cancel()

@@ -10,11 +10,18 @@
 //	POST /api/v1/sql     {"sql": "...", "limit": 1000} → JSON, or CSV with
 //	                     ?format=csv or Accept: text/csv; needs
 //	                     "Authorization: Bearer $YIWANG_ADMIN_TOKEN"
+//	GET  /api/v1/deadletters?source=&schema=&reason=&stage=&limit=
+//	                     the newest dead letters and their counts by source
+//	                     and reason (JSON, or CSV with ?format=csv); admin
+//	POST /api/v1/deadletters/replay {"source":..., "reason":..., "dry_run":true}
+//	                     send matching dead letters back through validation;
+//	                     admin
 //
 // The package exports no metrics of its own.
 package api
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/csv"
 	"encoding/json"
@@ -22,10 +29,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/yiwang-gov/yiwang/connectors"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
 	"github.com/yiwang-gov/yiwang/internal/store"
 	"github.com/yiwang-gov/yiwang/schemas"
@@ -44,6 +54,16 @@ type Config struct {
 	DemoAuth bool
 	// Ready reports readiness.
 	Ready func() bool
+	// DeadLetters lists and replays dead letters; nil disables the routes.
+	DeadLetters DeadLetterService
+}
+
+// DeadLetterService reads and replays the dead-letter topic.
+type DeadLetterService interface {
+	// List returns the newest dead letters matching f, oldest first.
+	List(ctx context.Context, f connectors.DeadLetterFilter) ([]connectors.DeadLetterRecord, error)
+	// Replay sends the matching dead letters back through validation.
+	Replay(ctx context.Context, f connectors.DeadLetterFilter, dryRun bool) (connectors.ReplayResult, error)
 }
 
 // New returns the server's handler.
@@ -117,7 +137,87 @@ func New(c Config) http.Handler {
 		}
 		writeJSON(w, res)
 	})
+	mux.HandleFunc("GET /api/v1/deadletters", func(w http.ResponseWriter, r *http.Request) {
+		if !c.admin(w, r) {
+			return
+		}
+		q := r.URL.Query()
+		f := connectors.DeadLetterFilter{Source: q.Get("source"), Schema: q.Get("schema"), Reason: q.Get("reason"), Stage: q.Get("stage")}
+		if l := q.Get("limit"); l != "" {
+			n, err := strconv.Atoi(l)
+			if err != nil || n < 1 {
+				writeErr(w, http.StatusBadRequest, fmt.Errorf("limit must be a positive whole number, got %q", l))
+				return
+			}
+			f.Limit = n
+		}
+		dls, err := c.DeadLetters.List(r.Context(), f)
+		if err != nil {
+			writeErr(w, http.StatusBadGateway, err)
+			return
+		}
+		if q.Get("format") == "csv" {
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			cw := csv.NewWriter(w)
+			_ = cw.Write([]string{"partition", "offset", "time", "source", "schema", "stage", "reason", "field", "message", "position", "payload"})
+			for _, d := range dls {
+				_ = cw.Write([]string{strconv.Itoa(d.Partition), strconv.FormatInt(d.Offset, 10), d.Time.UTC().Format(time.RFC3339Nano),
+					d.Source, d.Schema, d.Stage, d.Reason, d.Field, d.Message, d.Position, d.Payload})
+			}
+			cw.Flush()
+			return
+		}
+		counts := map[string]map[string]int{}
+		for _, d := range dls {
+			if counts[d.Source] == nil {
+				counts[d.Source] = map[string]int{}
+			}
+			counts[d.Source][d.Reason]++
+		}
+		if dls == nil {
+			dls = []connectors.DeadLetterRecord{}
+		}
+		writeJSON(w, map[string]any{"deadletters": dls, "counts": counts})
+	})
+	mux.HandleFunc("POST /api/v1/deadletters/replay", func(w http.ResponseWriter, r *http.Request) {
+		if !c.admin(w, r) {
+			return
+		}
+		var req struct {
+			Source, Schema, Reason, Stage string
+			Limit                         int
+			DryRun                        bool `json:"dry_run"`
+		}
+		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeErr(w, http.StatusBadRequest, fmt.Errorf(`body must be {"source", "schema", "reason", "stage", "limit", "dry_run"}: %w`, err))
+			return
+		}
+		res, err := c.DeadLetters.Replay(r.Context(), connectors.DeadLetterFilter{Source: req.Source, Schema: req.Schema,
+			Reason: req.Reason, Stage: req.Stage, Limit: req.Limit}, req.DryRun)
+		if err != nil {
+			writeErr(w, http.StatusBadGateway, err)
+			return
+		}
+		writeJSON(w, res)
+	})
 	return mux
+}
+
+// admin answers 401 (or 404 when dead letters are not wired) unless the
+// request may use the administrator's routes.
+func (c Config) admin(w http.ResponseWriter, r *http.Request) bool {
+	if c.DeadLetters == nil {
+		writeErr(w, http.StatusNotFound, errors.New("dead letters are not available in this process"))
+		return false
+	}
+	if !c.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="yiwang"`)
+		writeErr(w, http.StatusUnauthorized, errors.New("this route needs Authorization: Bearer <YIWANG_ADMIN_TOKEN>"))
+		return false
+	}
+	return true
 }
 
 func (c Config) authorized(r *http.Request) bool {

@@ -186,37 +186,7 @@ func (c *Client) CommitGroupOffsets(ctx context.Context, group string, next map[
 // ReadAll reads every record of topic from the first offset to the high
 // watermark read at the call, on all partitions, in partition order.
 func (c *Client) ReadAll(ctx context.Context, topic string) ([]Message, error) {
-	parts, err := c.Partitions(ctx, topic)
-	if err != nil {
-		return nil, err
-	}
-	offs, err := c.PartitionOffsets(ctx, map[string][]int{topic: parts})
-	if err != nil {
-		return nil, err
-	}
-	var out []Message
-	for _, p := range parts {
-		o := offs[topic][p]
-		if o.Next <= o.First {
-			continue
-		}
-		r := NewPartitionReader(c.Brokers, topic, p, o.First, ReaderOptions{})
-		for {
-			m, err := r.Fetch(ctx)
-			if err != nil {
-				_ = r.Close()
-				return nil, fmt.Errorf("read %s/%d: %w", topic, p, err)
-			}
-			out = append(out, m)
-			if m.Offset+1 >= o.Next {
-				break
-			}
-		}
-		if err := r.Close(); err != nil {
-			return nil, fmt.Errorf("close reader of %s/%d: %w", topic, p, err)
-		}
-	}
-	return out, nil
+	return c.ReadTail(ctx, topic, 0)
 }
 
 // Close releases idle connections.
@@ -387,4 +357,44 @@ func Ping(ctx context.Context, brokers []string) error {
 		errs = append(errs, err)
 	}
 	return fmt.Errorf("no broker answers: %w", errors.Join(errs...))
+}
+
+// ReadTail reads, on every partition of topic, at most the newest max
+// records up to the high watermark read at the call.
+func (c *Client) ReadTail(ctx context.Context, topic string, max int64) ([]Message, error) {
+	parts, err := c.Partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	offs, err := c.PartitionOffsets(ctx, map[string][]int{topic: parts})
+	if err != nil {
+		return nil, err
+	}
+	var out []Message
+	for _, p := range parts {
+		o := offs[topic][p]
+		from := o.First
+		if max > 0 && o.Next-from > max {
+			from = o.Next - max
+		}
+		if o.Next <= from {
+			continue
+		}
+		r := NewPartitionReader(c.Brokers, topic, p, from, ReaderOptions{})
+		for {
+			m, err := r.Fetch(ctx)
+			if err != nil {
+				_ = r.Close()
+				return nil, fmt.Errorf("read %s/%d: %w", topic, p, err)
+			}
+			out = append(out, m)
+			if m.Offset+1 >= o.Next {
+				break
+			}
+		}
+		if err := r.Close(); err != nil {
+			return nil, fmt.Errorf("close reader of %s/%d: %w", topic, p, err)
+		}
+	}
+	return out, nil
 }

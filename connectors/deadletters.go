@@ -1,0 +1,161 @@
+package connectors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/yiwang-gov/yiwang/internal/kafka"
+	"github.com/yiwang-gov/yiwang/internal/pii"
+	"github.com/yiwang-gov/yiwang/schemas"
+)
+
+// DeadLetterRecord is one record of the dead-letter topic, as the API and
+// the CLI show it.
+type DeadLetterRecord struct {
+	Partition int       `json:"partition"`
+	Offset    int64     `json:"offset"`
+	Time      time.Time `json:"time"`
+	Source    string    `json:"source"`
+	Schema    string    `json:"schema"`
+	Stage     string    `json:"stage"`
+	Reason    string    `json:"reason"`
+	Field     string    `json:"field,omitempty"`
+	Message   string    `json:"message"`
+	Position  string    `json:"position"`
+	Payload   string    `json:"payload"`
+}
+
+// DeadLetterFilter selects dead letters; empty fields match everything.
+type DeadLetterFilter struct {
+	Source, Schema, Reason, Stage string
+	// Limit bounds the records returned, newest last (default 1000).
+	Limit int
+	// Scan bounds how many of the newest records per partition are read
+	// (default 100,000).
+	Scan int64
+}
+
+func (f DeadLetterFilter) match(d DeadLetterRecord) bool {
+	return (f.Source == "" || f.Source == d.Source) && (f.Schema == "" || f.Schema == d.Schema) &&
+		(f.Reason == "" || f.Reason == d.Reason) && (f.Stage == "" || f.Stage == d.Stage)
+}
+
+func deadLetterOf(m kafka.Message) DeadLetterRecord {
+	return DeadLetterRecord{Partition: m.Partition, Offset: m.Offset, Time: m.Time,
+		Source: m.Header(HeaderSource), Schema: m.Header(HeaderSchema), Stage: m.Header(HeaderStage),
+		Reason: m.Header(HeaderCode), Field: m.Header(HeaderField), Message: m.Header(HeaderMessage),
+		Position: m.Header(HeaderPosition), Payload: string(m.Value)}
+}
+
+// ReadDeadLetters returns the newest dead letters matching f, oldest first.
+func ReadDeadLetters(ctx context.Context, c *kafka.Client, f DeadLetterFilter) ([]DeadLetterRecord, error) {
+	if f.Limit <= 0 {
+		f.Limit = 1000
+	}
+	if f.Scan <= 0 {
+		f.Scan = 100000
+	}
+	msgs, err := c.ReadTail(ctx, DeadLetterTopic, f.Scan)
+	if err != nil {
+		return nil, fmt.Errorf("read dead letters: %w", err)
+	}
+	var out []DeadLetterRecord
+	for _, m := range msgs {
+		if d := deadLetterOf(m); f.match(d) {
+			out = append(out, d)
+		}
+	}
+	if len(out) > f.Limit {
+		out = out[len(out)-f.Limit:]
+	}
+	return out, nil
+}
+
+// ReplayResult counts what a replay did.
+type ReplayResult struct {
+	Replayed int `json:"replayed"`
+	// StillInvalid counts records refused again, by reason; they stay in
+	// the dead-letter topic and are not written to it a second time.
+	StillInvalid map[string]int `json:"still_invalid"`
+	DryRun       bool           `json:"dry_run"`
+}
+
+// Replayer sends dead letters back through validation, for instance after
+// a mapping or reference-table fix: those that now pass are produced to
+// their record topic, where the loader upserts them like any record.
+type Replayer struct {
+	Client   *kafka.Client
+	Producer Producer
+	Registry *schemas.Registry
+	Areas    schemas.Areas
+	Key      *pii.Key
+	Now      func() time.Time
+}
+
+// Replay replays the dead letters matching f. With dryRun nothing is
+// produced.
+func (r *Replayer) Replay(ctx context.Context, f DeadLetterFilter, dryRun bool) (ReplayResult, error) {
+	res := ReplayResult{StillInvalid: map[string]int{}, DryRun: dryRun}
+	dls, err := ReadDeadLetters(ctx, r.Client, f)
+	if err != nil {
+		return res, err
+	}
+	now := r.Now()
+	var msgs []kafka.Message
+	for _, d := range dls {
+		value, sc, err := r.revalidate(d, now)
+		if err != nil {
+			reason := schemas.ReasonSchema
+			var re *schemas.RecordError
+			if errors.As(err, &re) {
+				reason = re.Reason
+			}
+			res.StillInvalid[reason]++
+			continue
+		}
+		obj, _ := schemas.Decode(value)
+		msgs = append(msgs, kafka.Message{Topic: sc.Topic, Key: []byte(sc.KeyOf(obj)), Value: value, Time: now,
+			Headers: []kafka.Header{{Key: HeaderSource, Value: []byte(d.Source)},
+				{Key: "yiwang.replayed-from", Value: []byte(DeadLetterTopic + "/" + strconv.Itoa(d.Partition) + "/" + strconv.FormatInt(d.Offset, 10))}}})
+	}
+	res.Replayed = len(msgs)
+	if dryRun || len(msgs) == 0 {
+		return res, nil
+	}
+	if err := r.Producer.Write(ctx, msgs...); err != nil {
+		return res, fmt.Errorf("produce replayed records: %w", err)
+	}
+	return res, nil
+}
+
+// revalidate runs a dead letter's payload through the stage it failed at:
+// the source form for the connector's, the topic form for the loader's.
+func (r *Replayer) revalidate(d DeadLetterRecord, now time.Time) ([]byte, *schemas.Schema, error) {
+	sc, ok := r.Registry.Get(d.Schema)
+	if !ok {
+		return nil, nil, &schemas.RecordError{Reason: schemas.ReasonSchema, Msg: fmt.Sprintf("unknown schema %q", d.Schema)}
+	}
+	if d.Stage == "loader" {
+		if _, err := sc.Load([]byte(d.Payload), r.Areas, now); err != nil {
+			return nil, nil, err
+		}
+		return []byte(d.Payload), sc, nil
+	}
+	obj, err := schemas.Decode([]byte(d.Payload))
+	if err != nil {
+		return nil, nil, err
+	}
+	normalizePersonal(sc, obj, now)
+	if err := sc.Validate(obj, r.Areas, now); err != nil {
+		return nil, nil, err
+	}
+	if _, err := protect(sc, r.Key, obj, now); err != nil {
+		return nil, nil, err
+	}
+	b, err := json.Marshal(obj)
+	return b, sc, err
+}
