@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sort"
 	"sync/atomic"
 	"testing"
@@ -186,4 +187,26 @@ func FuzzParseCursor(f *testing.F) {
 			t.Fatalf("round trip of %q: %+v → %q → %+v, %v", s, c, c.String(), back, err)
 		}
 	})
+}
+
+// TestRecordedPage reads a page as a platform serves it (testdata) and
+// checks the cursors: two records share a timestamp and keep their order.
+func TestRecordedPage(t *testing.T) {
+	page, err := os.ReadFile("testdata/page.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(page) }))
+	defer ts.Close()
+	s, _ := New(Config{URL: ts.URL}, "event_id")
+	recs, more, err := s.Poll(context.Background(), "")
+	if err != nil || more || len(recs) != 3 {
+		t.Fatalf("%d records, more %v, err %v", len(recs), more, err)
+	}
+	want := []Cursor{{"2026-11-26T08:00:00Z", "GE20261126000041"}, {"2026-11-26T08:00:31Z", "GE20261126000042"}, {"2026-11-26T08:00:31Z", "GE20261126000043"}}
+	for i, r := range recs {
+		if c, _ := ParseCursor(r.Cursor); c != want[i] {
+			t.Errorf("record %d cursor %+v, want %+v", i, c, want[i])
+		}
+	}
 }
