@@ -5,6 +5,7 @@ package pipelines
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/yiwang-gov/yiwang/connectors/httpapi"
+	"github.com/yiwang-gov/yiwang/internal/store"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
@@ -601,6 +603,9 @@ func Interpolate(s string, getenv func(string) (string, bool)) (string, error) {
 
 // Check validates a pipeline file, its reference files and the schemas
 // (schemaDir, or the built-in ones when empty), and returns every problem.
+// When the pipeline's database exists and no process holds it, the schemas
+// are also compared with its tables: a change that is not additive and
+// optional is refused with the way out.
 func Check(file, schemaDir string, getenv func(string) (string, bool)) []error {
 	var out []error
 	var reg *schemas.Registry
@@ -641,5 +646,26 @@ func Check(file, schemaDir string, getenv func(string) (string, bool)) []error {
 	if _, err := readAreas(cfg); err != nil {
 		out = append(out, cfg.problem(err.Error(), "reference", "areas"))
 	}
+	if reg != nil {
+		out = append(out, checkTables(cfg, reg)...)
+	}
 	return out
+}
+
+func checkTables(cfg *Config, reg *schemas.Registry) []error {
+	path := filepath.Join(cfg.DataDir, "yiwang.duckdb")
+	if _, err := os.Stat(path); err != nil {
+		return nil // nothing loaded yet: every schema is new
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, path, store.Options{ReadOnly: true})
+	if err != nil {
+		return nil // a running pipeline holds it; it checks at its next start
+	}
+	defer func() { _ = st.Close() }()
+	plan, err := st.SchemaChanges(ctx, reg)
+	if err != nil {
+		return []error{err}
+	}
+	return plan.Refused
 }

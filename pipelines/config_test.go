@@ -1,11 +1,15 @@
 package pipelines
 
 import (
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/yiwang-gov/yiwang/internal/store"
+	"github.com/yiwang-gov/yiwang/schemas"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -119,4 +123,35 @@ func FuzzParseConfig(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = Parse(b, "fuzz.yaml", "testdata", noEnv) // must not panic
 	})
+}
+
+// TestCheckRefusesIncompatibleSchemaChange: against an existing database,
+// `yiwang check` refuses a schema that lost a field, and says the way out.
+func TestCheckRefusesIncompatibleSchemaChange(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(dir, "yiwang.duckdb"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := schemas.LoadEmbedded()
+	if err := st.MigrateSchemas(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	// As if an older schema version had a field the current one lacks.
+	if _, err := st.DB().Exec("ALTER TABLE grid_events ADD COLUMN legacy_note VARCHAR"); err != nil {
+		t.Fatal(err)
+	}
+	_ = st.Close()
+	env := func(k string) (string, bool) {
+		if k == "YIWANG_DATA" {
+			return dir, true
+		}
+		return "", false
+	}
+	probs := Check("newarea.yaml", "", env)
+	if len(probs) != 1 || !strings.Contains(probs[0].Error(),
+		"grid_event.schema.json: table grid_events: column legacy_note is no longer in the schema; removing a field needs a new major version (yiwang.grid_event.v2)") {
+		t.Fatalf("problems: %v", probs)
+	}
 }

@@ -163,42 +163,65 @@ func (s *Store) migrate(ctx context.Context) error {
 // differs — a column type changed, a column gone — is refused: it needs a
 // new major version with its own topic and table.
 func (s *Store) MigrateSchemas(ctx context.Context, reg *schemas.Registry) error {
+	plan, err := s.SchemaChanges(ctx, reg)
+	if err != nil {
+		return err
+	}
+	if len(plan.Refused) > 0 {
+		return errors.Join(plan.Refused...)
+	}
+	for _, q := range plan.DDL {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("migrate (%s): %w", q, err)
+		}
+	}
+	return nil
+}
+
+// SchemaPlan is what the schemas would change in the database: DDL to run
+// (new tables, added optional columns) and the changes refused.
+type SchemaPlan struct {
+	DDL     []string
+	Refused []error
+}
+
+// SchemaChanges compares the schemas with the tables without changing
+// anything; `yiwang check` shows its refusals with the way out.
+func (s *Store) SchemaChanges(ctx context.Context, reg *schemas.Registry) (SchemaPlan, error) {
+	var plan SchemaPlan
+	refuse := func(format string, args ...any) { plan.Refused = append(plan.Refused, fmt.Errorf(format, args...)) }
 	for _, sc := range reg.All() {
 		existing, err := s.columns(ctx, sc.Table)
 		if err != nil {
-			return err
+			return plan, err
 		}
 		if len(existing) == 0 {
-			if _, err := s.db.ExecContext(ctx, sc.CreateTable()); err != nil {
-				return fmt.Errorf("create table %s: %w", sc.Table, err)
-			}
+			plan.DDL = append(plan.DDL, sc.CreateTable())
 			continue
 		}
-		want := sc.TableColumns()
 		names := map[string]bool{}
-		for _, c := range want {
+		for _, c := range sc.TableColumns() {
 			names[c.Name] = true
 			typ, ok := existing[c.Name]
-			if !ok {
-				if !c.Nullable {
-					return fmt.Errorf("table %s: schema %s adds required column %s; an added column must be optional (or make a new major version)", sc.Table, sc.File, c.Name)
-				}
-				if _, err := s.db.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", sc.Table, c.Name, c.Type.SQL())); err != nil {
-					return fmt.Errorf("add column %s.%s: %w", sc.Table, c.Name, err)
-				}
-				continue
-			}
-			if typ != c.Type.SQL() && !(typ == "TIMESTAMP WITH TIME ZONE" && c.Type == schemas.Timestamp) {
-				return fmt.Errorf("table %s: column %s is %s but schema %s says %s; a type change needs a new major version", sc.Table, c.Name, typ, sc.File, c.Type.SQL())
+			switch {
+			case !ok && !c.Nullable:
+				refuse("%s: table %s: the schema adds required field %s; an added field must be optional (drop it from \"required\"), or make a new major version (yiwang.%s.v%d, its own topic and table)",
+					sc.File, sc.Table, c.Name, sc.Name, sc.Major+1)
+			case !ok:
+				plan.DDL = append(plan.DDL, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", sc.Table, c.Name, c.Type.SQL()))
+			case typ != c.Type.SQL() && !(typ == "TIMESTAMP WITH TIME ZONE" && c.Type == schemas.Timestamp):
+				refuse("%s: table %s: column %s is %s but the schema says %s; a type change needs a new major version (yiwang.%s.v%d)",
+					sc.File, sc.Table, c.Name, typ, c.Type.SQL(), sc.Name, sc.Major+1)
 			}
 		}
 		for n := range existing {
 			if !names[n] {
-				return fmt.Errorf("table %s: column %s is no longer in schema %s; removing a field needs a new major version", sc.Table, n, sc.File)
+				refuse("%s: table %s: column %s is no longer in the schema; removing a field needs a new major version (yiwang.%s.v%d); keep it, optional, until then",
+					sc.File, sc.Table, n, sc.Name, sc.Major+1)
 			}
 		}
 	}
-	return nil
+	return plan, nil
 }
 
 func (s *Store) columns(ctx context.Context, table string) (map[string]string, error) {
