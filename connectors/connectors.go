@@ -16,6 +16,7 @@ package connectors
 
 import (
 	"context"
+	"errors"
 )
 
 // Record is one record read from a source system.
@@ -38,6 +39,19 @@ type Source interface {
 	// within ctx; an error means nothing of this poll may be used.
 	Poll(ctx context.Context, cursor string) (recs []Record, more bool, err error)
 }
+
+// Outcomes is implemented by a source that wants to know what became of
+// each record it delivered — the file connector's per-file report.
+type Outcomes interface {
+	// Outcome is called once per record after Kafka acknowledged the page
+	// it came in: err is nil when the record went to its topic, else the
+	// *schemas.RecordError it was dead-lettered with. A record skipped
+	// because it was already dead-lettered at the same cursor gets no call.
+	Outcome(rec Record, err error)
+}
+
+// errSkipped marks a record that gets no Outcome call.
+var errSkipped = errors.New("skipped")
 
 // Topic names.
 const (

@@ -62,9 +62,16 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		failures = 0
 		cursorBefore := cursor
-		msgs, dead, newest := r.convert(recs, cursor, deadAtCursor)
+		msgs, dead, newest, outcomes := r.convert(recs, cursor, deadAtCursor)
 		if err := r.produce(ctx, msgs); err != nil {
 			return nil // ctx ended; nothing advanced
+		}
+		if o, ok := r.Source.(Outcomes); ok {
+			for i, rec := range recs {
+				if outcomes[i] != errSkipped {
+					o.Outcome(rec, outcomes[i])
+				}
+			}
 		}
 		now := r.Now()
 		if len(recs) > 0 {
@@ -102,12 +109,13 @@ func (r *Runner) Run(ctx context.Context) error {
 // the dead-letter topic. A refused record that lies at the unchanged cursor
 // (it carries no position of its own, so the next poll returns it again) is
 // sent only once.
-func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]bool) ([]kafka.Message, map[uint64]bool, time.Time) {
+func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]bool) ([]kafka.Message, map[uint64]bool, time.Time, []error) {
 	msgs := make([]kafka.Message, 0, len(recs))
+	outcomes := make([]error, len(recs))
 	dead := map[uint64]bool{}
 	var newest time.Time
 	now := r.Now()
-	for _, rec := range recs {
+	for i, rec := range recs {
 		obj, err := schemas.Decode(rec.Raw)
 		if err == nil {
 			normalizePersonal(r.Schema, obj, now)
@@ -120,6 +128,7 @@ func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]b
 			if rec.Cursor == cursor {
 				h := hash(rec.Raw)
 				if deadAtCursor[h] {
+					outcomes[i] = errSkipped
 					continue
 				}
 				dead[h] = true
@@ -132,10 +141,12 @@ func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]b
 			r.Metrics.ConnectorRecords.WithLabelValues(r.Name, "deadletter").Inc()
 			r.Metrics.DeadLetters.WithLabelValues("connector", r.Name, r.Schema.Name, reason).Inc()
 			msgs = append(msgs, DeadLetter("connector", r.Name, r.Schema.Name, rec.Position, ScrubPayload(r.Schema, rec.Raw, obj), err, now))
+			outcomes[i] = err
 			continue
 		}
 		value, err := marshal(obj)
 		if err != nil {
+			outcomes[i] = errSkipped
 			continue // cannot happen for a decoded object
 		}
 		if t := r.Schema.EventTimeOf(obj); t.After(newest) {
@@ -150,7 +161,7 @@ func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]b
 			Time:    now,
 		})
 	}
-	return msgs, dead, newest
+	return msgs, dead, newest, outcomes
 }
 
 // produce writes msgs, retrying until Kafka acknowledged all of them or ctx

@@ -26,8 +26,24 @@ func (a areas) Known(c string) bool { return a[c] }
 // pages serves fixed pages by cursor: the cursor is the index of the next
 // record.
 type pages struct {
-	recs []string
-	size int
+	recs     []string
+	size     int
+	mu       sync.Mutex
+	outcomes []string // "position ok" or "position reason"
+}
+
+func (p *pages) Outcome(rec Record, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var re *schemas.RecordError
+	switch {
+	case err == nil:
+		p.outcomes = append(p.outcomes, rec.Position+" ok")
+	case errors.As(err, &re):
+		p.outcomes = append(p.outcomes, rec.Position+" "+re.Reason)
+	default:
+		p.outcomes = append(p.outcomes, rec.Position+" ?")
+	}
 }
 
 func (p *pages) Poll(_ context.Context, cursor string) ([]Record, bool, error) {
@@ -161,6 +177,12 @@ func TestRunnerDeliversStripsAndDeadLetters(t *testing.T) {
 	}
 	if !strings.Contains(string(dead[1].Value), "220***********0425") || !strings.Contains(string(dead[1].Value), "138****8000") {
 		t.Fatalf("malformed payload not masked: %s", dead[1].Value)
+	}
+	src.mu.Lock()
+	got := strings.Join(src.outcomes, ", ")
+	src.mu.Unlock()
+	if got != "test#1 ok, test#2 ok, test#3 bad_area_code, test#4 ok, test#4 malformed_json" {
+		t.Fatalf("outcomes reported to the source: %s", got)
 	}
 	if got := testutil.ToFloat64(m.ConnectorPolls.WithLabelValues("grid.household", "ok")); got < 4 {
 		t.Fatalf("%v ok polls: empty polls must count as heartbeats", got)
