@@ -31,6 +31,7 @@ fuzz:
 	$(GO) test ./internal/pii -run '^$$' -fuzz '^FuzzNormalizeID$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/pii -run '^$$' -fuzz '^FuzzNormalizeMobile$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/pii -run '^$$' -fuzz '^FuzzScrubText$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./queries -run '^$$' -fuzz '^FuzzQueryHeader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./connectors/httpapi -run '^$$' -fuzz '^FuzzParseCursor$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/calendar -run '^$$' -fuzz '^FuzzLoadCalendar$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/calendar -run '^$$' -fuzz '^FuzzWorkingHours$$' -fuzztime $(FUZZTIME)

@@ -1,0 +1,276 @@
+package queries
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/yiwang-gov/yiwang/internal/store"
+	"github.com/yiwang-gov/yiwang/schemas"
+)
+
+//go:embed indicators/*.sql indicators/*_test.yaml
+var embedded embed.FS
+
+// Embedded returns the query files compiled into the binary: the folder
+// indicators with its *.sql files and their *_test.yaml tests.
+func Embedded() fs.FS { return embedded }
+
+// referenceTables are the tables a query may read besides the record
+// tables. They have no event time, so they do not count in freshness.
+var referenceTables = []string{"areas", "gov_units", "grids", "calendar"}
+
+// Catalog is the set of loaded, checked queries.
+type Catalog struct {
+	queries []*Query
+	byName  map[string]*Query
+	reg     *schemas.Registry
+}
+
+// Load reads every *.sql file in dir of fsys, parses and checks each
+// (header, statement shape, parameters, inputs against the record types of
+// reg) and reports every problem of every file at once as Problems.
+// Messages quote files as dir/name.sql. The SQL itself is checked against
+// DuckDB by Check.
+func Load(fsys fs.FS, dir string, reg *schemas.Registry) (*Catalog, error) {
+	files, err := fs.Glob(fsys, path.Join(dir, "*.sql"))
+	if err != nil {
+		return nil, fmt.Errorf("list query files in %s: %w", dir, err)
+	}
+	slices.Sort(files)
+	c := &Catalog{byName: map[string]*Query{}, reg: reg}
+	var probs Problems
+	for _, f := range files {
+		raw, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			return nil, fmt.Errorf("read query %s: %w", f, err)
+		}
+		q, ps := parse(f, raw)
+		probs = append(probs, ps...)
+		if len(ps) > 0 {
+			continue
+		}
+		probs = append(probs, c.resolveInputs(q)...)
+		if o, dup := c.byName[q.Name]; dup {
+			probs = append(probs, Problem{File: f, Line: 1, Msg: fmt.Sprintf("name: %s is also the name of %s; names are unique", q.Name, o.File)})
+			continue
+		}
+		c.byName[q.Name] = q
+		c.queries = append(c.queries, q)
+	}
+	if err := probs.orNil(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// LoadEmbedded loads the query files compiled into the binary.
+func LoadEmbedded(reg *schemas.Registry) (*Catalog, error) {
+	return Load(embedded, "indicators", reg)
+}
+
+// Queries returns the queries in file order.
+func (c *Catalog) Queries() []*Query { return slices.Clone(c.queries) }
+
+// Get returns the query of that name.
+func (c *Catalog) Get(name string) (*Query, bool) { q, ok := c.byName[name]; return q, ok }
+
+// resolveInputs checks the inputs against the known tables and the tables
+// the SQL names, and records each record table's event-time column.
+func (c *Catalog) resolveInputs(q *Query) Problems {
+	var probs Problems
+	tables := map[string]string{} // table → event-time column ("" for reference tables)
+	for _, t := range referenceTables {
+		tables[t] = ""
+	}
+	for _, sc := range c.reg.All() {
+		tables[sc.Table] = sc.EventTime
+	}
+	known := slices.Sorted(func(yield func(string) bool) {
+		for t := range tables {
+			if !yield(t) {
+				return
+			}
+		}
+	})
+	q.inputs = nil
+	for i, t := range q.Inputs {
+		at := q.at[fmt.Sprintf("inputs[%d]", i)]
+		ev, ok := tables[t]
+		switch {
+		case !ok:
+			probs = append(probs, Problem{q.File, at.line, at.col, fmt.Sprintf("inputs[%d]: %s is not a table; the tables are %s", i, t, strings.Join(known, ", "))})
+			continue
+		case !q.reads(t):
+			probs = append(probs, Problem{q.File, at.line, at.col, fmt.Sprintf("inputs[%d]: the SQL does not read %s; remove it from inputs", i, t)})
+		}
+		q.inputs = append(q.inputs, input{table: t, eventTime: ev})
+	}
+	for _, t := range known {
+		if at, ok := q.text.words[t]; ok && !slices.Contains(q.Inputs, t) {
+			probs = append(probs, Problem{q.File, at.line, at.col, fmt.Sprintf("sql: reads table %s, which inputs does not list; add it to inputs", t)})
+		}
+	}
+	return probs
+}
+
+func (q *Query) reads(table string) bool {
+	_, ok := q.text.words[table]
+	return ok
+}
+
+// statement returns the SQL as it is sent to DuckDB: after as many line
+// breaks as the header takes, so that DuckDB's "LINE n" is the file's line,
+// and without a final semicolon.
+func (q *Query) statement() string {
+	s := q.SQL
+	if n := len(q.text.semicolons); n > 0 && q.text.semicolons[n-1].off == q.text.last {
+		off := q.text.semicolons[n-1].off
+		s = s[:off] + " " + s[off+1:]
+	}
+	return strings.Repeat("\n", q.SQLLine-1) + s
+}
+
+// resultColumns are the columns an indicator query returns, in order.
+var resultColumns = []struct{ name, typ string }{
+	{"area_code", "VARCHAR"},
+	{"period_start", "TIMESTAMP WITH TIME ZONE"},
+	{"numerator", "DOUBLE"},
+	{"denominator", "DOUBLE"},
+}
+
+var duckLine = regexp.MustCompile(`(?m)^LINE (\d+):`)
+
+// Check asks DuckDB to bind every query against db, which must hold the
+// record, reference and calendar tables (a running store, or a scratch one:
+// see CheckScratch). Nothing is executed. Every problem of every query is
+// reported as Problems: the DuckDB error at the file line it names, or
+// result columns other than (area_code VARCHAR, period_start TIMESTAMPTZ,
+// numerator DOUBLE, denominator DOUBLE).
+func (c *Catalog) Check(ctx context.Context, db *sql.DB) error {
+	var probs Problems
+	for _, q := range c.queries {
+		probs = append(probs, q.check(ctx, db)...)
+	}
+	return probs.orNil()
+}
+
+func (q *Query) check(ctx context.Context, db *sql.DB) Problems {
+	// Any instant will do: DESCRIBE binds the parameters but runs nothing.
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rows, err := db.QueryContext(ctx, "DESCRIBE "+q.statement(), bindings(at, at, at)...)
+	if err != nil {
+		line := q.SQLLine
+		msg := err.Error()
+		if m := duckLine.FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+		}
+		return Problems{{File: q.File, Line: line, Msg: "sql: DuckDB: " + oneLine(msg)}}
+	}
+	defer func() { _ = rows.Close() }()
+	type col struct{ name, typ string }
+	var got []col
+	for rows.Next() {
+		var name, typ string
+		var null, key, def, extra sql.NullString
+		if err := rows.Scan(&name, &typ, &null, &key, &def, &extra); err != nil {
+			return Problems{{File: q.File, Line: q.SQLLine, Msg: "sql: read result columns: " + err.Error()}}
+		}
+		got = append(got, col{name, typ})
+	}
+	if err := rows.Err(); err != nil {
+		return Problems{{File: q.File, Line: q.SQLLine, Msg: "sql: DuckDB: " + oneLine(err.Error())}}
+	}
+	var probs Problems
+	bad := func(format string, args ...any) {
+		probs = append(probs, Problem{File: q.File, Line: q.SQLLine, Msg: "sql: " + fmt.Sprintf(format, args...)})
+	}
+	for i, want := range resultColumns {
+		if i >= len(got) {
+			bad("result column %d is missing; an indicator returns area_code, period_start, numerator, denominator", i+1)
+			continue
+		}
+		g := got[i]
+		if g.name != want.name {
+			bad("result column %d is %s; it must be %s (area_code, period_start, numerator, denominator, in this order)", i+1, g.name, want.name)
+			continue
+		}
+		if g.typ != want.typ {
+			bad("result column %s is %s; it must be %s: cast it, e.g. CAST(... AS %s)", g.name, g.typ, sqlType(want.typ), sqlType(want.typ))
+		}
+	}
+	for _, g := range got[min(len(got), len(resultColumns)):] {
+		if g.name == "value" {
+			bad("result column value: the runner computes the value from numerator and denominator; remove it")
+		} else {
+			bad("result column %s is one too many; an indicator returns area_code, period_start, numerator, denominator", g.name)
+		}
+	}
+	return probs
+}
+
+func sqlType(duck string) string {
+	if duck == "TIMESTAMP WITH TIME ZONE" {
+		return "TIMESTAMPTZ"
+	}
+	return duck
+}
+
+// oneLine joins DuckDB's multi-line messages.
+func oneLine(s string) string {
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == '\n' })
+	for i := range fields {
+		fields[i] = strings.TrimSpace(fields[i])
+	}
+	return strings.Join(slices.DeleteFunc(fields, func(s string) bool { return s == "" }), " | ")
+}
+
+// CheckScratch is Check against a throwaway database with every record
+// table of the catalog's registry and the reference tables, for checking
+// queries without a running store (yiwang check).
+func (c *Catalog) CheckScratch(ctx context.Context) (err error) {
+	dir, err := os.MkdirTemp("", "yiwang-check-")
+	if err != nil {
+		return fmt.Errorf("scratch database: %w", err)
+	}
+	defer func() { err = joinErr(err, os.RemoveAll(dir)) }()
+	st, err := scratchStore(ctx, dir, c.reg)
+	if err != nil {
+		return err
+	}
+	defer func() { err = joinErr(err, st.Close()) }()
+	return c.Check(ctx, st.DB())
+}
+
+func scratchStore(ctx context.Context, dir string, reg *schemas.Registry) (*store.Store, error) {
+	st, err := store.Open(ctx, filepath.Join(dir, "scratch.duckdb"), store.Options{Threads: 2, MemoryLimit: "1GB"})
+	if err != nil {
+		return nil, err
+	}
+	if err := st.MigrateSchemas(ctx, reg); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	if err := Migrate(ctx, st.DB()); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func joinErr(err, cerr error) error {
+	if err != nil {
+		return err
+	}
+	return cerr
+}

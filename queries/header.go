@@ -1,0 +1,608 @@
+package queries
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/robfig/cron/v3"
+	"go.yaml.in/yaml/v3"
+)
+
+// Kind is what a query file computes.
+type Kind string
+
+// The kinds of query. Only indicators exist so far.
+const (
+	KindIndicator Kind = "indicator"
+	KindRule      Kind = "rule"
+)
+
+// Mode is an area's operating mode (平急转换): it chooses the schedule and
+// the thresholds that apply.
+type Mode string
+
+// The modes.
+const (
+	Normal    Mode = "normal"
+	Emergency Mode = "emergency"
+)
+
+// Level is a level an indicator is published at.
+type Level string
+
+// The levels. Grid, community, street and county are levels of the areas
+// table (the statistical code tree). District is the whole deployment, one
+// cell. GovUnit is every node of the responsibility hierarchy (gov_units:
+// 新区, 开发区, 乡街, 社区), which is not the code tree.
+const (
+	LevelGrid      Level = "grid"
+	LevelCommunity Level = "community"
+	LevelStreet    Level = "street"
+	LevelCounty    Level = "county"
+	LevelDistrict  Level = "district"
+	LevelGovUnit   Level = "gov_unit"
+)
+
+// Levels are all levels, finest first.
+var levels = []Level{LevelGrid, LevelCommunity, LevelStreet, LevelCounty, LevelDistrict, LevelGovUnit}
+
+// DistrictCode is the area_code of the one district-level cell: the whole
+// deployment, every row of a query summed.
+const DistrictCode = "district"
+
+// Unit says how the runner turns a cell's numerator and denominator into its
+// value.
+type Unit string
+
+// The units.
+const (
+	// UnitPercent is 100 × numerator / denominator.
+	UnitPercent Unit = "percent"
+	// UnitCount is the numerator; the denominator is context (e.g. the open
+	// events of which the numerator are overdue).
+	UnitCount Unit = "count"
+	// UnitHours is numerator / denominator: total hours over items, a mean.
+	UnitHours Unit = "hours"
+	// UnitPer10k is 10000 × numerator / denominator, e.g. incidents per
+	// 10,000 residents.
+	UnitPer10k Unit = "per_10k"
+)
+
+// Direction says which way an indicator improves.
+type Direction string
+
+// The directions.
+const (
+	HigherIsBetter Direction = "higher_is_better"
+	LowerIsBetter  Direction = "lower_is_better"
+)
+
+// Text is a text in Chinese and English.
+type Text struct {
+	Zh string
+	En string
+}
+
+// Schedule holds a query's cron schedule per mode: five fields (minute hour
+// day-of-month month day-of-week) in Asia/Shanghai.
+type Schedule struct {
+	// Normal is the schedule in normal mode; empty for an emergency-only
+	// query.
+	Normal string
+	// Emergency is the schedule in emergency mode; empty means the normal
+	// schedule applies in emergency mode too.
+	Emergency string
+}
+
+// For returns the cron schedule of mode, or "" if the query does not run in
+// that mode.
+func (s Schedule) For(m Mode) string {
+	if m == Emergency && s.Emergency != "" {
+		return s.Emergency
+	}
+	return s.Normal
+}
+
+// Threshold is a pair of limits on an indicator's value. For
+// higher_is_better, a value below Warn warns and below Alert alerts (Alert ≤
+// Warn); for lower_is_better, above (Alert ≥ Warn).
+type Threshold struct {
+	Warn  float64
+	Alert float64
+}
+
+// Thresholds are the limits per mode; nil where none apply.
+type Thresholds struct {
+	Normal    *Threshold
+	Emergency *Threshold
+}
+
+// For returns the thresholds of mode; emergency falls back to normal.
+func (t Thresholds) For(m Mode) *Threshold {
+	if m == Emergency && t.Emergency != nil {
+		return t.Emergency
+	}
+	return t.Normal
+}
+
+// Definition says what the indicator measures, in words, and where the
+// formula comes from.
+type Definition struct {
+	Zh     string
+	En     string
+	Source string
+}
+
+// DefaultMinDenominator is the smallest denominator a published cell may
+// have when a header does not say: smaller cells are suppressed (DOMAIN.md
+// §8: no published indicator cell with a denominator under 5).
+const DefaultMinDenominator = 5
+
+// Header is the YAML header of a query file.
+type Header struct {
+	Name       string
+	Title      Text
+	Kind       Kind
+	Schedule   Schedule
+	Grain      []Level
+	Period     Period
+	Unit       Unit
+	Direction  Direction
+	Thresholds Thresholds
+	// MinDenominator is the smallest denominator of a published cell
+	// (DefaultMinDenominator when not given; 0 publishes every cell).
+	MinDenominator int
+	Definition     Definition
+	// EmergencyOnly queries run only for areas in emergency mode.
+	EmergencyOnly bool
+	// Inputs are the tables the query reads, record and reference tables.
+	Inputs []string
+}
+
+// Publishes reports whether the indicator is published at level l.
+func (h *Header) Publishes(l Level) bool { return slices.Contains(h.Grain, l) }
+
+// Query is one parsed query file: its header and its SQL.
+type Query struct {
+	Header
+	// File is the file's path, as messages quote it.
+	File string
+	// SQL is the text after the header, one statement.
+	SQL string
+	// SQLLine is the file line SQL starts on.
+	SQLLine int
+
+	text   sqlText
+	inputs []input         // resolved by the catalog
+	at     map[string]*pos // where header fields are, by path
+}
+
+// input is a table a query reads, with the column freshness is measured on
+// (empty for reference tables).
+type input struct {
+	table, eventTime string
+}
+
+// params are the named parameters the runner binds.
+var params = []string{"period_start", "period_end", "as_of"}
+
+var (
+	nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+	// cronParser takes the standard five fields and nothing else: no
+	// seconds, no @descriptors, no TZ= prefix (business time is
+	// Asia/Shanghai, always).
+	cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
+)
+
+// Parse reads a query file: a block comment whose body is the YAML header,
+// then one SQL statement. file is the path messages quote; its base name
+// without .sql must equal the header's name. Every problem is reported, as
+// Problems, each with its line and column in the file.
+//
+// The header starts on the first line with "/*" alone and ends at the first
+// line that is "*/" alone; its YAML is decoded strictly (unknown or
+// repeated keys, wrong types and missing fields are errors).
+func Parse(file string, raw []byte) (*Query, error) {
+	q, probs := parse(file, raw)
+	if err := probs.orNil(); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+func parse(file string, raw []byte) (*Query, Problems) {
+	d := &decoder{file: file}
+	switch {
+	case bytes.HasPrefix(raw, []byte("\xef\xbb\xbf")):
+		return nil, Problems{{File: file, Line: 1, Col: 1, Msg: "file starts with a byte-order mark; save it as UTF-8 without BOM"}}
+	case !utf8.Valid(raw):
+		return nil, Problems{{File: file, Line: firstInvalidLine(raw), Msg: "not valid UTF-8; save the file as UTF-8"}}
+	case bytes.IndexByte(raw, 0) >= 0:
+		return nil, Problems{{File: file, Line: 1 + bytes.Count(raw[:bytes.IndexByte(raw, 0)], []byte("\n")), Msg: "contains a NUL byte; remove it"}}
+	}
+	yamlText, body, bodyLine, probs := splitHeader(file, string(raw))
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	q := &Query{File: file, SQL: body, SQLLine: bodyLine, at: map[string]*pos{}}
+	root, probs := parseYAML(file, yamlText, 1)
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	if root == nil {
+		return nil, Problems{{File: file, Line: 1, Msg: "header is empty; write name, title, kind, schedule, grain, period, unit, direction, inputs and definition"}}
+	}
+	q.decodeHeader(d, root)
+	base := strings.TrimSuffix(path.Base(file), ".sql")
+	if n := q.at["name"]; n != nil && q.Name != "" && q.Name != base {
+		d.probs = append(d.probs, Problem{file, n.line, n.col, fmt.Sprintf("name: %q differs from the file name; name the file %s.sql or the query %s", q.Name, q.Name, base)})
+	}
+	q.checkSQL(d)
+	return q, d.probs
+}
+
+func firstInvalidLine(raw []byte) int {
+	line := 1
+	for len(raw) > 0 {
+		r, size := utf8.DecodeRune(raw)
+		if r == utf8.RuneError && size <= 1 {
+			return line
+		}
+		if r == '\n' {
+			line++
+		}
+		raw = raw[size:]
+	}
+	return line
+}
+
+// splitHeader cuts the file into the YAML of its header and its SQL. The
+// YAML keeps the file's line numbers: its first line (the "/*") is blank.
+func splitHeader(file, s string) (yamlText, body string, bodyLine int, probs Problems) {
+	lines := strings.SplitAfter(s, "\n")
+	if strings.TrimSpace(lines[0]) != "/*" {
+		return "", "", 0, Problems{{File: file, Line: 1, Col: 1, Msg: `a query file starts with its header: a line "/*", the YAML header, a line "*/", then the SQL`}}
+	}
+	for i := 1; i < len(lines); i++ {
+		l := strings.TrimSpace(lines[i])
+		if l == "*/" {
+			yamlText = "\n" + strings.Join(lines[1:i], "")
+			body = strings.Join(lines[i+1:], "")
+			return yamlText, body, i + 2, nil
+		}
+		if j := strings.Index(lines[i], "*/"); j >= 0 {
+			return "", "", 0, Problems{{File: file, Line: i + 1, Col: utf8.RuneCountInString(lines[i][:j]) + 1, Msg: `"*/" ends the header and must stand alone on its line; in a value it would end the SQL comment: write a cron step as 0-59/5 rather than */5, or escape the slash as \x2F in a double-quoted string`}}
+		}
+		if j := strings.Index(lines[i], "/*"); j >= 0 {
+			return "", "", 0, Problems{{File: file, Line: i + 1, Col: utf8.RuneCountInString(lines[i][:j]) + 1, Msg: `"/*" inside the header would open a nested SQL comment; remove it`}}
+		}
+	}
+	return "", "", 0, Problems{{File: file, Line: 1, Col: 1, Msg: `the header is never closed; end it with a line "*/"`}}
+}
+
+var headerFields = []string{"name", "title", "kind", "schedule", "grain", "period", "unit", "direction",
+	"thresholds", "min_denominator", "definition", "emergency_only", "inputs"}
+
+func (q *Query) mark(path string, n *yaml.Node) {
+	q.at[path] = &pos{n.Line, n.Column}
+}
+
+func (q *Query) decodeHeader(d *decoder, root *yaml.Node) {
+	m := d.mapping(root, "", headerFields...)
+	if m == nil {
+		return
+	}
+	d.require(root, m, "", "name", "title", "kind", "schedule", "grain", "period", "unit", "direction", "definition", "inputs")
+	for k, v := range m {
+		q.mark(k, v)
+	}
+	if n, ok := m["name"]; ok {
+		if s, ok := d.str(n, "name"); ok {
+			if nameRE.MatchString(s) {
+				q.Name = s
+			} else {
+				d.bad(n, "name", "%q is not a query name; use lower-case letters, digits and _ starting with a letter (at most 63)", s)
+			}
+		}
+	}
+	if n, ok := m["title"]; ok {
+		q.Title = d.decodeText(n, "title")
+	}
+	if n, ok := m["kind"]; ok {
+		if s, ok := d.str(n, "kind"); ok {
+			switch Kind(s) {
+			case KindIndicator:
+				q.Kind = KindIndicator
+			case KindRule:
+				d.bad(n, "kind", "rule queries are not supported yet; only indicator")
+			default:
+				d.bad(n, "kind", "%q is unknown; use indicator", s)
+			}
+		}
+	}
+	if n, ok := m["period"]; ok {
+		if s, ok := d.str(n, "period"); ok {
+			if slices.Contains(periods, Period(s)) {
+				q.Period = Period(s)
+			} else {
+				d.bad(n, "period", "%q is unknown; use one of %s", s, joinAny(periods))
+			}
+		}
+	}
+	if n, ok := m["unit"]; ok {
+		units := []Unit{UnitPercent, UnitCount, UnitHours, UnitPer10k}
+		if s, ok := d.str(n, "unit"); ok {
+			if slices.Contains(units, Unit(s)) {
+				q.Unit = Unit(s)
+			} else {
+				d.bad(n, "unit", "%q is unknown; use one of %s", s, joinAny(units))
+			}
+		}
+	}
+	if n, ok := m["direction"]; ok {
+		if s, ok := d.str(n, "direction"); ok {
+			if Direction(s) == HigherIsBetter || Direction(s) == LowerIsBetter {
+				q.Direction = Direction(s)
+			} else {
+				d.bad(n, "direction", "%q is unknown; use higher_is_better or lower_is_better", s)
+			}
+		}
+	}
+	if n, ok := m["emergency_only"]; ok {
+		q.EmergencyOnly, _ = d.boolean(n, "emergency_only")
+	}
+	q.MinDenominator = DefaultMinDenominator
+	if n, ok := m["min_denominator"]; ok {
+		if v, ok := d.integer(n, "min_denominator"); ok {
+			if v < 0 {
+				d.bad(n, "min_denominator", "must be 0 or more, got %d", v)
+			} else {
+				q.MinDenominator = v
+			}
+		}
+	}
+	if n, ok := m["grain"]; ok {
+		q.decodeGrain(d, n)
+	}
+	if n, ok := m["schedule"]; ok {
+		q.decodeSchedule(d, n)
+	}
+	if n, ok := m["thresholds"]; ok {
+		q.decodeThresholds(d, n)
+	}
+	if n, ok := m["definition"]; ok {
+		dm := d.mapping(n, "definition", "zh", "en", "source")
+		if dm != nil {
+			d.require(n, dm, "definition", "zh", "en", "source")
+			for k, v := range dm {
+				s, _ := d.text(v, "definition."+k)
+				switch k {
+				case "zh":
+					q.Definition.Zh = s
+				case "en":
+					q.Definition.En = s
+				case "source":
+					q.Definition.Source = s
+				}
+			}
+		}
+	}
+	if n, ok := m["inputs"]; ok {
+		items, ok := d.list(n, "inputs")
+		if ok && len(items) == 0 {
+			d.bad(n, "inputs", "is empty; list every table the query reads")
+		}
+		seen := map[string]bool{}
+		for i, it := range items {
+			p := fmt.Sprintf("inputs[%d]", i)
+			s, ok := d.str(it, p)
+			if !ok {
+				continue
+			}
+			if !nameRE.MatchString(s) {
+				d.bad(it, p, "%q is not a table name", s)
+				continue
+			}
+			if seen[s] {
+				d.bad(it, p, "%s is listed twice; keep one", s)
+				continue
+			}
+			seen[s] = true
+			q.mark(p, it)
+			q.Inputs = append(q.Inputs, s)
+		}
+	}
+}
+
+func (d *decoder) decodeText(n *yaml.Node, path string) Text {
+	var t Text
+	m := d.mapping(n, path, "zh", "en")
+	if m == nil {
+		return t
+	}
+	d.require(n, m, path, "zh", "en")
+	if v, ok := m["zh"]; ok {
+		t.Zh, _ = d.text(v, path+".zh")
+	}
+	if v, ok := m["en"]; ok {
+		t.En, _ = d.text(v, path+".en")
+	}
+	return t
+}
+
+func (q *Query) decodeGrain(d *decoder, n *yaml.Node) {
+	items, ok := d.list(n, "grain")
+	if !ok {
+		return
+	}
+	if len(items) == 0 {
+		d.bad(n, "grain", "is empty; list the levels to publish, e.g. [grid, community, street, county, district]")
+	}
+	for i, it := range items {
+		p := fmt.Sprintf("grain[%d]", i)
+		s, ok := d.str(it, p)
+		if !ok {
+			continue
+		}
+		l := Level(s)
+		switch {
+		case !slices.Contains(levels, l):
+			d.bad(it, p, "%q is not a level; use %s", s, joinAny(levels))
+		case slices.Contains(q.Grain, l):
+			d.bad(it, p, "%s is listed twice; keep one", s)
+		default:
+			q.Grain = append(q.Grain, l)
+		}
+	}
+}
+
+func (q *Query) decodeSchedule(d *decoder, n *yaml.Node) {
+	m := d.mapping(n, "schedule", string(Normal), string(Emergency))
+	if m == nil {
+		return
+	}
+	for k, v := range m {
+		p := "schedule." + k
+		s, ok := d.str(v, p)
+		if !ok {
+			continue
+		}
+		if msg := checkCron(s); msg != "" {
+			d.bad(v, p, "%s", msg)
+			continue
+		}
+		if k == string(Normal) {
+			q.Schedule.Normal = s
+		} else {
+			q.Schedule.Emergency = s
+		}
+	}
+	// Which schedules must be there depends on emergency_only, decoded
+	// already or not at all.
+	_, hasNormal := m[string(Normal)]
+	_, hasEmergency := m[string(Emergency)]
+	switch {
+	case q.EmergencyOnly && hasNormal:
+		d.bad(m[string(Normal)], "schedule.normal", "an emergency_only query never runs in normal mode; remove this schedule")
+	case q.EmergencyOnly && !hasEmergency:
+		d.bad(n, "schedule.emergency", "missing; an emergency_only query needs the schedule it runs on in emergency mode")
+	case !q.EmergencyOnly && !hasNormal:
+		d.bad(n, "schedule.normal", "missing; add a cron schedule such as \"30 1 * * *\" (01:30 daily, Asia/Shanghai)")
+	}
+}
+
+// checkCron returns what is wrong with a five-field cron expression, or "".
+func checkCron(s string) (msg string) {
+	const how = `write five fields "minute hour day-of-month month day-of-week" in Asia/Shanghai, e.g. "30 1 * * *"`
+	if strings.Contains(s, "TZ=") || strings.HasPrefix(strings.TrimSpace(s), "@") {
+		return fmt.Sprintf("%q: time zones and @descriptors are not accepted; %s", s, how)
+	}
+	defer func() {
+		if r := recover(); r != nil { // the parser panics on some malformed input
+			msg = fmt.Sprintf("%q is not a cron expression; %s", s, how)
+		}
+	}()
+	sched, err := cronParser.Parse(s)
+	if err != nil {
+		return fmt.Sprintf("%q is not a cron expression (%v); %s", s, err, how)
+	}
+	ref := time.Date(2024, 1, 1, 0, 0, 0, 0, shanghai())
+	if sched.Next(ref).IsZero() {
+		return fmt.Sprintf("%q never fires (no such date); %s", s, how)
+	}
+	return ""
+}
+
+func (q *Query) decodeThresholds(d *decoder, n *yaml.Node) {
+	m := d.mapping(n, "thresholds", string(Normal), string(Emergency))
+	if m == nil {
+		return
+	}
+	for k, v := range m {
+		p := "thresholds." + k
+		tm := d.mapping(v, p, "warn", "alert")
+		if tm == nil {
+			continue
+		}
+		d.require(v, tm, p, "warn", "alert")
+		var t Threshold
+		warnN, hasWarn := tm["warn"]
+		alertN, hasAlert := tm["alert"]
+		var okW, okA bool
+		if hasWarn {
+			t.Warn, okW = d.number(warnN, p+".warn")
+		}
+		if hasAlert {
+			t.Alert, okA = d.number(alertN, p+".alert")
+		}
+		if !okW || !okA {
+			continue
+		}
+		// The direction may be missing or wrong; then it is reported on its
+		// own and the order cannot be judged.
+		switch {
+		case q.Direction == HigherIsBetter && t.Alert > t.Warn:
+			d.bad(alertN, p+".alert", "%g is above warn %g, but for higher_is_better the alert level is the lower one; swap them", t.Alert, t.Warn)
+			continue
+		case q.Direction == LowerIsBetter && t.Alert < t.Warn:
+			d.bad(alertN, p+".alert", "%g is below warn %g, but for lower_is_better the alert level is the higher one; swap them", t.Alert, t.Warn)
+			continue
+		}
+		if k == string(Normal) {
+			q.Thresholds.Normal = &t
+		} else {
+			q.Thresholds.Emergency = &t
+		}
+	}
+}
+
+// checkSQL checks the statement's shape: one read-only statement using only
+// the named parameters the runner binds.
+func (q *Query) checkSQL(d *decoder) {
+	st := scanSQL(q.SQL, q.SQLLine)
+	q.text = st
+	bad := func(at pos, format string, args ...any) {
+		d.probs = append(d.probs, Problem{q.File, at.line, at.col, "sql: " + fmt.Sprintf(format, args...)})
+	}
+	if st.unterminated != nil {
+		bad(*st.unterminated, "a string, quoted name or comment starting here is never closed; close it")
+		return
+	}
+	if st.first == "" {
+		bad(pos{q.SQLLine, 1}, "no statement after the header; write the SELECT that computes the indicator")
+		return
+	}
+	switch st.first {
+	case "SELECT", "WITH", "FROM":
+	default:
+		bad(st.firstAt, "%s: an indicator is one SELECT (or WITH ... SELECT) statement; start with SELECT or WITH", st.first)
+	}
+	for _, sc := range st.semicolons {
+		if sc.off != st.last {
+			bad(sc.at, "a second statement follows this semicolon; a query file holds one statement")
+			break
+		}
+	}
+	for _, p := range st.params {
+		if !slices.Contains(params, p.name) {
+			bad(p.at, "$%s is not a parameter the runner binds; use $period_start, $period_end or $as_of", p.name)
+		}
+	}
+	for _, p := range st.positional {
+		bad(p, "positional parameters are not bound; use $period_start, $period_end or $as_of")
+	}
+}
+
+func joinAny[T ~string](vs []T) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,87 @@
+/*
+name: work_order_ontime_rate
+title:
+  zh: 物业工单按时完成率
+  en: On-time completion rate of property work orders
+kind: indicator
+schedule:
+  normal: "45 1 * * *"
+  emergency: "0-59/15 * * * *"
+grain: [grid, community, street, county, district, gov_unit]
+period: month
+unit: percent
+direction: higher_is_better
+thresholds:
+  normal: {warn: 90, alert: 80}
+min_denominator: 5
+inputs: [work_orders, calendar]
+definition:
+  zh: >-
+    按时完成的工单数 / 到期工单数 × 100%。时限按工作时计（官方日历含调休，工作时段
+    08:30–12:00、13:00–17:30，Asia/Shanghai）：紧急工单 4 个工作时；水电、电梯、供暖 8 个工作时
+    （1 个工作日）；其余 16 个工作时（2 个工作日）。到期：由创建时间加时限得到的截止时间落在统计期内；
+    已取消的工单不计。按时：完成时间不晚于截止时间。统计期未结束时只计截止时间已过的工单。
+  en: >-
+    Work orders completed on time / work orders due × 100%. Limits are in working hours on the
+    official calendar with make-up working days (shifts 08:30–12:00 and 13:00–17:30,
+    Asia/Shanghai): urgent orders 4 working hours; water and electricity, lifts and heating 8
+    (one working day); all others 16 (two working days). Due: the deadline, creation plus the
+    limit, falls in the period; cancelled orders are left out. On time: completed_at at or before
+    the deadline. While the period runs, only orders whose deadline has passed count.
+  source: >-
+    DOMAIN.md §9 #22 (物业工单按时完成率 = completed ≤ SLA / due); the limits are this deployment's
+    assumption until the local property-service rules are known (DOMAIN.md §11 question 4).
+*/
+-- Working-hour limits per category; urgent orders take 4 hours whatever the category.
+WITH sla(category, work_hours) AS (
+  VALUES ('water_elec', 8), ('elevator', 8), ('heating', 8)
+),
+-- The shifts of a working day, as offsets from midnight (calendar.DefaultHours).
+shifts(shift_start, shift_end) AS (
+  VALUES (INTERVAL 510 MINUTE, INTERVAL 720 MINUTE), (INTERVAL 780 MINUTE, INTERVAL 1050 MINUTE)
+),
+-- Orders whose deadline may fall in the period: the longest limit (16 working hours) never
+-- spans more than 30 days, even across the Spring Festival.
+orders AS (
+  SELECT o.order_id, o.grid_code, o.created_at, o.completed_at,
+         CAST(CASE WHEN coalesce(o.urgent, false) THEN 4 ELSE coalesce(s.work_hours, 16) END AS BIGINT)
+           * 3600000000 AS limit_us
+  FROM work_orders o
+  LEFT JOIN sla s ON s.category = o.category
+  WHERE o.status <> 'cancelled'
+    AND o.created_at >= $period_start - INTERVAL 720 HOUR
+    AND o.created_at < $as_of
+),
+-- Working time from each order's creation on, shift by shift, for 30 days.
+worked AS (
+  SELECT o.order_id, o.limit_us, w.until,
+         CAST(sum(epoch_us(w.until) - epoch_us(w.since))
+           OVER (PARTITION BY o.order_id ORDER BY w.since ROWS UNBOUNDED PRECEDING) AS BIGINT) AS done_us
+  FROM orders o,
+  LATERAL (
+    SELECT greatest(timezone('Asia/Shanghai', c.date + sh.shift_start), o.created_at) AS since,
+           timezone('Asia/Shanghai', c.date + sh.shift_end) AS until
+    FROM calendar c, shifts sh
+    WHERE c.is_workday
+      AND c.date BETWEEN CAST(timezone('Asia/Shanghai', o.created_at) AS DATE)
+                     AND CAST(timezone('Asia/Shanghai', o.created_at) AS DATE) + 30
+      AND timezone('Asia/Shanghai', c.date + sh.shift_end) > o.created_at
+  ) w
+),
+-- The deadline lies in the first shift that completes the limit, as far before the shift's end
+-- as the working time then done overshoots the limit.
+deadlines AS (
+  SELECT order_id, arg_min(until - to_microseconds(done_us - limit_us), until) AS deadline_at
+  FROM worked
+  WHERE done_us >= limit_us
+  GROUP BY order_id
+)
+SELECT o.grid_code AS area_code,
+       CAST($period_start AS TIMESTAMPTZ) AS period_start,
+       CAST(count(*) FILTER (WHERE o.completed_at IS NOT NULL AND o.completed_at <= d.deadline_at) AS DOUBLE) AS numerator,
+       CAST(count(*) AS DOUBLE) AS denominator
+FROM orders o
+JOIN deadlines d ON d.order_id = o.order_id
+WHERE d.deadline_at >= $period_start
+  AND d.deadline_at < $as_of
+GROUP BY o.grid_code

@@ -1,0 +1,6 @@
+/*
+name: missing
+title: {zh: 缺}
+kind: rule
+*/
+SELECT 1

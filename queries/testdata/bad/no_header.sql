@@ -1,0 +1,2 @@
+-- name: no_header
+SELECT 1

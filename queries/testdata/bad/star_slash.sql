@@ -1,0 +1,5 @@
+/*
+name: star_slash
+schedule: {normal: "*/5 * * * *"}
+*/
+SELECT 1

@@ -1,0 +1,3 @@
+/*
+name: unclosed
+SELECT 1
