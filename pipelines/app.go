@@ -3,6 +3,7 @@ package pipelines
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/yiwang-gov/yiwang/internal/metrics"
 	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/internal/store"
+	"github.com/yiwang-gov/yiwang/queries"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
@@ -38,6 +40,8 @@ type Options struct {
 	Ready func(serverAddr, brokerAddr string)
 	// NoConnectors runs the loader and the server only.
 	NoConnectors bool
+	// NoScheduler computes no indicators.
+	NoScheduler bool
 	// PIIKey makes the pseudonyms of personal fields; a source whose
 	// schema has x-pii hmac fields refuses to start without it.
 	PIIKey *pii.Key
@@ -111,6 +115,16 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	if _, err := LoadCalendar(ctx, cfg, p.store); err != nil {
 		return err
 	}
+	catalog, err := queries.LoadEmbedded(p.registry)
+	if err != nil {
+		return err
+	}
+	if err := queries.Migrate(ctx, p.store.DB()); err != nil {
+		return err
+	}
+	if err := catalog.Check(ctx, p.store.DB()); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -122,6 +136,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 		Store: p.store, Registry: p.registry, Metrics: p.metrics,
 		DeadLetters: deadLetters{client: p.client, replayer: &connectors.Replayer{Client: p.client, Producer: p.writer,
 			Registry: p.registry, Areas: p.areas, Key: opts.PIIKey, Now: time.Now}},
+		Indicators: indicators{db: p.store.DB(), catalog: catalog},
 		AdminToken: opts.AdminToken, DemoAuth: opts.DemoAuth && isLoopback(ln.Addr()),
 		Ready: func() bool {
 			select {
@@ -176,6 +191,19 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 			}()
 		}
 	}
+	sched := &Scheduler{DB: p.store.DB(), Catalog: catalog, Metrics: p.metrics, Log: log, Now: time.Now}
+	schedCtx, stopScheduler := context.WithCancel(runCtx)
+	defer stopScheduler()
+	var swg sync.WaitGroup
+	if !opts.NoScheduler {
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			if err := sched.Run(schedCtx); err != nil {
+				errs <- err
+			}
+		}()
+	}
 	ready.Do(func() {
 		if opts.Ready != nil {
 			opts.Ready(ln.Addr().String(), brokers[0])
@@ -191,8 +219,10 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	case runErr = <-errs:
 	}
 	log.Info("shutting down")
+	stopScheduler()
 	stopConnectors()
 	cwg.Wait()
+	swg.Wait()
 	stopLoader()
 	if err := <-loaderDone; err != nil && runErr == nil {
 		runErr = err
@@ -246,6 +276,43 @@ func (p *Pipeline) runners() ([]*connectors.Runner, error) {
 			Producer: p.writer, State: state, Areas: p.areas, Key: p.opts.PIIKey, Metrics: p.metrics, Now: time.Now, Log: p.opts.Log})
 	}
 	return out, nil
+}
+
+// indicators serves the API's recomputation route.
+type indicators struct {
+	db      *sql.DB
+	catalog *queries.Catalog
+}
+
+func (i indicators) Run(ctx context.Context, names []string, from, to time.Time) (map[string]queries.Result, error) {
+	sel := i.catalog.Queries()
+	if len(names) > 0 {
+		sel = sel[:0]
+		for _, n := range names {
+			q, ok := i.catalog.Get(n)
+			if !ok {
+				return nil, fmt.Errorf("no indicator %q; yiwang indicators list shows them", n)
+			}
+			sel = append(sel, q)
+		}
+	}
+	out := map[string]queries.Result{}
+	now := time.Now()
+	for _, q := range sel {
+		res, err := queries.Run(ctx, i.db, q, from, minTime(to, now), fmt.Sprintf("%s/manual/%s", q.Name, now.In(shanghai).Format("20060102T150405")), now)
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", q.Name, err)
+		}
+		out[q.Name] = res
+	}
+	return out, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // deadLetters serves the API's dead-letter routes.

@@ -10,6 +10,12 @@
 //	POST /api/v1/sql     {"sql": "...", "limit": 1000} → JSON, or CSV with
 //	                     ?format=csv or Accept: text/csv; needs
 //	                     "Authorization: Bearer $YIWANG_ADMIN_TOKEN"
+//	GET  /api/v1/indicators?name=&area=&level=&from=&to=
+//	                     indicator values (JSON, or CSV with ?format=csv): an
+//	                     area and everything under it; suppressed cells carry
+//	                     no numerator or denominator
+//	POST /api/v1/indicators/run {"select": [...], "from": "2026-01-01", "to": "2026-12-01"}
+//	                     recompute indicators for a date range; admin
 //	GET  /api/v1/deadletters?source=&schema=&reason=&stage=&limit=
 //	                     the newest dead letters and their counts by source
 //	                     and reason (JSON, or CSV with ?format=csv); admin
@@ -38,6 +44,7 @@ import (
 	"github.com/yiwang-gov/yiwang/connectors"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
 	"github.com/yiwang-gov/yiwang/internal/store"
+	"github.com/yiwang-gov/yiwang/queries"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
@@ -56,6 +63,15 @@ type Config struct {
 	Ready func() bool
 	// DeadLetters lists and replays dead letters; nil disables the routes.
 	DeadLetters DeadLetterService
+	// Indicators recomputes indicators; nil disables the route.
+	Indicators IndicatorService
+}
+
+// IndicatorService recomputes indicators on request.
+type IndicatorService interface {
+	// Run computes the named indicators (all when names is empty) for the
+	// periods overlapping [from, to).
+	Run(ctx context.Context, names []string, from, to time.Time) (map[string]queries.Result, error)
 }
 
 // DeadLetterService reads and replays the dead-letter topic.
@@ -119,20 +135,72 @@ func New(c Config) http.Handler {
 			writeErr(w, http.StatusBadRequest, err)
 			return
 		}
-		if r.URL.Query().Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv") {
-			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-			cw := csv.NewWriter(w)
-			_ = cw.Write(res.Columns)
-			for _, row := range res.Rows {
-				rec := make([]string, len(row))
-				for i, v := range row {
-					if v != nil {
-						rec[i] = fmt.Sprint(v)
-					}
+		writeResult(w, r, res)
+	})
+	mux.HandleFunc("GET /api/v1/indicators", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		where, args := []string{"true"}, []any{}
+		if v := q.Get("name"); v != "" {
+			where, args = append(where, "v.name = ?"), append(args, v)
+		}
+		if v := q.Get("area"); v != "" {
+			where, args = append(where, "(v.area_code = ? OR (length(v.area_code) > length(?) AND starts_with(v.area_code, ?)))"), append(args, v, v, v)
+		}
+		if v := q.Get("level"); v != "" {
+			where, args = append(where, "v.level = ?"), append(args, v)
+		}
+		for _, p := range []struct{ param, cond string }{{"from", "v.period_end > ?"}, {"to", "v.period_start < ?"}} {
+			if v := q.Get(p.param); v != "" {
+				t, err := time.ParseInLocation(time.DateOnly, v, shanghai)
+				if err != nil {
+					writeErr(w, http.StatusBadRequest, fmt.Errorf("%s must be a date YYYY-MM-DD, got %q", p.param, v))
+					return
 				}
-				_ = cw.Write(rec)
+				where, args = append(where, p.cond), append(args, t)
 			}
-			cw.Flush()
+		}
+		sqlText := `SELECT v.name, v.level, v.area_code, coalesce(a.name, g.name) AS area_name, v.period_start, v.period_end,
+  v.numerator, v.denominator, v.value, v.suppressed, v.provisional, v.inputs_fresh_at, v.run_id, v.version
+FROM indicator_values_public v
+LEFT JOIN areas a ON a.code = v.area_code AND v.level <> 'gov_unit'
+LEFT JOIN gov_units g ON g.unit_id = v.area_code AND v.level = 'gov_unit'
+WHERE ` + strings.Join(where, " AND ") + ` ORDER BY v.name, v.period_start, v.level, v.area_code`
+		res, err := c.Store.QueryArgs(r.Context(), sqlText, 100000, args...)
+		if err != nil {
+			writeErr(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeResult(w, r, res)
+	})
+	mux.HandleFunc("POST /api/v1/indicators/run", func(w http.ResponseWriter, r *http.Request) {
+		if c.Indicators == nil {
+			writeErr(w, http.StatusNotFound, errors.New("indicators are not computed in this process"))
+			return
+		}
+		if !c.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="yiwang"`)
+			writeErr(w, http.StatusUnauthorized, errors.New("this route needs Authorization: Bearer <YIWANG_ADMIN_TOKEN>"))
+			return
+		}
+		var req struct {
+			Select   []string `json:"select"`
+			From, To string
+		}
+		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeErr(w, http.StatusBadRequest, fmt.Errorf(`body must be {"select": [...], "from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}: %w`, err))
+			return
+		}
+		from, err1 := time.ParseInLocation(time.DateOnly, req.From, shanghai)
+		to, err2 := time.ParseInLocation(time.DateOnly, req.To, shanghai)
+		if err1 != nil || err2 != nil || !to.After(from) {
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("from and to must be dates YYYY-MM-DD with to after from, got %q and %q", req.From, req.To))
+			return
+		}
+		res, err := c.Indicators.Run(r.Context(), req.Select, from, to)
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, err)
 			return
 		}
 		writeJSON(w, res)
@@ -226,6 +294,35 @@ func (c Config) authorized(r *http.Request) bool {
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(c.AdminToken)) == 1
+}
+
+var shanghai = func() *time.Location {
+	if l, err := time.LoadLocation("Asia/Shanghai"); err == nil {
+		return l
+	}
+	return time.FixedZone("CST", 8*3600)
+}()
+
+// writeResult answers a query result as JSON, or as CSV when asked with
+// ?format=csv or Accept: text/csv.
+func writeResult(w http.ResponseWriter, r *http.Request, res *store.Result) {
+	if r.URL.Query().Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv") {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		cw := csv.NewWriter(w)
+		_ = cw.Write(res.Columns)
+		for _, row := range res.Rows {
+			rec := make([]string, len(row))
+			for i, v := range row {
+				if v != nil {
+					rec[i] = fmt.Sprint(v)
+				}
+			}
+			_ = cw.Write(rec)
+		}
+		cw.Flush()
+		return
+	}
+	writeJSON(w, res)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -18,12 +18,21 @@
 //	yiwang_loader_last_commit_timestamp_seconds              last committed batch
 //	yiwang_table_newest_event_timestamp_seconds{table}       newest event time loaded per table
 //
+// Indicators:
+//
+//	yiwang_query_runs_total{query,mode,outcome}              scheduled indicator runs: ok | error
+//	yiwang_query_last_success_timestamp_seconds{query,mode}  last successful run
+//	yiwang_query_duration_seconds{query}                     duration of the last run
+//	yiwang_query_last_run_timestamp_seconds{query,run_id}    the last run's id, as a label
+//
 // Both:
 //
 //	yiwang_deadletters_total{stage,source,schema,reason}     records sent to yiwang.deadletter.v1
 package metrics
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -46,6 +55,30 @@ type Metrics struct {
 	TableNewestEvent *prometheus.GaugeVec
 
 	DeadLetters *prometheus.CounterVec
+
+	QueryRuns        *prometheus.CounterVec
+	QueryLastSuccess *prometheus.GaugeVec
+	QueryDuration    *prometheus.GaugeVec
+	QueryLastRun     *lastRun
+}
+
+// lastRun keeps one series per query: the id of its last run.
+type lastRun struct {
+	*prometheus.GaugeVec
+	mu   sync.Mutex
+	last map[string]string
+}
+
+// WithLabelValues returns the series of the query's run, removing the
+// series of its previous run.
+func (l *lastRun) WithLabelValues(query, runID string) prometheus.Gauge {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if prev, ok := l.last[query]; ok && prev != runID {
+		l.GaugeVec.DeleteLabelValues(query, prev)
+	}
+	l.last[query] = runID
+	return l.GaugeVec.WithLabelValues(query, runID)
 }
 
 // New creates the metrics on a fresh registry, with the Go and process
@@ -67,7 +100,11 @@ func New() *Metrics {
 	m.LoaderLastCommit = prometheus.NewGauge(prometheus.GaugeOpts{Name: "yiwang_loader_last_commit_timestamp_seconds", Help: "Unix time of the loader's last committed batch."})
 	m.TableNewestEvent = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_table_newest_event_timestamp_seconds", Help: "Newest event time loaded into a table."}, []string{"table"})
 	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_deadletters_total", Help: "Records sent to the dead-letter topic, by stage (connector, loader), source, schema and reason."}, []string{"stage", "source", "schema", "reason"})
-	for _, c := range []prometheus.Collector{m.ConnectorRecords, m.ConnectorPolls, m.ConnectorLastPoll, m.ConnectorLastProduce, m.SourceNewestEvent,
+	m.QueryRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_query_runs_total", Help: "Scheduled indicator runs by query, mode and outcome (ok, error)."}, []string{"query", "mode", "outcome"})
+	m.QueryLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_query_last_success_timestamp_seconds", Help: "Unix time of a query's last successful run."}, []string{"query", "mode"})
+	m.QueryDuration = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_query_duration_seconds", Help: "Duration of a query's last run."}, []string{"query"})
+	m.QueryLastRun = &lastRun{GaugeVec: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_query_last_run_timestamp_seconds", Help: "Unix time of a query's last run, labelled with its run id (which names the mode)."}, []string{"query", "run_id"}), last: map[string]string{}}
+	for _, c := range []prometheus.Collector{m.QueryRuns, m.QueryLastSuccess, m.QueryDuration, m.QueryLastRun.GaugeVec, m.ConnectorRecords, m.ConnectorPolls, m.ConnectorLastPoll, m.ConnectorLastProduce, m.SourceNewestEvent,
 		m.LoaderRecords, m.LoaderBatches, m.LoaderBatchTime, m.LoaderLag, m.LoaderLastCommit, m.TableNewestEvent, m.DeadLetters} {
 		f(c)
 	}

@@ -65,12 +65,18 @@ func (s *Store) Query(ctx context.Context, q string, limit int) (*Result, error)
 	if err := readOnly(q); err != nil {
 		return nil, err
 	}
+	return s.QueryArgs(ctx, q, limit)
+}
+
+// QueryArgs runs a query yiwang itself wrote, with arguments, in a
+// transaction that is always rolled back.
+func (s *Store) QueryArgs(ctx context.Context, q string, limit int, args ...any) (*Result, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	rows, err := tx.QueryContext(ctx, q)
+	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
