@@ -46,3 +46,15 @@ func TestSQLWithoutServer(t *testing.T) {
 		t.Fatal("no database file, no server: want an error")
 	}
 }
+
+// `yiwang test queries` runs the query tests; `indicators list` lists them.
+func TestQueriesCommands(t *testing.T) {
+	out, err := run(t, "test", "queries")
+	if err != nil || !strings.Contains(out, "query test case(s) passed") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	out, err = run(t, "indicators", "list")
+	if err != nil || !strings.Contains(out, "event_ontime_closure_rate") || !strings.Contains(out, "事件按期办结率") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/yiwang-gov/yiwang/queries"
+	"github.com/yiwang-gov/yiwang/schemas"
+)
+
+func newIndicators() *cobra.Command {
+	var server string
+	cmd := &cobra.Command{Use: "indicators", Short: "List, recompute and show the governance indicators"}
+	def := os.Getenv("YIWANG_SERVER")
+	if def == "" {
+		def = "http://127.0.0.1:8080"
+	}
+	cmd.PersistentFlags().StringVar(&server, "server", def, "server URL (default $YIWANG_SERVER or http://127.0.0.1:8080)")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "The indicators built in, with their schedules and levels",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cat, err := catalog()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tTITLE\tPERIOD\tUNIT\tSCHEDULE (normal / emergency)\tLEVELS")
+			for _, q := range cat.Queries() {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s / %s\t%v\n", q.Name, q.Title.Zh, q.Period, q.Unit,
+					q.Schedule.For(queries.Normal), q.Schedule.For(queries.Emergency), q.Grain)
+			}
+			return tw.Flush()
+		},
+	}
+	var sel []string
+	var from, to string
+	run := &cobra.Command{
+		Use:   "run [--select NAME...] --from DATE --to DATE",
+		Short: "Recompute indicators for a date range (through the running server)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			body, _ := json.Marshal(map[string]any{"select": sel, "from": from, "to": to})
+			var res map[string]queries.Result
+			fmt.Fprintf(cmd.ErrOrStderr(), "computing %s from %s to %s ...\n", orAll(sel), from, to)
+			if err := adminCall(cmd.Context(), http.MethodPost, server+"/api/v1/indicators/run", body, &res); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tPERIODS\tINSERTED\tRESTATED\tUPDATED\tUNCHANGED")
+			for name, r := range res {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", name, r.Periods, r.Inserted, r.Restated, r.Updated, r.Unchanged)
+			}
+			return tw.Flush()
+		},
+	}
+	run.Flags().StringSliceVar(&sel, "select", nil, "indicators to compute (default all)")
+	run.Flags().StringVar(&from, "from", "", "first date, YYYY-MM-DD (Asia/Shanghai)")
+	run.Flags().StringVar(&to, "to", "", "end date, exclusive, YYYY-MM-DD")
+	_ = run.MarkFlagRequired("from")
+	_ = run.MarkFlagRequired("to")
+	var area, level string
+	show := &cobra.Command{
+		Use:   "show NAME [--area CODE] [--level LEVEL]",
+		Short: "An indicator's series for an area and everything under it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := url.Values{"name": {args[0]}}
+			if area != "" {
+				v.Set("area", area)
+			}
+			if level != "" {
+				v.Set("level", level)
+			}
+			resp, err := http.Get(server + "/api/v1/indicators?" + v.Encode())
+			if err != nil {
+				return fmt.Errorf("no server answers at %s: %w", server, err)
+			}
+			defer func() { _ = resp.Body.Close() }()
+			var res struct {
+				Columns []string
+				Rows    [][]any
+				Error   string
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+				return err
+			}
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("HTTP %d: %s", resp.StatusCode, res.Error)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PERIOD\tLEVEL\tAREA\tNAME\tNUMERATOR\tDENOMINATOR\tVALUE")
+			for _, r := range res.Rows {
+				val := "suppressed"
+				if r[9] != true {
+					val = cell(r[8])
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", strings.TrimSuffix(cell(r[4]), "T00:00:00Z"), r[1], r[2], cell(r[3]), cell(r[6]), cell(r[7]), val)
+			}
+			return tw.Flush()
+		},
+	}
+	show.Flags().StringVar(&area, "area", "", "area code: this area and everything under it")
+	show.Flags().StringVar(&level, "level", "", "only this level: grid, community, street, county, district, gov_unit")
+	cmd.AddCommand(list, run, show)
+	return cmd
+}
+
+func newTest() *cobra.Command {
+	cmd := &cobra.Command{Use: "test", Short: "Run the project's own tests of its definitions"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "queries",
+		Short: "Run every indicator's <name>_test.yaml against a scratch DuckDB",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cat, err := catalog()
+			if err != nil {
+				return err
+			}
+			results, err := queries.TestFiles(cmd.Context(), cat, queries.Embedded(), "indicators")
+			if err != nil {
+				return err
+			}
+			failed := 0
+			for _, r := range results {
+				status := "ok  "
+				if !r.Passed() {
+					status, failed = "FAIL", failed+1
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s:%d %s\n", status, r.File, r.Line, r.Case)
+				for _, f := range r.Failures {
+					fmt.Fprintf(cmd.OutOrStdout(), "       %s\n", f)
+				}
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d of %d query test case(s) failed", failed, len(results))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d query test case(s) passed\n", len(results))
+			return nil
+		},
+	})
+	return cmd
+}
+
+func catalog() (*queries.Catalog, error) {
+	reg, err := schemas.LoadEmbedded()
+	if err != nil {
+		return nil, err
+	}
+	return queries.LoadEmbedded(reg)
+}
+
+func orAll(sel []string) string {
+	if len(sel) == 0 {
+		return "every indicator"
+	}
+	return strings.Join(sel, ", ")
+}
+
+func cell(v any) string {
+	if v == nil {
+		return "-"
+	}
+	if f, ok := v.(float64); ok {
+		return fmt.Sprintf("%.4g", f)
+	}
+	return fmt.Sprint(v)
+}
