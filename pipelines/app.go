@@ -18,6 +18,7 @@ import (
 
 	"github.com/yiwang-gov/yiwang/connectors"
 	"github.com/yiwang-gov/yiwang/connectors/httpapi"
+	"github.com/yiwang-gov/yiwang/connectors/sqldb"
 	"github.com/yiwang-gov/yiwang/internal/api"
 	"github.com/yiwang-gov/yiwang/internal/calendar"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
@@ -188,6 +189,11 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 			go func() {
 				defer cwg.Done()
 				_ = r.Run(connCtx)
+				if c, ok := r.Source.(io.Closer); ok {
+					if err := c.Close(); err != nil {
+						log.Warn("close source", "source", r.Name, "err", err)
+					}
+				}
 			}()
 		}
 	}
@@ -267,6 +273,12 @@ func (p *Pipeline) runners() ([]*connectors.Runner, error) {
 		switch sc.Type {
 		case "httpapi":
 			s, err := httpapi.New(*sc.HTTP, schema.Key[0])
+			if err != nil {
+				return nil, fmt.Errorf("source %s: %w", sc.Name, err)
+			}
+			src = s
+		case "sqldb":
+			s, err := sqldb.New(*sc.SQL, schema.Key[0])
 			if err != nil {
 				return nil, fmt.Errorf("source %s: %w", sc.Name, err)
 			}

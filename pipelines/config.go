@@ -21,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/yiwang-gov/yiwang/connectors/httpapi"
+	"github.com/yiwang-gov/yiwang/connectors/sqldb"
 	"github.com/yiwang-gov/yiwang/internal/store"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
@@ -97,6 +98,7 @@ type SourceConfig struct {
 	Type   string          `yaml:"type"`
 	Every  time.Duration   `yaml:"every"`
 	HTTP   *httpapi.Config `yaml:"http"`
+	SQL    *sqldb.Config   `yaml:"sql"`
 }
 
 // Defaults, in one place.
@@ -506,7 +508,15 @@ func (c *Config) validate() Problems {
 				continue
 			}
 			for _, e := range s.HTTP.Validate() {
-				probs = append(probs, c.problem(e.Msg, "sources", i, "http", e.Field))
+				probs = append(probs, c.problem(e.Msg, fieldPath(i, "http", e.Field)...))
+			}
+		case "sqldb":
+			if s.SQL == nil {
+				probs = append(probs, c.problem(`type sqldb needs a "sql:" block`, "sources", i))
+				continue
+			}
+			for _, e := range s.SQL.Validate() {
+				probs = append(probs, c.problem(e.Msg, fieldPath(i, "sql", e.Field)...))
 			}
 		default:
 			probs = append(probs, c.problem(fmt.Sprintf("unknown connector type %q; known: %s", s.Type, strings.Join(ConnectorTypes, ", ")), "sources", i, "type"))
@@ -515,8 +525,17 @@ func (c *Config) validate() Problems {
 	return probs
 }
 
+// fieldPath is the config path of a connector's field ("tls.mode").
+func fieldPath(source int, block, field string) []any {
+	path := []any{"sources", source, block}
+	for _, f := range strings.Split(field, ".") {
+		path = append(path, f)
+	}
+	return path
+}
+
 // ConnectorTypes are the connector types a source may use.
-var ConnectorTypes = []string{"httpapi"}
+var ConnectorTypes = []string{"httpapi", "sqldb"}
 
 // CheckSchemas reports sources whose schema is not one of names.
 func (c *Config) CheckSchemas(names []string) Problems {
