@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/yiwang-gov/yiwang/connectors"
+	"github.com/yiwang-gov/yiwang/connectors/filedrop"
 	"github.com/yiwang-gov/yiwang/connectors/httpapi"
 	"github.com/yiwang-gov/yiwang/connectors/sqldb"
 	"github.com/yiwang-gov/yiwang/internal/api"
@@ -74,7 +75,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	if p.registry, err = schemas.LoadEmbedded(); err != nil {
 		return err
 	}
-	if probs := cfg.CheckSchemas(p.registry.Names()); len(probs) > 0 {
+	if probs := cfg.CheckSchemas(p.registry); len(probs) > 0 {
 		return probs
 	}
 	defer p.close()
@@ -276,6 +277,13 @@ func (p *Pipeline) runners() ([]*connectors.Runner, error) {
 			if err != nil {
 				return nil, fmt.Errorf("source %s: %w", sc.Name, err)
 			}
+			src = s
+		case "filedrop":
+			s, err := filedrop.New(*sc.File, schema)
+			if err != nil {
+				return nil, fmt.Errorf("source %s: %w", sc.Name, err)
+			}
+			s.Log = p.opts.Log
 			src = s
 		case "sqldb":
 			s, err := sqldb.New(*sc.SQL, schema.Key[0])

@@ -13,13 +13,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/yiwang-gov/yiwang/connectors/filedrop"
 	"github.com/yiwang-gov/yiwang/connectors/httpapi"
 	"github.com/yiwang-gov/yiwang/connectors/sqldb"
 	"github.com/yiwang-gov/yiwang/internal/store"
@@ -93,12 +93,13 @@ type LoaderConfig struct {
 
 // SourceConfig is one connector instance.
 type SourceConfig struct {
-	Name   string          `yaml:"name"`
-	Schema string          `yaml:"schema"`
-	Type   string          `yaml:"type"`
-	Every  time.Duration   `yaml:"every"`
-	HTTP   *httpapi.Config `yaml:"http"`
-	SQL    *sqldb.Config   `yaml:"sql"`
+	Name   string           `yaml:"name"`
+	Schema string           `yaml:"schema"`
+	Type   string           `yaml:"type"`
+	Every  time.Duration    `yaml:"every"`
+	HTTP   *httpapi.Config  `yaml:"http"`
+	SQL    *sqldb.Config    `yaml:"sql"`
+	File   *filedrop.Config `yaml:"file"`
 }
 
 // Defaults, in one place.
@@ -510,6 +511,17 @@ func (c *Config) validate() Problems {
 			for _, e := range s.HTTP.Validate() {
 				probs = append(probs, c.problem(e.Msg, fieldPath(i, "http", e.Field)...))
 			}
+		case "filedrop":
+			if s.File == nil {
+				probs = append(probs, c.problem(`type filedrop needs a "file:" block`, "sources", i))
+				continue
+			}
+			for _, e := range s.File.Validate() {
+				probs = append(probs, c.problem(e.Msg, fieldPath(i, "file", e.Field)...))
+			}
+			if s.File.Dir != "" && !filepath.IsAbs(s.File.Dir) && c.dir != "embedded:" {
+				c.Sources[i].File.Dir = filepath.Join(c.dir, s.File.Dir)
+			}
 		case "sqldb":
 			if s.SQL == nil {
 				probs = append(probs, c.problem(`type sqldb needs a "sql:" block`, "sources", i))
@@ -535,14 +547,23 @@ func fieldPath(source int, block, field string) []any {
 }
 
 // ConnectorTypes are the connector types a source may use.
-var ConnectorTypes = []string{"httpapi", "sqldb"}
+var ConnectorTypes = []string{"httpapi", "sqldb", "filedrop"}
 
-// CheckSchemas reports sources whose schema is not one of names.
-func (c *Config) CheckSchemas(names []string) Problems {
+// CheckSchemas reports sources whose schema is unknown, and connector
+// settings that do not fit their schema.
+func (c *Config) CheckSchemas(reg *schemas.Registry) Problems {
 	var probs Problems
+	names := reg.Names()
 	for i, s := range c.Sources {
-		if s.Schema != "" && !slices.Contains(names, s.Schema) {
+		sc, ok := reg.Get(s.Schema)
+		if s.Schema != "" && !ok {
 			probs = append(probs, c.problem(fmt.Sprintf("unknown schema %q; known: %s", s.Schema, strings.Join(names, ", ")), "sources", i, "schema"))
+			continue
+		}
+		if ok && s.Type == "filedrop" && s.File != nil {
+			for _, e := range s.File.CheckSchema(sc) {
+				probs = append(probs, c.problem(e.Msg, fieldPath(i, "file", e.Field)...))
+			}
 		}
 	}
 	return probs
@@ -658,7 +679,7 @@ func Check(file, schemaDir string, getenv func(string) (string, bool)) []error {
 		return append(out, err)
 	}
 	if reg != nil {
-		for _, p := range cfg.CheckSchemas(reg.Names()) {
+		for _, p := range cfg.CheckSchemas(reg) {
 			out = append(out, p)
 		}
 	}

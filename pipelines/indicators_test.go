@@ -2,6 +2,7 @@ package pipelines
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,9 +22,14 @@ func TestIndicatorsRollUp(t *testing.T) {
 		History: 10 * 24 * time.Hour, HistoryRate: 0.25})
 	src := httptest.NewServer(sim.Handler())
 	defer src.Close()
-	ctx := t.Context()
-	go func() { _ = sim.Run(ctx) }() // the history, then nothing new (rate 0)
-	time.Sleep(time.Second)
+	// Run generates the history and returns at once: the ledger must not
+	// move while the test compares it with the tables (lifecycle steps
+	// would go on even at rate 0).
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := sim.Run(done); err != nil {
+		t.Fatal(err)
+	}
 	p := startPipeline(t, src.URL, t.TempDir(), "127.0.0.1:0", "tok", nil)
 	waitLedger(t, sim, p.server, p.broker, 120*time.Second)
 
