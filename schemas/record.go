@@ -91,6 +91,21 @@ func (s *Schema) ValidateTopic(obj map[string]any, areas Areas, now time.Time) e
 			}
 		}
 	}
+	return convertible(s.table, obj)
+}
+
+// convertible refuses date-times the JSON Schema format admits but a
+// TIMESTAMPTZ cannot hold (a leap second "23:59:60", a lower-case "t"), so
+// that such a record is refused where it enters, not at the table.
+func convertible(cols []Column, obj map[string]any) error {
+	for _, c := range cols {
+		if c.Type != Timestamp && c.Type != Date {
+			continue
+		}
+		if _, err := convert(c, obj[c.Name]); err != nil {
+			return &RecordError{Reason: ReasonSchema, Field: c.Name, Msg: err.Error()}
+		}
+	}
 	return nil
 }
 
@@ -114,7 +129,7 @@ func (s *Schema) Validate(obj map[string]any, areas Areas, now time.Time) error 
 			return err
 		}
 	}
-	return nil
+	return convertible(s.Columns, obj)
 }
 
 func check(c Column, v string, areas Areas, now time.Time) error {

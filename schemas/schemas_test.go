@@ -105,6 +105,8 @@ func TestValidateRecords(t *testing.T) {
 		{"grid code bad segment", repl(`220173002001001`, `220173000001001`), ReasonAreaCode, "grid_code"},
 		{"grid in unknown community", repl(`220173002001001`, `220173002009001`), ReasonUnknownArea, "grid_code"},
 		{"orphan grid in known community", repl(`220173002001001`, `220173002001077`), "", ""},
+		{"leap second", repl(`"reported_at":"2026-11-26T08:00:00+08:00"`, `"reported_at":"2026-12-31T23:59:60Z"`), ReasonSchema, "reported_at"},
+		{"lower-case t", repl(`"reported_at":"2026-11-26T08:00:00+08:00"`, `"reported_at":"2026-11-26t08:00:00+08:00"`), ReasonSchema, "reported_at"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			obj, err := Decode([]byte(tc.raw))
