@@ -44,6 +44,9 @@ type Options struct {
 	NoConnectors bool
 	// NoScheduler computes no indicators.
 	NoScheduler bool
+	// ModePoll is how often the scheduler reads the areas' modes
+	// (default 15 s).
+	ModePoll time.Duration
 	// PIIKey makes the pseudonyms of personal fields; a source whose
 	// schema has x-pii hmac fields refuses to start without it.
 	PIIKey *pii.Key
@@ -127,6 +130,10 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	if err := catalog.Check(ctx, p.store.DB()); err != nil {
 		return err
 	}
+	if err := MigrateModes(ctx, p.store.DB()); err != nil {
+		return err
+	}
+	ExportModes(ctx, p.store.DB(), p.metrics)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -139,6 +146,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 		DeadLetters: deadLetters{client: p.client, replayer: &connectors.Replayer{Client: p.client, Producer: p.writer,
 			Registry: p.registry, Areas: p.areas, Key: opts.PIIKey, Now: time.Now}},
 		Indicators: indicators{db: p.store.DB(), catalog: catalog},
+		Modes:      modes{db: p.store.DB(), metrics: p.metrics},
 		AdminToken: opts.AdminToken, DemoAuth: opts.DemoAuth && isLoopback(ln.Addr()),
 		Ready: func() bool {
 			select {
@@ -198,7 +206,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 			}()
 		}
 	}
-	sched := &Scheduler{DB: p.store.DB(), Catalog: catalog, Metrics: p.metrics, Log: log, Now: time.Now}
+	sched := &Scheduler{DB: p.store.DB(), Catalog: catalog, Metrics: p.metrics, Log: log, Now: time.Now, ModePoll: opts.ModePoll}
 	schedCtx, stopScheduler := context.WithCancel(runCtx)
 	defer stopScheduler()
 	var swg sync.WaitGroup
@@ -296,6 +304,16 @@ func (p *Pipeline) runners() ([]*connectors.Runner, error) {
 			Producer: p.writer, State: state, Areas: p.areas, Key: p.opts.PIIKey, Metrics: p.metrics, Now: time.Now, Log: p.opts.Log})
 	}
 	return out, nil
+}
+
+// modes serves the API's mode switch.
+type modes struct {
+	db      *sql.DB
+	metrics *metrics.Metrics
+}
+
+func (m modes) SetMode(ctx context.Context, area string, mode queries.Mode, reason string) error {
+	return SetMode(ctx, m.db, m.metrics, area, mode, reason, time.Now())
 }
 
 // indicators serves the API's recomputation route.

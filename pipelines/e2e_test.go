@@ -58,7 +58,7 @@ func startPipeline(t *testing.T, srcURL, dir, kafkaListen string, token string, 
 	ready := make(chan *running, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, cfg, Options{DemoAuth: true, PIIKey: testKey(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		done <- Run(ctx, cfg, Options{DemoAuth: true, PIIKey: testKey(), ModePoll: time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Ready: func(server, broker string) { ready <- &running{server: server, broker: broker} }})
 	}()
 	select {

@@ -19,12 +19,20 @@ import (
 // overlap; a failing query is logged and counted and does not stop the
 // others. At start every query catches up: it computes the previous and the
 // current period, which covers runs missed while the process was down.
+//
+// Modes: when at least one area is in emergency mode (the area_modes
+// table, set by `yiwang mode` or the API), every query also runs on its
+// emergency schedule — at once when the switch is seen, then by its
+// emergency cron — with run ids naming the mode, and emergency-only queries
+// start; when the last area switches back, the emergency runs stop.
 type Scheduler struct {
 	DB      *sql.DB
 	Catalog *queries.Catalog
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
 	Now     func() time.Time
+	// ModePoll is how often the area modes are read (default 15 s).
+	ModePoll time.Duration
 }
 
 var shanghai = func() *time.Location {
@@ -37,22 +45,71 @@ var shanghai = func() *time.Location {
 // Run schedules every query until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	if err := s.start(ctx, &wg, queries.Normal); err != nil {
+		return err
+	}
+	poll := s.ModePoll
+	if poll <= 0 {
+		poll = 15 * time.Second
+	}
+	var stopEmergency context.CancelFunc
+	var ewg sync.WaitGroup
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		n, err := EmergencyAreas(ctx, s.DB)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				s.Log.Warn("read area modes", "err", err)
+			}
+		case n > 0 && stopEmergency == nil:
+			ectx, cancel := context.WithCancel(ctx)
+			stopEmergency = cancel
+			s.Log.Info("emergency schedules start", "areas", n)
+			if err := s.start(ectx, &ewg, queries.Emergency); err != nil {
+				cancel()
+				return err
+			}
+		case n == 0 && stopEmergency != nil:
+			s.Log.Info("emergency schedules stop")
+			stopEmergency()
+			ewg.Wait()
+			stopEmergency = nil
+		}
+		select {
+		case <-ctx.Done():
+			if stopEmergency != nil {
+				stopEmergency()
+			}
+			ewg.Wait()
+			wg.Wait()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// start runs every query that has a schedule in mode, each in its own
+// goroutine, until ctx ends.
+func (s *Scheduler) start(ctx context.Context, wg *sync.WaitGroup, mode queries.Mode) error {
 	for _, q := range s.Catalog.Queries() {
-		spec := q.Schedule.For(queries.Normal)
-		if spec == "" || q.EmergencyOnly {
-			continue // emergency-only queries start when an area switches to emergency
+		spec := q.Schedule.For(mode)
+		if spec == "" || (q.EmergencyOnly && mode != queries.Emergency) {
+			continue
 		}
 		sched, err := cron.ParseStandard(spec)
 		if err != nil {
 			return fmt.Errorf("%s: schedule %q: %w", q.File, spec, err)
 		}
+		s.Metrics.QuerySchedule.WithLabelValues(q.Name, string(mode), spec).Set(1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.loop(ctx, q, sched, queries.Normal)
+			defer s.Metrics.QuerySchedule.DeleteLabelValues(q.Name, string(mode), spec)
+			s.loop(ctx, q, sched, mode)
 		}()
 	}
-	wg.Wait()
 	return nil
 }
 

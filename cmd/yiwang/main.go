@@ -41,6 +41,6 @@ func newRoot() *cobra.Command {
 		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
 		return nil
 	}
-	root.AddCommand(newDemo(), newRun(), newSimulate(), newCheck(), newSQL(), newBench(), newDeadLetters(), newIndicators(), newTest())
+	root.AddCommand(newDemo(), newRun(), newSimulate(), newCheck(), newSQL(), newBench(), newDeadLetters(), newIndicators(), newTest(), newMode())
 	return root
 }

@@ -16,6 +16,9 @@
 //	                     no numerator or denominator
 //	POST /api/v1/indicators/run {"select": [...], "from": "2026-01-01", "to": "2026-12-01"}
 //	                     recompute indicators for a date range; admin
+//	GET  /api/v1/modes   every area's mode and the recent changes
+//	POST /api/v1/modes   {"area": "220173002", "mode": "emergency", "reason": "..."}
+//	                     switch an area between normal and emergency; admin
 //	GET  /api/v1/deadletters?source=&schema=&reason=&stage=&limit=
 //	                     the newest dead letters and their counts by source
 //	                     and reason (JSON, or CSV with ?format=csv); admin
@@ -65,6 +68,15 @@ type Config struct {
 	DeadLetters DeadLetterService
 	// Indicators recomputes indicators; nil disables the route.
 	Indicators IndicatorService
+	// Modes switches areas between normal and emergency; nil disables
+	// the route.
+	Modes ModeService
+}
+
+// ModeService switches an area's mode (平急转换).
+type ModeService interface {
+	// SetMode records the switch; the scheduler sees it within its poll.
+	SetMode(ctx context.Context, area string, mode queries.Mode, reason string) error
 }
 
 // IndicatorService recomputes indicators on request.
@@ -204,6 +216,40 @@ WHERE ` + strings.Join(where, " AND ") + ` ORDER BY v.name, v.period_start, v.le
 			return
 		}
 		writeJSON(w, res)
+	})
+	mux.HandleFunc("GET /api/v1/modes", func(w http.ResponseWriter, r *http.Request) {
+		res, err := c.Store.QueryArgs(r.Context(), `SELECT m.area_code, a.name, a.level, m.mode, m.changed_at, m.reason,
+  (SELECT list({'mode': h.mode, 'changed_at': h.changed_at, 'reason': h.reason} ORDER BY h.changed_at DESC)[1:10]
+     FROM area_mode_changes h WHERE h.area_code = m.area_code) AS recent_changes
+FROM area_modes m LEFT JOIN areas a ON a.code = m.area_code ORDER BY m.area_code`, 10000)
+		if err != nil {
+			writeErr(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeResult(w, r, res)
+	})
+	mux.HandleFunc("POST /api/v1/modes", func(w http.ResponseWriter, r *http.Request) {
+		if c.Modes == nil {
+			writeErr(w, http.StatusNotFound, errors.New("modes are not kept in this process"))
+			return
+		}
+		if !c.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="yiwang"`)
+			writeErr(w, http.StatusUnauthorized, errors.New("this route needs Authorization: Bearer <YIWANG_ADMIN_TOKEN>"))
+			return
+		}
+		var req struct{ Area, Mode, Reason string }
+		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeErr(w, http.StatusBadRequest, fmt.Errorf(`body must be {"area", "mode", "reason"}: %w`, err))
+			return
+		}
+		if err := c.Modes.SetMode(r.Context(), req.Area, queries.Mode(req.Mode), req.Reason); err != nil {
+			writeErr(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, map[string]string{"area": req.Area, "mode": req.Mode})
 	})
 	mux.HandleFunc("GET /api/v1/deadletters", func(w http.ResponseWriter, r *http.Request) {
 		if !c.admin(w, r) {

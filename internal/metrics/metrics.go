@@ -24,6 +24,8 @@
 //	yiwang_query_last_success_timestamp_seconds{query,mode}  last successful run
 //	yiwang_query_duration_seconds{query}                     duration of the last run
 //	yiwang_query_last_run_timestamp_seconds{query,run_id}    the last run's id, as a label
+//	yiwang_query_schedule{query,mode,cron}                   1 for every schedule in force
+//	yiwang_area_mode{area,mode}                              1 for each area's current mode (areas switched at least once)
 //
 // Both:
 //
@@ -60,6 +62,8 @@ type Metrics struct {
 	QueryLastSuccess *prometheus.GaugeVec
 	QueryDuration    *prometheus.GaugeVec
 	QueryLastRun     *lastRun
+	QuerySchedule    *prometheus.GaugeVec
+	AreaMode         *prometheus.GaugeVec
 }
 
 // lastRun keeps one series per query: the id of its last run.
@@ -104,7 +108,9 @@ func New() *Metrics {
 	m.QueryLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_query_last_success_timestamp_seconds", Help: "Unix time of a query's last successful run."}, []string{"query", "mode"})
 	m.QueryDuration = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_query_duration_seconds", Help: "Duration of a query's last run."}, []string{"query"})
 	m.QueryLastRun = &lastRun{GaugeVec: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_query_last_run_timestamp_seconds", Help: "Unix time of a query's last run, labelled with its run id (which names the mode)."}, []string{"query", "run_id"}), last: map[string]string{}}
-	for _, c := range []prometheus.Collector{m.QueryRuns, m.QueryLastSuccess, m.QueryDuration, m.QueryLastRun.GaugeVec, m.ConnectorRecords, m.ConnectorPolls, m.ConnectorLastPoll, m.ConnectorLastProduce, m.SourceNewestEvent,
+	m.QuerySchedule = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_query_schedule", Help: "1 for every query schedule in force, by mode and cron expression (Asia/Shanghai)."}, []string{"query", "mode", "cron"})
+	m.AreaMode = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_area_mode", Help: "1 for the current mode of each area that was ever switched (normal, emergency)."}, []string{"area", "mode"})
+	for _, c := range []prometheus.Collector{m.QuerySchedule, m.AreaMode, m.QueryRuns, m.QueryLastSuccess, m.QueryDuration, m.QueryLastRun.GaugeVec, m.ConnectorRecords, m.ConnectorPolls, m.ConnectorLastPoll, m.ConnectorLastProduce, m.SourceNewestEvent,
 		m.LoaderRecords, m.LoaderBatches, m.LoaderBatchTime, m.LoaderLag, m.LoaderLastCommit, m.TableNewestEvent, m.DeadLetters} {
 		f(c)
 	}

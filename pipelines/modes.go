@@ -1,0 +1,94 @@
+package pipelines
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/yiwang-gov/yiwang/internal/metrics"
+	"github.com/yiwang-gov/yiwang/queries"
+)
+
+var modeMigrations = []string{
+	`CREATE TABLE IF NOT EXISTS area_modes (
+  area_code VARCHAR PRIMARY KEY,
+  mode VARCHAR NOT NULL,
+  changed_at TIMESTAMPTZ NOT NULL,
+  reason VARCHAR)`,
+	`CREATE TABLE IF NOT EXISTS area_mode_changes (
+  area_code VARCHAR NOT NULL,
+  mode VARCHAR NOT NULL,
+  changed_at TIMESTAMPTZ NOT NULL,
+  reason VARCHAR)`,
+}
+
+// MigrateModes creates the tables of the areas' modes (平急转换): the
+// current mode per area and every change.
+func MigrateModes(ctx context.Context, db *sql.DB) error {
+	for _, q := range modeMigrations {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("migrate area modes: %w", err)
+		}
+	}
+	return nil
+}
+
+// SetMode switches an area to mode and records the change. The area must
+// be a street, community or grid of the areas table.
+func SetMode(ctx context.Context, db *sql.DB, m *metrics.Metrics, area string, mode queries.Mode, reason string, now time.Time) error {
+	if mode != queries.Normal && mode != queries.Emergency {
+		return fmt.Errorf("mode must be normal or emergency, got %q", mode)
+	}
+	var level string
+	if err := db.QueryRowContext(ctx, "SELECT level FROM areas WHERE code = ?", area).Scan(&level); err != nil {
+		return fmt.Errorf("area %q is not in the areas table: %w", area, err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO area_modes VALUES (?, ?, ?, ?)
+ON CONFLICT (area_code) DO UPDATE SET mode = excluded.mode, changed_at = excluded.changed_at, reason = excluded.reason`,
+		area, string(mode), now, reason); err != nil {
+		return fmt.Errorf("set mode of %s: %w", area, err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO area_mode_changes VALUES (?, ?, ?, ?)", area, string(mode), now, reason); err != nil {
+		return fmt.Errorf("record mode change of %s: %w", area, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit mode of %s: %w", area, err)
+	}
+	ExportModes(ctx, db, m)
+	return nil
+}
+
+// ExportModes sets yiwang_area_mode from the area_modes table.
+func ExportModes(ctx context.Context, db *sql.DB, m *metrics.Metrics) {
+	rows, err := db.QueryContext(ctx, "SELECT area_code, mode FROM area_modes")
+	if err != nil {
+		return
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var area, mode string
+		if rows.Scan(&area, &mode) != nil {
+			return
+		}
+		for _, md := range []queries.Mode{queries.Normal, queries.Emergency} {
+			v := 0.0
+			if string(md) == mode {
+				v = 1
+			}
+			m.AreaMode.WithLabelValues(area, string(md)).Set(v)
+		}
+	}
+}
+
+// EmergencyAreas counts the areas in emergency mode.
+func EmergencyAreas(ctx context.Context, db *sql.DB) (int, error) {
+	var n int
+	err := db.QueryRowContext(ctx, "SELECT count(*) FROM area_modes WHERE mode = 'emergency'").Scan(&n)
+	return n, err
+}
