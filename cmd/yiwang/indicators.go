@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -101,7 +102,7 @@ func newIndicators() *cobra.Command {
 				if r[9] != true {
 					val = cell(r[8])
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", strings.TrimSuffix(cell(r[4]), "T00:00:00Z"), r[1], r[2], cell(r[3]), cell(r[6]), cell(r[7]), val)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", localDate(r[4]), r[1], r[2], cell(r[3]), cell(r[6]), cell(r[7]), val)
 			}
 			return tw.Flush()
 		},
@@ -153,6 +154,20 @@ func catalog() (*queries.Catalog, error) {
 		return nil, err
 	}
 	return queries.LoadEmbedded(reg)
+}
+
+// localDate shows a period start as its Asia/Shanghai date.
+func localDate(v any) string {
+	s, _ := v.(string)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return cell(v)
+	}
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		loc = time.FixedZone("CST", 8*3600)
+	}
+	return t.In(loc).Format(time.DateOnly)
 }
 
 func orAll(sel []string) string {
