@@ -187,8 +187,10 @@ func (c *Config) Validate() []FieldError {
 	if c.Pattern != "" {
 		if strings.ContainsAny(c.Pattern, `/\`) {
 			add("pattern", "must match names directly in dir, got %q", c.Pattern)
+		} else if pats := expandBraces(c.Pattern); pats == nil {
+			add("pattern", "expands to more than %d alternatives: use fewer {a,b} groups", maxPatterns)
 		} else {
-			for _, p := range expandBraces(c.Pattern) {
+			for _, p := range pats {
 				if _, err := filepath.Match(p, ""); err != nil {
 					add("pattern", "is not a valid glob: %q", c.Pattern)
 					break

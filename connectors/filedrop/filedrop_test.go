@@ -1105,3 +1105,28 @@ func TestEncodeObject(t *testing.T) {
 		t.Error("NaN encoded")
 	}
 }
+
+// A pattern of many {a,b} groups would expand exponentially; it is refused.
+func TestPatternExpansionIsBounded(t *testing.T) {
+	p := strings.Repeat("{a,b}", 40)
+	start := time.Now()
+	if got := expandBraces(p); got != nil {
+		t.Fatalf("%d alternatives, want nil", len(got))
+	}
+	if time.Since(start) > time.Second {
+		t.Fatalf("took %v", time.Since(start))
+	}
+	c := Config{Dir: "x", Pattern: p}
+	found := false
+	for _, e := range c.Validate() {
+		if e.Field == "pattern" && strings.Contains(e.Msg, "more than 64 alternatives") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("Validate: %v", c.Validate())
+	}
+	if got := expandBraces("*.{csv,xlsx}{,.bak}"); len(got) != 4 {
+		t.Fatalf("nested expansion: %v", got)
+	}
+}

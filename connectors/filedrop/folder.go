@@ -395,20 +395,41 @@ func uniqueTarget(root *os.Root, dir, name, sha string) (string, error) {
 	return "", fmt.Errorf("no free name for %s in %s", name, dir)
 }
 
-// expandBraces expands one level of {a,b} alternatives: "*.{csv,xlsx}" →
-// "*.csv", "*.xlsx".
+// maxPatterns bounds the alternatives a pattern may expand to: each
+// {a,b} group multiplies them, so a pattern of many groups would otherwise
+// expand exponentially.
+const maxPatterns = 64
+
+// expandBraces expands {a,b} alternatives: "*.{csv,xlsx}" → "*.csv",
+// "*.xlsx". It returns nil when the pattern expands to more than
+// maxPatterns alternatives.
 func expandBraces(p string) []string {
-	i := strings.IndexByte(p, '{')
-	if i < 0 {
-		return []string{p}
+	out := []string{p}
+	for {
+		var next []string
+		changed := false
+		for _, q := range out {
+			i := strings.IndexByte(q, '{')
+			if i < 0 {
+				next = append(next, q)
+				continue
+			}
+			j := strings.IndexByte(q[i:], '}')
+			if j < 0 {
+				next = append(next, q)
+				continue
+			}
+			changed = true
+			for _, alt := range strings.Split(q[i+1:i+j], ",") {
+				next = append(next, q[:i]+alt+q[i+j+1:])
+				if len(next) > maxPatterns {
+					return nil
+				}
+			}
+		}
+		out = next
+		if !changed {
+			return out
+		}
 	}
-	j := strings.IndexByte(p[i:], '}')
-	if j < 0 {
-		return []string{p}
-	}
-	var out []string
-	for _, alt := range strings.Split(p[i+1:i+j], ",") {
-		out = append(out, expandBraces(p[:i]+alt+p[i+j+1:])...)
-	}
-	return out
 }
