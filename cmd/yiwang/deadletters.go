@@ -26,10 +26,7 @@ func newDeadLetters() *cobra.Command {
 		Use:   "deadletters",
 		Short: "List, show and replay the records refused into yiwang.deadletter.v1 (through the running server)",
 	}
-	def := os.Getenv("YIWANG_SERVER")
-	if def == "" {
-		def = "http://127.0.0.1:8080"
-	}
+	def := defaultServer()
 	cmd.PersistentFlags().StringVar(&server, "server", def, "server URL (default $YIWANG_SERVER or http://127.0.0.1:8080)")
 	cmd.PersistentFlags().StringVar(&f.Source, "source", "", "only this source")
 	cmd.PersistentFlags().StringVar(&f.Schema, "schema", "", "only this record type")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,10 +18,7 @@ import (
 func newIndicators() *cobra.Command {
 	var server string
 	cmd := &cobra.Command{Use: "indicators", Short: "List, recompute and show the governance indicators"}
-	def := os.Getenv("YIWANG_SERVER")
-	if def == "" {
-		def = "http://127.0.0.1:8080"
-	}
+	def := defaultServer()
 	cmd.PersistentFlags().StringVar(&server, "server", def, "server URL (default $YIWANG_SERVER or http://127.0.0.1:8080)")
 	list := &cobra.Command{
 		Use:   "list",

@@ -44,3 +44,12 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newDemo(), newRun(), newSimulate(), newCheck(), newSQL(), newBench(), newDeadLetters(), newIndicators(), newTest(), newMode())
 	return root
 }
+
+// defaultServer is the server the CLI talks to: $YIWANG_SERVER, else the
+// demo's address.
+func defaultServer() string {
+	if s := os.Getenv("YIWANG_SERVER"); s != "" {
+		return s
+	}
+	return "http://127.0.0.1:8080"
+}

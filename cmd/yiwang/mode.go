@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 
 	"github.com/spf13/cobra"
 )
@@ -48,10 +47,7 @@ func newMode() *cobra.Command {
 			return nil
 		},
 	}
-	def := os.Getenv("YIWANG_SERVER")
-	if def == "" {
-		def = "http://127.0.0.1:8080"
-	}
+	def := defaultServer()
 	cmd.Flags().StringVar(&server, "server", def, "server URL (default $YIWANG_SERVER or http://127.0.0.1:8080)")
 	cmd.Flags().StringVar(&area, "area", "", "street, community or grid code")
 	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded with the change)")

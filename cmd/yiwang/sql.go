@@ -38,10 +38,7 @@ func newSQL() *cobra.Command {
 			return printResult(cmd.OutOrStdout(), res, format)
 		},
 	}
-	def := os.Getenv("YIWANG_SERVER")
-	if def == "" {
-		def = "http://127.0.0.1:8080"
-	}
+	def := defaultServer()
 	cmd.Flags().StringVar(&server, "server", def, "server URL (default $YIWANG_SERVER or http://127.0.0.1:8080)")
 	cmd.Flags().StringVar(&data, "data", "./yiwang-data", "data directory, used when no server answers")
 	cmd.Flags().StringVar(&format, "format", "table", "output: table, json or csv")

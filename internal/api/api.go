@@ -117,9 +117,7 @@ func New(c Config) http.Handler {
 		writeJSON(w, map[string]any{"tables": t})
 	})
 	mux.HandleFunc("POST /api/v1/sql", func(w http.ResponseWriter, r *http.Request) {
-		if !c.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="yiwang"`)
-			writeErr(w, http.StatusUnauthorized, errors.New("POST /api/v1/sql needs Authorization: Bearer <YIWANG_ADMIN_TOKEN>"))
+		if !c.admin(w, r, true, "") {
 			return
 		}
 		var req struct {
@@ -185,13 +183,7 @@ WHERE ` + strings.Join(where, " AND ") + ` ORDER BY v.name, v.period_start, v.le
 		writeResult(w, r, res)
 	})
 	mux.HandleFunc("POST /api/v1/indicators/run", func(w http.ResponseWriter, r *http.Request) {
-		if c.Indicators == nil {
-			writeErr(w, http.StatusNotFound, errors.New("indicators are not computed in this process"))
-			return
-		}
-		if !c.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="yiwang"`)
-			writeErr(w, http.StatusUnauthorized, errors.New("this route needs Authorization: Bearer <YIWANG_ADMIN_TOKEN>"))
+		if !c.admin(w, r, c.Indicators != nil, "indicators are not computed") {
 			return
 		}
 		var req struct {
@@ -229,13 +221,7 @@ FROM area_modes m LEFT JOIN areas a ON a.code = m.area_code ORDER BY m.area_code
 		writeResult(w, r, res)
 	})
 	mux.HandleFunc("POST /api/v1/modes", func(w http.ResponseWriter, r *http.Request) {
-		if c.Modes == nil {
-			writeErr(w, http.StatusNotFound, errors.New("modes are not kept in this process"))
-			return
-		}
-		if !c.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="yiwang"`)
-			writeErr(w, http.StatusUnauthorized, errors.New("this route needs Authorization: Bearer <YIWANG_ADMIN_TOKEN>"))
+		if !c.admin(w, r, c.Modes != nil, "modes are not kept") {
 			return
 		}
 		var req struct{ Area, Mode, Reason string }
@@ -252,7 +238,7 @@ FROM area_modes m LEFT JOIN areas a ON a.code = m.area_code ORDER BY m.area_code
 		writeJSON(w, map[string]string{"area": req.Area, "mode": req.Mode})
 	})
 	mux.HandleFunc("GET /api/v1/deadletters", func(w http.ResponseWriter, r *http.Request) {
-		if !c.admin(w, r) {
+		if !c.admin(w, r, c.DeadLetters != nil, "dead letters are not available") {
 			return
 		}
 		q := r.URL.Query()
@@ -294,7 +280,7 @@ FROM area_modes m LEFT JOIN areas a ON a.code = m.area_code ORDER BY m.area_code
 		writeJSON(w, map[string]any{"deadletters": dls, "counts": counts})
 	})
 	mux.HandleFunc("POST /api/v1/deadletters/replay", func(w http.ResponseWriter, r *http.Request) {
-		if !c.admin(w, r) {
+		if !c.admin(w, r, c.DeadLetters != nil, "dead letters are not available") {
 			return
 		}
 		var req struct {
@@ -319,11 +305,12 @@ FROM area_modes m LEFT JOIN areas a ON a.code = m.area_code ORDER BY m.area_code
 	return mux
 }
 
-// admin answers 401 (or 404 when dead letters are not wired) unless the
-// request may use the administrator's routes.
-func (c Config) admin(w http.ResponseWriter, r *http.Request) bool {
-	if c.DeadLetters == nil {
-		writeErr(w, http.StatusNotFound, errors.New("dead letters are not available in this process"))
+// admin answers 404 when the route's service is not wired in this process
+// (missing says what), else 401 unless the request may use the
+// administrator's routes.
+func (c Config) admin(w http.ResponseWriter, r *http.Request, wired bool, missing string) bool {
+	if !wired {
+		writeErr(w, http.StatusNotFound, errors.New(missing+" in this process"))
 		return false
 	}
 	if !c.authorized(r) {
