@@ -216,7 +216,11 @@ func (l *Loader) batches(ctx context.Context, items <-chan item, w *store.Writer
 		if len(batch) == 0 {
 			return nil
 		}
-		err := l.commit(fctx, batch, w)
+		// A batch begun is finished even when shutdown starts meanwhile:
+		// cancelling it half-way would only roll it back to be read again.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(fctx), time.Minute)
+		err := l.commit(cctx, batch, w)
+		cancel()
 		batch = batch[:0]
 		return err
 	}
