@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -147,6 +149,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 			Registry: p.registry, Areas: p.areas, Key: opts.PIIKey, Now: time.Now}},
 		Indicators: indicators{db: p.store.DB(), catalog: catalog},
 		Modes:      modes{db: p.store.DB(), metrics: p.metrics},
+		Files:      newFiles(cfg),
 		AdminToken: opts.AdminToken, DemoAuth: opts.DemoAuth && isLoopback(ln.Addr()),
 		Ready: func() bool {
 			select {
@@ -303,6 +306,53 @@ func (p *Pipeline) runners() ([]*connectors.Runner, error) {
 		out = append(out, &connectors.Runner{Name: sc.Name, Schema: schema, Source: src, Every: sc.Every,
 			Producer: p.writer, State: state, Areas: p.areas, Key: p.opts.PIIKey, Metrics: p.metrics, Now: time.Now, Log: p.opts.Log})
 	}
+	return out, nil
+}
+
+// files serves the drop folders' per-file reports.
+type files struct {
+	names []string          // file-drop sources in config order
+	dirs  map[string]string // source → drop folder
+}
+
+// newFiles returns the report reader of cfg's file-drop sources, or nil
+// (the routes answer 404) when it has none.
+func newFiles(cfg *Config) api.FileService {
+	f := files{dirs: map[string]string{}}
+	for _, s := range cfg.Sources {
+		if s.Type == "filedrop" && s.File != nil {
+			f.names = append(f.names, s.Name)
+			f.dirs[s.Name] = s.File.Dir
+		}
+	}
+	if len(f.names) == 0 {
+		return nil
+	}
+	return f
+}
+
+func (f files) Reports(_ context.Context, source string) ([]api.FileReport, error) {
+	names := f.names
+	if source != "" {
+		if _, ok := f.dirs[source]; !ok {
+			return nil, fmt.Errorf("no file-drop source %q; the file-drop sources are %s", source, strings.Join(f.names, ", "))
+		}
+		names = []string{source}
+	}
+	var out []api.FileReport
+	for _, n := range names {
+		reps, err := filedrop.Reports(f.dirs[n])
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the folder is made at the first poll
+		}
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", n, err)
+		}
+		for _, r := range reps {
+			out = append(out, api.FileReport{Source: n, Report: r})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Finished.After(out[j].Finished) })
 	return out, nil
 }
 

@@ -2,8 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/yiwang-gov/yiwang/connectors/filedrop"
+	"github.com/yiwang-gov/yiwang/internal/api"
+	"github.com/yiwang-gov/yiwang/internal/metrics"
 )
 
 func run(t *testing.T, args ...string) (string, error) {
@@ -56,5 +65,61 @@ func TestQueriesCommands(t *testing.T) {
 	out, err = run(t, "indicators", "list")
 	if err != nil || !strings.Contains(out, "event_ontime_closure_rate") || !strings.Contains(out, "事件按期办结率") {
 		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// reportsFrom serves one file-drop source's reports from a drop folder.
+type reportsFrom struct{ source, dir string }
+
+func (r reportsFrom) Reports(_ context.Context, source string) ([]api.FileReport, error) {
+	if source != "" && source != r.source {
+		return nil, fmt.Errorf("no file-drop source %q", source)
+	}
+	reps, err := filedrop.Reports(r.dir)
+	var out []api.FileReport
+	for _, rep := range reps {
+		out = append(out, api.FileReport{Source: r.source, Report: rep})
+	}
+	return out, err
+}
+
+// TestFilesCommands prints the golden report of the file connector's tests
+// through the API, as a data clerk sees it.
+func TestFilesCommands(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, filedrop.DoneDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../../connectors/filedrop/testdata/ledger.csv.report.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, filedrop.DoneDir, "ledger.csv"+filedrop.ReportSuffix), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.New(api.Config{Metrics: metrics.New(), DemoAuth: true, Files: reportsFrom{"ledger.door_visit", dir}}))
+	defer srv.Close()
+
+	out, err := run(t, "files", "list", "--server", srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ledger.door_visit", "ledger.csv", "loaded", "done/ledger.csv", "1 file(s)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("files list lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = run(t, "files", "show", "ledger.csv", "--server", srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	words := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{"7 read, 3 loaded, 4 rejected", "5 网格编码 bad_area_code must have 15 digits", `6 走访结果 schema_violation unknown label "已拒访"`, "9 网格编码 unknown_area"} {
+		if !strings.Contains(words, want) {
+			t.Errorf("files show lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := run(t, "files", "show", "nope.csv", "--server", srv.URL); err == nil || !strings.Contains(err.Error(), "no finished file") {
+		t.Errorf("unknown file: %v", err)
 	}
 }

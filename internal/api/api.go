@@ -25,6 +25,12 @@
 //	POST /api/v1/deadletters/replay {"source":..., "reason":..., "dry_run":true}
 //	                     send matching dead letters back through validation;
 //	                     admin
+//	GET  /api/v1/files?source=&status=&limit=      (status: loaded, duplicate, failed, refused)
+//	                     the reports of the files each drop folder finished,
+//	                     newest first, without their rejected rows; admin
+//	GET  /api/v1/files/report?source=&file=
+//	                     one file's whole report, every rejected row by row
+//	                     number and reason; admin
 //
 // The package exports no metrics of its own.
 package api
@@ -38,6 +44,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +52,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/yiwang-gov/yiwang/connectors"
+	"github.com/yiwang-gov/yiwang/connectors/filedrop"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
 	"github.com/yiwang-gov/yiwang/internal/store"
 	"github.com/yiwang-gov/yiwang/queries"
@@ -71,6 +79,22 @@ type Config struct {
 	// Modes switches areas between normal and emergency; nil disables
 	// the route.
 	Modes ModeService
+	// Files reads the drop folders' per-file reports; nil disables the
+	// routes.
+	Files FileService
+}
+
+// FileService reads the per-file reports of the file-drop sources.
+type FileService interface {
+	// Reports returns the reports of source's finished files, newest
+	// first; source "" means every file-drop source.
+	Reports(ctx context.Context, source string) ([]FileReport, error)
+}
+
+// FileReport is one finished file's report and the source that read it.
+type FileReport struct {
+	Source string `json:"source"`
+	filedrop.Report
 }
 
 // ModeService switches an area's mode (平急转换).
@@ -301,6 +325,67 @@ FROM area_modes m LEFT JOIN areas a ON a.code = m.area_code ORDER BY m.area_code
 			return
 		}
 		writeJSON(w, res)
+	})
+	mux.HandleFunc("GET /api/v1/files", func(w http.ResponseWriter, r *http.Request) {
+		if !c.admin(w, r, c.Files != nil, "no file-drop source runs") {
+			return
+		}
+		q := r.URL.Query()
+		status := q.Get("status")
+		known := []string{filedrop.StatusLoaded, filedrop.StatusDuplicate, filedrop.StatusFailed, filedrop.StatusRefused}
+		if status != "" && !slices.Contains(known, status) {
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("status must be one of %s, got %q", strings.Join(known, ", "), status))
+			return
+		}
+		limit := 100
+		if l := q.Get("limit"); l != "" {
+			n, err := strconv.Atoi(l)
+			if err != nil || n < 1 {
+				writeErr(w, http.StatusBadRequest, fmt.Errorf("limit must be a positive whole number, got %q", l))
+				return
+			}
+			limit = n
+		}
+		reps, err := c.Files.Reports(r.Context(), q.Get("source"))
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, err)
+			return
+		}
+		out := []FileReport{}
+		for _, rep := range reps {
+			if status != "" && rep.Status != status {
+				continue
+			}
+			if len(out) == limit {
+				break
+			}
+			rep.RejectedRows = nil
+			out = append(out, rep)
+		}
+		writeJSON(w, map[string]any{"files": out})
+	})
+	mux.HandleFunc("GET /api/v1/files/report", func(w http.ResponseWriter, r *http.Request) {
+		if !c.admin(w, r, c.Files != nil, "no file-drop source runs") {
+			return
+		}
+		q := r.URL.Query()
+		file := q.Get("file")
+		if file == "" {
+			writeErr(w, http.StatusBadRequest, errors.New("file is required: the name a file was dropped as, or its stored_as (done/…, failed/…)"))
+			return
+		}
+		reps, err := c.Files.Reports(r.Context(), q.Get("source"))
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, err)
+			return
+		}
+		for _, rep := range reps { // newest first: a name dropped twice shows its latest report
+			if rep.StoredAs == file || rep.File == file {
+				writeJSON(w, rep)
+				return
+			}
+		}
+		writeErr(w, http.StatusNotFound, fmt.Errorf("no finished file %q; GET /api/v1/files lists them", file))
 	})
 	return mux
 }
