@@ -135,6 +135,12 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	if err := MigrateModes(ctx, p.store.DB()); err != nil {
 		return err
 	}
+	if err := queries.SyncThresholds(ctx, p.store.DB(), catalog); err != nil {
+		return err
+	}
+	if _, err := p.store.DB().ExecContext(ctx, queries.StatusView); err != nil {
+		return fmt.Errorf("create indicator_status: %w", err)
+	}
 	ExportModes(ctx, p.store.DB(), p.metrics)
 
 	ln, err := net.Listen("tcp", cfg.Listen)

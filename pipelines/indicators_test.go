@@ -107,7 +107,7 @@ func getIndicators(t *testing.T, server, q string) [][]any {
 	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("indicators: HTTP %d %v", resp.StatusCode, err)
 	}
-	want := "[name level area_code area_name period_start period_end numerator denominator value suppressed provisional inputs_fresh_at run_id version]"
+	want := "[name level area_code area_name period_start period_end numerator denominator value suppressed provisional mode status warn alert inputs_fresh_at run_id version]"
 	if fmt.Sprint(res.Columns) != want {
 		t.Fatalf("columns %v", res.Columns)
 	}

@@ -42,6 +42,7 @@ var migrations = []string{
          value, suppressed, computed_at < period_end AS provisional,
          run_id, computed_at, inputs_fresh_at, version
   FROM indicator_values_latest`,
+	thresholdsTable,
 }
 
 // Migrate creates the indicator_values table and its views

@@ -92,13 +92,17 @@ func newIndicators() *cobra.Command {
 				return fmt.Errorf("HTTP %d: %s", resp.StatusCode, res.Error)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PERIOD\tLEVEL\tAREA\tNAME\tNUMERATOR\tDENOMINATOR\tVALUE")
+			fmt.Fprintln(tw, "PERIOD\tLEVEL\tAREA\tNAME\tNUMERATOR\tDENOMINATOR\tVALUE\tSTATUS (mode)")
 			for _, r := range res.Rows {
 				val := "suppressed"
 				if r[9] != true {
 					val = cell(r[8])
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", localDate(r[4]), r[1], r[2], cell(r[3]), cell(r[6]), cell(r[7]), val)
+				status := ""
+				if r[12] != nil {
+					status = fmt.Sprintf("%v (%v)", r[12], r[11])
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", localDate(r[4]), r[1], r[2], cell(r[3]), cell(r[6]), cell(r[7]), val, status)
 			}
 			return tw.Flush()
 		},

@@ -10,10 +10,12 @@
 //	POST /api/v1/sql     {"sql": "...", "limit": 1000} → JSON, or CSV with
 //	                     ?format=csv or Accept: text/csv; needs
 //	                     "Authorization: Bearer $YIWANG_ADMIN_TOKEN"
-//	GET  /api/v1/indicators?name=&area=&level=&from=&to=
+//	GET  /api/v1/indicators?name=&area=&level=&from=&to=&status=
 //	                     indicator values (JSON, or CSV with ?format=csv): an
 //	                     area and everything under it; suppressed cells carry
-//	                     no numerator or denominator
+//	                     no numerator or denominator; each cell's status (ok,
+//	                     warn, alert) against the thresholds of the mode its
+//	                     area is in (status=alert lists the breaches)
 //	POST /api/v1/indicators/run {"select": [...], "from": "2026-01-01", "to": "2026-12-01"}
 //	                     recompute indicators for a date range; admin
 //	GET  /api/v1/modes   every area's mode and the recent changes
@@ -193,9 +195,17 @@ func New(c Config) http.Handler {
 				where, args = append(where, p.cond), append(args, t)
 			}
 		}
+		if v := q.Get("status"); v != "" {
+			if v != "ok" && v != "warn" && v != "alert" {
+				writeErr(w, http.StatusBadRequest, fmt.Errorf("status must be ok, warn or alert, got %q", v))
+				return
+			}
+			where, args = append(where, "v.status = ?"), append(args, v)
+		}
 		sqlText := `SELECT v.name, v.level, v.area_code, coalesce(a.name, g.name) AS area_name, v.period_start, v.period_end,
-  v.numerator, v.denominator, v.value, v.suppressed, v.provisional, v.inputs_fresh_at, v.run_id, v.version
-FROM indicator_values_public v
+  v.numerator, v.denominator, v.value, v.suppressed, v.provisional, v.mode, v.status, v.warn, v.alert,
+  v.inputs_fresh_at, v.run_id, v.version
+FROM indicator_status v
 LEFT JOIN areas a ON a.code = v.area_code AND v.level <> 'gov_unit'
 LEFT JOIN gov_units g ON g.unit_id = v.area_code AND v.level = 'gov_unit'
 WHERE ` + strings.Join(where, " AND ") + ` ORDER BY v.name, v.period_start, v.level, v.area_code`
