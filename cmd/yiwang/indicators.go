@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -43,18 +45,50 @@ func newIndicators() *cobra.Command {
 		Use:   "run [--select NAME...] --from DATE --to DATE",
 		Short: "Recompute indicators for a date range (through the running server)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			body, _ := json.Marshal(map[string]any{"select": sel, "from": from, "to": to})
-			var res map[string]queries.Result
-			fmt.Fprintf(cmd.ErrOrStderr(), "computing %s from %s to %s ...\n", orAll(sel), from, to)
-			if err := adminCall(cmd.Context(), http.MethodPost, server+"/api/v1/indicators/run", body, &res); err != nil {
+			names := sel
+			if len(names) == 0 {
+				cat, err := catalog()
+				if err != nil {
+					return err
+				}
+				for _, q := range cat.Queries() {
+					names = append(names, q.Name)
+				}
+			}
+			// One request per indicator, so that a terminal shows how far
+			// the run got and how long the rest may take.
+			bar := newProgress(cmd.ErrOrStderr(), len(names))
+			bar.note(fmt.Sprintf("computing %s from %s to %s", orAll(sel), from, to))
+			res := map[string]queries.Result{}
+			took := map[string]time.Duration{}
+			began := time.Now()
+			for i, name := range names {
+				bar.show(i, name)
+				body, _ := json.Marshal(map[string]any{"select": []string{name}, "from": from, "to": to})
+				var one map[string]queries.Result
+				t0 := time.Now()
+				if err := adminCall(cmd.Context(), http.MethodPost, server+"/api/v1/indicators/run", body, &one); err != nil {
+					bar.done()
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				took[name] = time.Since(t0)
+				for k, v := range one {
+					res[k] = v
+				}
+			}
+			bar.show(len(names), "")
+			bar.done()
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tPERIODS\tINSERTED\tRESTATED\tUPDATED\tUNCHANGED\tSECONDS")
+			for _, name := range names {
+				r := res[name]
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.1f\n", name, r.Periods, r.Inserted, r.Restated, r.Updated, r.Unchanged, took[name].Seconds())
+			}
+			if err := tw.Flush(); err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tPERIODS\tINSERTED\tRESTATED\tUPDATED\tUNCHANGED")
-			for name, r := range res {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", name, r.Periods, r.Inserted, r.Restated, r.Updated, r.Unchanged)
-			}
-			return tw.Flush()
+			fmt.Fprintf(cmd.OutOrStdout(), "%d indicator(s) in %.1f s\n", len(names), time.Since(began).Seconds())
+			return nil
 		},
 	}
 	run.Flags().StringSliceVar(&sel, "select", nil, "indicators to compute (default all)")
@@ -185,4 +219,49 @@ func cell(v any) string {
 		return fmt.Sprintf("%.4g", f)
 	}
 	return fmt.Sprint(v)
+}
+
+// progress draws a progress bar on a terminal, or plain lines elsewhere.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	total int
+	start time.Time
+}
+
+func newProgress(w io.Writer, total int) *progress {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil {
+			tty = st.Mode()&os.ModeCharDevice != 0
+		}
+	}
+	return &progress{w: w, tty: tty, total: total, start: time.Now()}
+}
+
+func (p *progress) note(s string) { fmt.Fprintln(p.w, s) }
+
+// show says that done of total steps are finished and which runs now.
+func (p *progress) show(done int, current string) {
+	elapsed := time.Since(p.start)
+	eta := ""
+	if done > 0 && done < p.total {
+		eta = fmt.Sprintf(", about %s left", (elapsed / time.Duration(done) * time.Duration(p.total-done)).Round(time.Second))
+	}
+	if !p.tty {
+		if current != "" {
+			fmt.Fprintf(p.w, "[%d/%d] %s (%s elapsed%s)\n", done+1, p.total, current, elapsed.Round(time.Second), eta)
+		}
+		return
+	}
+	const width = 30
+	filled := width * done / max(p.total, 1)
+	fmt.Fprintf(p.w, "\r\033[K[%s%s] %d/%d %s %s%s", strings.Repeat("#", filled), strings.Repeat(".", width-filled),
+		done, p.total, current, elapsed.Round(time.Second), eta)
+}
+
+func (p *progress) done() {
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
 }

@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/yiwang-gov/yiwang/connectors/filedrop"
 	"github.com/yiwang-gov/yiwang/internal/api"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
+	"github.com/yiwang-gov/yiwang/queries"
 )
 
 func run(t *testing.T, args ...string) (string, error) {
@@ -121,5 +123,54 @@ func TestFilesCommands(t *testing.T) {
 	}
 	if _, err := run(t, "files", "show", "nope.csv", "--server", srv.URL); err == nil || !strings.Contains(err.Error(), "no finished file") {
 		t.Errorf("unknown file: %v", err)
+	}
+}
+
+// countingRuns answers every indicator run with one period per indicator.
+type countingRuns struct{ calls []string }
+
+func (c *countingRuns) Run(_ context.Context, names []string, from, to time.Time) (map[string]queries.Result, error) {
+	out := map[string]queries.Result{}
+	for _, n := range names {
+		c.calls = append(c.calls, n)
+		out[n] = queries.Result{Periods: 2, Inserted: 7}
+	}
+	return out, nil
+}
+
+// TestIndicatorsRunProgress: `indicators run` asks for one indicator at a
+// time, says how far it got, and sums up per indicator.
+func TestIndicatorsRunProgress(t *testing.T) {
+	runs := &countingRuns{}
+	srv := httptest.NewServer(api.New(api.Config{Metrics: metrics.New(), DemoAuth: true, Indicators: runs}))
+	defer srv.Close()
+	out, err := run(t, "indicators", "run", "--select", "event_closure_rate,door_knock_coverage", "--from", "2026-01-01", "--to", "2026-03-01", "--server", srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(runs.calls) != "[event_closure_rate door_knock_coverage]" {
+		t.Fatalf("calls: %v", runs.calls)
+	}
+	words := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{"[1/2] event_closure_rate", "[2/2] door_knock_coverage", "event_closure_rate 2 7 0 0 0", "door_knock_coverage 2 7 0 0 0", "2 indicator(s) in"} {
+		if !strings.Contains(words, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestHistoryRange(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	f, to, err := historyRange("2025-01-01", "2026-11-30", now)
+	if err != nil || f.UTC().Format(time.RFC3339) != "2024-12-31T16:00:00Z" || !to.Equal(now) {
+		t.Fatalf("%v %v %v: want from 2025-01-01 00:00 Shanghai, to capped at now", f, to, err)
+	}
+	if _, to, _ := historyRange("2025-01-01", "2025-02-01", now); to.UTC().Format(time.RFC3339) != "2025-01-31T16:00:00Z" {
+		t.Fatalf("to %v", to)
+	}
+	for _, bad := range [][2]string{{"", "2026-01-01"}, {"2025-13-01", ""}, {"2025-01-01", "1/2/2025"}, {"2026-11-27", ""}} {
+		if _, _, err := historyRange(bad[0], bad[1], now); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
 	}
 }

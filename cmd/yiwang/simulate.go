@@ -19,12 +19,38 @@ func newSimulate() *cobra.Command {
 	var scale, rate, invalid float64
 	var failEvery int
 	var history time.Duration
+	var from, to string
+	var historyRate float64
 	cmd := &cobra.Command{
 		Use:   "simulate",
 		Short: "Serve the simulated source systems (the four platforms' APIs) of the demo district",
+		Long: `Serve the simulated source systems (the four platforms' APIs) of the demo district.
+
+With --from and --to the source systems start holding the history of those
+dates, generated at full speed before the first request is answered (at
+--history-rate records per second at the weekday peak); a --to in the past
+stops the clock there, so the stream adds nothing later and the history can
+be loaded and checked as it is.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := time.Now
+			hrate := rate / 1000
+			if from != "" || to != "" {
+				f, t, err := historyRange(from, to, time.Now())
+				if err != nil {
+					return err
+				}
+				history = t.Sub(f)
+				if t.Before(time.Now()) {
+					now = func() time.Time { return t }
+				}
+				if historyRate > 0 {
+					hrate = historyRate
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "generating %s to %s (%.0f days) at %g records/s at the peak ...\n",
+					f.Format(time.DateOnly), t.Format(time.DateOnly), history.Hours()/24, hrate)
+			}
 			sim := simulate.New(simulate.Config{Seed: seed, Scale: scale, Rate: rate, InvalidShare: invalid,
-				Token: os.Getenv("YIWANG_SOURCE_TOKEN"), FailEvery: failEvery, Now: time.Now, History: history, HistoryRate: rate / 1000})
+				Token: os.Getenv("YIWANG_SOURCE_TOKEN"), FailEvery: failEvery, Now: now, History: history, HistoryRate: hrate})
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", listen, err)
@@ -48,6 +74,9 @@ func newSimulate() *cobra.Command {
 	cmd.Flags().Float64Var(&rate, "rate", 200, "new events per second at the daytime peak")
 	cmd.Flags().Float64Var(&invalid, "invalid-share", 0.02, "share of records emitted invalid")
 	cmd.Flags().DurationVar(&history, "history", 240*time.Hour, "records already held at start, going back this far (at rate/1000)")
+	cmd.Flags().StringVar(&from, "from", "", "history from this date, YYYY-MM-DD (Asia/Shanghai); replaces --history")
+	cmd.Flags().StringVar(&to, "to", "", "history up to this date, exclusive (default: now); a date in the past stops the clock there")
+	cmd.Flags().Float64Var(&historyRate, "history-rate", 0, "records per second at the peak during the --from/--to history (default rate/1000)")
 	cmd.Flags().IntVar(&failEvery, "fail-every", 0, "answer every Nth request with 503 (exercises client retries)")
 
 	var seedRef int64
@@ -63,4 +92,30 @@ func newSimulate() *cobra.Command {
 	ref.Flags().Int64Var(&seedRef, "seed", demoSeed, "seed of the district")
 	cmd.AddCommand(ref)
 	return cmd
+}
+
+// historyRange parses --from and --to as Asia/Shanghai dates; to defaults to
+// now and is capped at now (the simulator cannot hold the future).
+func historyRange(from, to string, now time.Time) (time.Time, time.Time, error) {
+	sh := time.FixedZone("CST", 8*3600)
+	if from == "" {
+		return time.Time{}, time.Time{}, errors.New("--to needs --from: the first date of the history")
+	}
+	f, err := time.ParseInLocation(time.DateOnly, from, sh)
+	if err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("--from must be a date YYYY-MM-DD, got %q", from)
+	}
+	t := now
+	if to != "" {
+		if t, err = time.ParseInLocation(time.DateOnly, to, sh); err != nil {
+			return time.Time{}, time.Time{}, fmt.Errorf("--to must be a date YYYY-MM-DD, got %q", to)
+		}
+		if t.After(now) {
+			t = now
+		}
+	}
+	if !f.Before(t) {
+		return time.Time{}, time.Time{}, fmt.Errorf("--from %s must be before --to (and before now)", from)
+	}
+	return f, t, nil
 }
