@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -29,6 +31,26 @@ const testSeed = 20160101
 type running struct {
 	server, broker string
 	stop           func() error
+	logs           *syncBuffer // everything the pipeline logged, at debug level
+	dir            string      // the data directory
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // startPipeline runs the demo pipeline against the source at srcURL, with
@@ -57,9 +79,11 @@ func startPipeline(t *testing.T, srcURL, dir, kafkaListen string, token string, 
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *running, 1)
 	done := make(chan error, 1)
+	logs := &syncBuffer{}
 	go func() {
-		done <- Run(ctx, cfg, Options{DemoAuth: true, PIIKey: testKey(), ModePoll: time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Ready: func(server, broker string) { ready <- &running{server: server, broker: broker} }})
+		done <- Run(ctx, cfg, Options{DemoAuth: true, PIIKey: testKey(), ModePoll: time.Second,
+			Log:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Ready: func(server, broker string) { ready <- &running{server: server, broker: broker, logs: logs, dir: dir} }})
 	}()
 	select {
 	case r := <-ready:
@@ -305,6 +329,14 @@ func TestLedgerEndToEnd(t *testing.T) {
 	if l := leaks(dump.String(), raw); len(l) > 0 {
 		t.Fatalf("%d raw personal values leaked into tables, topics, dead letters or metrics, e.g. %s", len(l), l[0][:3]+"…")
 	}
+	// Nor into the logs, nor any file the pipeline wrote: the broker's
+	// segments (every topic, the cursor topic included) and the database.
+	if p.logs.String() == "" {
+		t.Fatal("the pipeline logged nothing: the log check would prove nothing")
+	}
+	if l := leaks(p.logs.String(), raw); len(l) > 0 {
+		t.Fatalf("%d raw personal values leaked into the logs, e.g. %s", len(l), l[0][:3]+"…")
+	}
 	// The tables endpoint shows every table with rows.
 	resp, err := http.Get("http://" + p.server + "/api/v1/tables")
 	if err != nil {
@@ -343,6 +375,32 @@ func TestLedgerEndToEnd(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+	// Stopped, the pipeline has flushed everything it wrote.
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	var files strings.Builder
+	nfiles := 0
+	if err := filepath.WalkDir(p.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		nfiles++
+		files.Write(b)
+		files.WriteByte('\n')
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if l := leaks(files.String(), raw); len(l) > 0 {
+		t.Fatalf("%d raw personal values leaked into the data directory's files, e.g. %s", len(l), l[0][:3]+"…")
+	}
+	t.Logf("no raw personal value in %d tables, the topics, the dead letters, /metrics, %d bytes of logs or %d files (%d bytes) of the data directory",
+		len(reg.All()), len(p.logs.String()), nfiles, files.Len())
 }
 
 // TestCalendarTable: the working-day calendar is in SQL, with the 2026
