@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,19 +42,43 @@ func newIndicators() *cobra.Command {
 	}
 	var sel []string
 	var from, to string
+	var refresh bool
 	run := &cobra.Command{
-		Use:   "run [--select NAME...] --from DATE --to DATE",
+		Use:   "run [--select NAME...] (--from DATE --to DATE | --refresh)",
 		Short: "Recompute indicators for a date range (through the running server)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if refresh == (from != "" || to != "") {
+				return errors.New("give either --from and --to, or --refresh")
+			}
+			if !refresh && (from == "" || to == "") {
+				return errors.New("--from and --to are both required: the first date and the end date (exclusive), YYYY-MM-DD")
+			}
+			cat, err := catalog()
+			if err != nil {
+				return err
+			}
 			names := sel
 			if len(names) == 0 {
-				cat, err := catalog()
-				if err != nil {
-					return err
-				}
 				for _, q := range cat.Queries() {
 					names = append(names, q.Name)
 				}
+			}
+			// --refresh computes what a scheduled run computes: the current
+			// period of each indicator and the previous one.
+			now := time.Now().In(shanghai)
+			rangeOf := func(name string) (string, string) {
+				if !refresh {
+					return from, to
+				}
+				q, ok := cat.Get(name)
+				if !ok {
+					return "", ""
+				}
+				prev := q.Period.Start(q.Period.Start(now, shanghai).Add(-time.Nanosecond), shanghai)
+				return prev.Format(time.DateOnly), now.AddDate(0, 0, 1).Format(time.DateOnly)
+			}
+			if refresh {
+				from, to = "the previous period", "now"
 			}
 			// One request per indicator, so that a terminal shows how far
 			// the run got and how long the rest may take.
@@ -64,7 +89,12 @@ func newIndicators() *cobra.Command {
 			began := time.Now()
 			for i, name := range names {
 				bar.show(i, name)
-				body, _ := json.Marshal(map[string]any{"select": []string{name}, "from": from, "to": to})
+				f, t := rangeOf(name)
+				if f == "" {
+					bar.done()
+					return fmt.Errorf("no indicator %q; yiwang indicators list shows them", name)
+				}
+				body, _ := json.Marshal(map[string]any{"select": []string{name}, "from": f, "to": t})
 				var one map[string]queries.Result
 				t0 := time.Now()
 				if err := adminCall(cmd.Context(), http.MethodPost, server+"/api/v1/indicators/run", body, &one); err != nil {
@@ -94,8 +124,7 @@ func newIndicators() *cobra.Command {
 	run.Flags().StringSliceVar(&sel, "select", nil, "indicators to compute (default all)")
 	run.Flags().StringVar(&from, "from", "", "first date, YYYY-MM-DD (Asia/Shanghai)")
 	run.Flags().StringVar(&to, "to", "", "end date, exclusive, YYYY-MM-DD")
-	_ = run.MarkFlagRequired("from")
-	_ = run.MarkFlagRequired("to")
+	run.Flags().BoolVar(&refresh, "refresh", false, "instead of --from/--to: each indicator's current and previous period, as the scheduler computes them")
 	var area, level string
 	show := &cobra.Command{
 		Use:   "show NAME [--area CODE] [--level LEVEL]",
@@ -265,3 +294,6 @@ func (p *progress) done() {
 		fmt.Fprintln(p.w)
 	}
 }
+
+// shanghai is business time (China has kept +08:00 without summer time since 1991).
+var shanghai = time.FixedZone("CST", 8*3600)

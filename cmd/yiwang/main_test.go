@@ -174,3 +174,26 @@ func TestHistoryRange(t *testing.T) {
 		}
 	}
 }
+
+func TestIndicatorsRunRefresh(t *testing.T) {
+	runs := &countingRuns{}
+	srv := httptest.NewServer(api.New(api.Config{Metrics: metrics.New(), DemoAuth: true, Indicators: runs}))
+	defer srv.Close()
+	if _, err := run(t, "indicators", "run", "--refresh", "--from", "2026-01-01", "--server", srv.URL); err == nil {
+		t.Fatal("--refresh with --from accepted")
+	}
+	if _, err := run(t, "indicators", "run", "--from", "2026-01-01", "--server", srv.URL); err == nil {
+		t.Fatal("--from without --to accepted")
+	}
+	out, err := run(t, "indicators", "run", "--refresh", "--server", srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs.calls) != len(cat.Queries()) || !strings.Contains(out, fmt.Sprintf("%d indicator(s) in", len(runs.calls))) {
+		t.Fatalf("refresh ran %v:\n%s", runs.calls, out)
+	}
+}
