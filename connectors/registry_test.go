@@ -3,6 +3,7 @@ package connectors
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -10,6 +11,10 @@ import (
 // TestConnectorFolders: every connector folder has the same files — the
 // code, README.md, sample.yaml, tests and testdata — and its README shows
 // the sample configuration verbatim, so the docs cannot drift from it.
+//
+// A connector is a folder whose code asserts `var _ connectors.Source =
+// (*Source)(nil)`, as STYLE.md asks of every connector; other folders
+// (mapping, a library the runner uses) are not held to these files.
 func TestConnectorFolders(t *testing.T) {
 	entries, err := os.ReadDir(".")
 	if err != nil {
@@ -21,6 +26,10 @@ func TestConnectorFolders(t *testing.T) {
 			continue
 		}
 		name := e.Name()
+		if !isConnector(t, name) {
+			t.Logf("%s: not a connector (no connectors.Source assertion); skipped", name)
+			continue
+		}
 		n++
 		t.Run(name, func(t *testing.T) {
 			for _, f := range []string{name + ".go", "README.md", "sample.yaml"} {
@@ -44,4 +53,28 @@ func TestConnectorFolders(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no connector folders")
 	}
+}
+
+var sourceAssertion = regexp.MustCompile(`\b_\s+connectors\.Source\s*=\s*\(`)
+
+// isConnector reports whether the non-test Go files of dir assert that
+// something implements connectors.Source.
+func isConnector(t *testing.T, dir string) bool {
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sourceAssertion.Match(b) {
+			return true
+		}
+	}
+	return false
 }

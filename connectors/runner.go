@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/connectors/mapping"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
 	"github.com/yiwang-gov/yiwang/internal/pii"
@@ -31,6 +32,9 @@ type Runner struct {
 	Producer Producer
 	State    *State
 	Areas    schemas.Areas
+	// Map turns records in a platform's own shape into the schema's
+	// source form; nil means the records already are in it.
+	Map *mapping.Mapping
 	// Key makes the pseudonyms of personal fields; required when the
 	// schema has x-pii hmac fields.
 	Key     *pii.Key
@@ -117,6 +121,11 @@ func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]b
 	now := r.Now()
 	for i, rec := range recs {
 		obj, err := schemas.Decode(rec.Raw)
+		var src map[string]any // the platform's shape, when mapped
+		if err == nil && r.Map != nil {
+			src = obj
+			obj, err = r.Map.Apply(src)
+		}
 		if err == nil {
 			normalizePersonal(r.Schema, obj, now)
 			err = r.Schema.Validate(obj, r.Areas, now)
@@ -140,7 +149,7 @@ func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]b
 			}
 			r.Metrics.ConnectorRecords.WithLabelValues(r.Name, "deadletter").Inc()
 			r.Metrics.DeadLetters.WithLabelValues("connector", r.Name, r.Schema.Name, reason).Inc()
-			msgs = append(msgs, DeadLetter("connector", r.Name, r.Schema.Name, rec.Position, ScrubPayload(r.Schema, rec.Raw, obj), err, now))
+			msgs = append(msgs, r.deadLetter(rec, src, obj, err, now))
 			outcomes[i] = err
 			continue
 		}
@@ -162,6 +171,30 @@ func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]b
 		})
 	}
 	return msgs, dead, newest, outcomes
+}
+
+// HeaderPayloadShape marks a dead letter of a source with a mapping: its
+// payload is the record in the platform's own shape ("platform"), as the
+// source delivered it, so that a replay must map it first.
+const HeaderPayloadShape = "yiwang.payload.shape"
+
+// deadLetter builds the dead letter of a refused record. A mapped source's
+// keeps the platform's shape — the clerk fixes the record there — without
+// the source fields the mapping feeds into personal fields; ScrubPayload
+// then masks whatever looks like an ID or phone number anywhere.
+func (r *Runner) deadLetter(rec Record, src, obj map[string]any, err error, now time.Time) kafka.Message {
+	if r.Map == nil {
+		return DeadLetter("connector", r.Name, r.Schema.Name, rec.Position, ScrubPayload(r.Schema, rec.Raw, obj), err, now)
+	}
+	raw := rec.Raw
+	if src != nil && r.Map.StripPersonal(src) {
+		if b, merr := marshal(src); merr == nil {
+			raw = b
+		}
+	}
+	m := DeadLetter("connector", r.Name, r.Schema.Name, rec.Position, ScrubPayload(r.Schema, raw, src), err, now)
+	m.Headers = append(m.Headers, kafka.Header{Key: HeaderPayloadShape, Value: []byte("platform")})
+	return m
 }
 
 // produce writes msgs, retrying until Kafka acknowledged all of them or ctx

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/yiwang-gov/yiwang/connectors/mapping"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
 	"github.com/yiwang-gov/yiwang/internal/pii"
@@ -189,5 +190,107 @@ func TestRunnerDeliversStripsAndDeadLetters(t *testing.T) {
 	}
 	if testutil.ToFloat64(m.ConnectorLastPoll.WithLabelValues("grid.household")) == 0 {
 		t.Fatal("no heartbeat timestamp")
+	}
+}
+
+// TestRunnerMapsAndScrubsPlatformShape runs records of a platform's own
+// shape through a mapping: the good one is produced in the schema's topic
+// form, and the refused ones — by the mapping, by validation after it, and
+// as malformed JSON — are dead-lettered in the platform's shape without
+// any raw ID or phone number: the full-width ID the mapping feeds into the
+// personal field is removed, and the numbers under an odd free-text field
+// are masked.
+func TestRunnerMapsAndScrubsPlatformShape(t *testing.T) {
+	reg, err := schemas.LoadEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := reg.Get("household")
+	m, errs := mapping.Compile(mapping.Config{
+		Fields: map[string]mapping.Field{
+			"household_id":   {Path: "hbh"},
+			"grid_code":      {Path: "wgbm"},
+			"room_code":      {Path: "fwbm"},
+			"resident_type":  {Path: "rklx", Values: map[string]any{"户籍": "registered", "流动": "migrant"}},
+			"members_n":      {Path: "rs", Type: "integer"},
+			"head_id_number": {Path: "hz.zjhm", Optional: true},
+			"head_phone":     {Path: "hz.lxdh", Optional: true},
+			"updated_at":     {Path: "gxsj", Time: []string{"2006-01-02 15:04:05"}, Timezone: "Asia/Shanghai"},
+		},
+	}, sc)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	const fullWidthID = "２２０１０４１９５６０３１５０４２５"
+	rec := `{"hbh":"%s","wgbm":"220173002001001","fwbm":"22017300200100012-02-0301","rklx":"%s","rs":"３",` +
+		`"hz":{"zjhm":"` + fullWidthID + `","lxdh":"138 0013 8000"},"bz":"户主身份证220104195603150425 电话13800138000","gxsj":"2026-03-01 10:00:00"}`
+	src := &pages{size: 10, recs: []string{
+		strings.NewReplacer("%s", "H1").Replace(strings.Replace(rec, `"rklx":"%s"`, `"rklx":"户籍"`, 1)),
+		strings.NewReplacer("%s", "H2").Replace(strings.Replace(rec, `"rklx":"%s"`, `"rklx":"暂住"`, 1)),
+		strings.NewReplacer("%s", "H3").Replace(strings.Replace(strings.Replace(rec, `"rklx":"%s"`, `"rklx":"流动"`, 1), "220173002001001", "2201730020010", 1)),
+		`{"hbh":"H4", "bz":"220104195603150425 13800138000"`,
+	}}
+	prod := &producer{}
+	st := &State{producer: prod, cursors: map[string]string{}}
+	key, err := pii.NewKey([]byte(strings.Repeat("k", 32)), "v7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{Name: "grid.household", Schema: sc, Source: src, Map: m, Every: 10 * time.Millisecond, Producer: prod, State: st, Key: key,
+		Areas: areas{"220173002001": true}, Metrics: metrics.New(), Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	for st.Get("grid.household") != "4" {
+		if ctx.Err() != nil {
+			t.Fatal("timeout")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+
+	recs, dead := prod.byTopic(sc.Topic), prod.byTopic(DeadLetterTopic)
+	if len(recs) != 1 || len(dead) != 3 {
+		t.Fatalf("%d records and %d dead letters, want 1 and 3", len(recs), len(dead))
+	}
+	for _, msg := range append(recs, dead...) {
+		for _, raw := range []string{"220104195603150425", fullWidthID, "13800138000", "138 0013 8000"} {
+			if strings.Contains(string(msg.Value), raw) {
+				t.Fatalf("raw personal data on %s: %s", msg.Topic, msg.Value)
+			}
+			for _, h := range msg.Headers {
+				if strings.Contains(string(h.Value), raw) {
+					t.Fatalf("raw personal data in header %s: %s", h.Key, h.Value)
+				}
+			}
+		}
+	}
+	var first map[string]any
+	if err := json.Unmarshal(recs[0].Value, &first); err != nil {
+		t.Fatal(err)
+	}
+	if first["household_id"] != "H1" || first["members_n"] != float64(3) || first["updated_at"] != "2026-03-01T02:00:00Z" ||
+		first["head_id_number_key"] != "v7:"+key.Pseudonym(pii.KindResidentID, "220104195603150425") || first["head_phone_masked"] != "138****8000" {
+		t.Fatalf("mapped record %s", recs[0].Value)
+	}
+	want := []struct{ code, field, msg string }{
+		{mapping.ReasonMapping, "resident_type", `rklx: "暂住" is not a known label (known: 户籍, 流动)`},
+		{schemas.ReasonAreaCode, "grid_code", ""},
+		{schemas.ReasonMalformed, "", ""},
+	}
+	for i, w := range want {
+		d := dead[i]
+		if d.Header(HeaderCode) != w.code || d.Header(HeaderField) != w.field || (w.msg != "" && d.Header(HeaderMessage) != w.msg) {
+			t.Fatalf("dead letter %d: %s %s %q", i, d.Header(HeaderCode), d.Header(HeaderField), d.Header(HeaderMessage))
+		}
+		if d.Header(HeaderPayloadShape) != "platform" {
+			t.Fatalf("dead letter %d lacks the payload shape header", i)
+		}
+	}
+	// The payload is the platform's record, so that the clerk can find it.
+	if !strings.Contains(string(dead[0].Value), `"rklx":"暂住"`) || !strings.Contains(string(dead[0].Value), `220***********0425`) {
+		t.Fatalf("payload of the mapping refusal: %s", dead[0].Value)
 	}
 }
