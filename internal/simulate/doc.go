@@ -1,7 +1,8 @@
 // Package simulate provides the simulated source systems of the demo and the
 // tests: the grid, police, market-supervision and property platforms of a
 // synthetic district modelled on Changchun New Area (长春新区), each holding
-// records of the v1 schemas and serving them over a polling REST API.
+// records of the v1 schemas and serving them over a polling REST API, as
+// ledger files in a drop folder, in a PostgreSQL table and on a Kafka topic.
 //
 // # District
 //
@@ -31,7 +32,8 @@
 // invalid market entities credit codes of department Y, so they never
 // collide with valid ones.
 //
-// Every updated_at is RFC 3339 in UTC with six fractional digits. Versions of
+// Every updated_at is RFC 3339 in UTC with six fractional digits. Door visits
+// are recorded to the minute, as the door-knocking ledger holds them. Versions of
 // one record strictly increase; different records written between two reads
 // share timestamps freely; a record written after a response is stamped
 // later than everything that response returned.
@@ -55,6 +57,33 @@
 // InvalidUSCIChecksum, InvalidEnum, InvalidTimestamp or InvalidMissingField.
 // Invalid records are never updated, keep a valid id and updated_at, and are
 // served like the valid ones.
+//
+// # Transports
+//
+// Handler serves every record type over a polling REST API (Config.HTTPTypes
+// narrows it). Three publishers hand some types over the way their platform
+// would instead, each keeping its own position in the change log like an
+// HTTP client's cursor, so that nothing is published twice or skipped within
+// a process:
+//
+//   - LedgerPublisher (PublishLedgers): the community workers' ledgers in a
+//     drop folder, door visits as XLSX and stores as GBK CSV, with Chinese
+//     titles, headers and labels; invalid records as bad rows.
+//   - PostgresPublisher (PublishPostgres): the property system's work_order
+//     table, each version upserted in place; invalid orders as typed columns
+//     hold them (a malformed created_at as NULL).
+//   - KafkaPublisher (PublishKafka): the police platform's incidents on topic
+//     jz.jqxx in its own JSON shape (jjdbh, bjsj, jqxz, fsdd.wgbm, gxsj...).
+//
+// Transport.RecordTypes says which types each covers. testdata/ledgers.yaml,
+// testdata/workorders.yaml and testdata/police_kafka.yaml are the connector
+// configurations that read them. Every invalid record is published and stays
+// invalid, so Ledger's expectations hold whatever the transport. A restarted
+// process re-generates its history from the seed and publishes it again:
+// the same ledger content is a duplicate the file connector recognises by
+// its hash, newer versions of the same keys are kept by the loader's upsert,
+// the PostgreSQL upsert is idempotent, and Kafka duplicates are absorbed by
+// the loader's upsert by key and version.
 //
 // # Checking a pipeline
 //

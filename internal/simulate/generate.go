@@ -455,7 +455,9 @@ func (s *Simulator) newDoorVisit() {
 	ts := s.stamp(0)
 	reason := s.invalidReason(kDoorVisit)
 	id := s.idFor(kDoorVisit, ts, reason)
+	// The ledger records visits to the minute (敲门行动台账 has no seconds).
 	visited := ts - int64(rng.IntN(1800))*1e6
+	visited -= visited % 60e6
 	lt := time.UnixMicro(ts).In(s.cal.zone)
 	half := "H1"
 	if lt.Month() > 6 {

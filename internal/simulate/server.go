@@ -46,6 +46,7 @@ const (
 // repeated names too), 401 when Config.Token is set and the request lacks
 // "Authorization: Bearer <token>", 404 for an unknown platform or record,
 // and 503 with "Retry-After: 1" on every Config.FailEvery-th data request.
+// A record type left out of Config.HTTPTypes answers 404 too.
 func (s *Simulator) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/health", func(w http.ResponseWriter, _ *http.Request) {
@@ -69,6 +70,10 @@ func (s *Simulator) serveRecords(w http.ResponseWriter, r *http.Request) {
 	k, ok := s.kindAt(r.PathValue("platform"), r.PathValue("record"))
 	if !ok {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no record type %q on platform %q", r.PathValue("record"), r.PathValue("platform")))
+		return
+	}
+	if !s.http[k] {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("record type %q is not served over HTTP here (Config.HTTPTypes): it is published by another transport", s.kinds[k].name))
 		return
 	}
 	q, err := parseCursorQuery(r.URL.RawQuery)

@@ -4,9 +4,13 @@ import (
 	"container/heap"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +48,27 @@ type Config struct {
 	// even at night or on a holiday.
 	History     time.Duration
 	HistoryRate float64
+	// HTTPTypes, when not nil, are the record types the HTTP API serves;
+	// the others answer 404, so that a deployment that publishes them by
+	// another transport (PublishLedgers, PublishPostgres, PublishKafka)
+	// cannot poll them twice. Nil serves every type.
+	HTTPTypes []string
+	// Log gets a line for each failed publish of the Publish* loops
+	// (default: discarded). It never carries a record's content.
+	Log *slog.Logger
+}
+
+// Validate reports what is wrong with the configuration that New would
+// otherwise silently correct or ignore: unknown record types in HTTPTypes.
+func (c Config) Validate() error {
+	var errs []error
+	known := RecordTypes()
+	for i, name := range c.HTTPTypes {
+		if !slices.Contains(known, name) {
+			errs = append(errs, fmt.Errorf("HTTPTypes[%d]: unknown record type %q; known: %s", i, name, strings.Join(known, ", ")))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // maxRate bounds Config.Rate so that a tick always ends.
@@ -176,6 +201,7 @@ type Simulator struct {
 	district *District
 	cal      *Calendar
 	kinds    [nKinds]kindInfo
+	http     [nKinds]bool // served by the HTTP API
 	requests atomic.Int64
 
 	mu       sync.Mutex
@@ -234,6 +260,7 @@ func New(cfg Config) *Simulator {
 	}
 	for k := range s.tables {
 		s.tables[k] = newTable(s.kinds[k].name)
+		s.http[k] = cfg.HTTPTypes == nil || slices.Contains(cfg.HTTPTypes, s.kinds[k].name)
 	}
 	for i, g := range s.district.grids {
 		s.gridIndex[g.Code] = i

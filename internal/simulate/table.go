@@ -146,3 +146,28 @@ func (t *table) page(c cursor, limit int) (raws [][]byte, more bool, lastTS int6
 	}
 	return raws, false, lastTS
 }
+
+// change is the current version of one record as a publisher reads it.
+type change struct {
+	id     string
+	ts     int64  // updated_at, Unix microseconds
+	raw    []byte // never modified once stored
+	reason string // invalid-record label; empty for a valid record
+}
+
+// changes returns the current versions of at most limit records after c in
+// (updated_at, id) order, as page does, with their ids and labels.
+func (t *table) changes(c cursor, limit int) []change {
+	t.sortTail()
+	i := sort.Search(len(t.log), func(i int) bool { return c.before(t.log[i]) })
+	var out []change
+	for ; i < len(t.log) && len(out) < limit; i++ {
+		e := t.log[i]
+		r := t.recs[e.id]
+		if r.ver != e.ver {
+			continue
+		}
+		out = append(out, change{id: e.id, ts: e.ts, raw: r.raw, reason: r.reason})
+	}
+	return out
+}
