@@ -43,6 +43,9 @@ fuzz:
 	$(GO) test ./internal/calendar -run '^$$' -fuzz '^FuzzLoadCalendar$$' $(FUZZFLAGS)
 	$(GO) test ./internal/calendar -run '^$$' -fuzz '^FuzzWorkingHours$$' $(FUZZFLAGS)
 	$(GO) test ./internal/simulate -run '^$$' -fuzz '^FuzzCursorQuery$$' $(FUZZFLAGS)
+	$(GO) test ./connectors/mapping -run '^$$' -fuzz '^FuzzMapping$$' $(FUZZFLAGS)
+	$(GO) test ./connectors/mapping -run '^$$' -fuzz '^FuzzCompile$$' $(FUZZFLAGS)
+	$(GO) test ./connectors/kafkain -run '^$$' -fuzz '^FuzzParseCursor$$' $(FUZZFLAGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
