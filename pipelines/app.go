@@ -21,6 +21,8 @@ import (
 	"github.com/yiwang-gov/yiwang/connectors"
 	"github.com/yiwang-gov/yiwang/connectors/filedrop"
 	"github.com/yiwang-gov/yiwang/connectors/httpapi"
+	"github.com/yiwang-gov/yiwang/connectors/kafkain"
+	"github.com/yiwang-gov/yiwang/connectors/mapping"
 	"github.com/yiwang-gov/yiwang/connectors/sqldb"
 	"github.com/yiwang-gov/yiwang/internal/api"
 	"github.com/yiwang-gov/yiwang/internal/calendar"
@@ -66,6 +68,7 @@ type Pipeline struct {
 	writer   *kafka.Writer
 	store    *store.Store
 	areas    AreaSet
+	brokers  []string // the pipeline's own cluster, the embedded broker's address when it runs one
 }
 
 // Run starts every role of cfg and blocks until ctx ends, then shuts down in
@@ -103,6 +106,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 		brokers = []string{p.broker.Addr()}
 		log.Info("embedded kafka broker started", "addr", p.broker.Addr(), "data", filepath.Join(cfg.DataDir, "kafka"))
 	}
+	p.brokers = brokers
 	p.client = kafka.NewClient(brokers)
 	if err := p.client.EnsureTopics(ctx, Topics(cfg, p.registry)); err != nil {
 		return err
@@ -282,6 +286,10 @@ func (p *Pipeline) runners() ([]*connectors.Runner, error) {
 	}
 	var out []*connectors.Runner
 	for _, sc := range p.cfg.Sources {
+		if !sc.On() {
+			p.opts.Log.Info("source disabled in the pipeline file", "source", sc.Name)
+			continue
+		}
 		schema, _ := p.registry.Get(sc.Schema)
 		if f := connectors.PersonalFields(schema); len(f) > 0 && p.opts.PIIKey == nil {
 			return nil, fmt.Errorf("source %s: schema %s has personal fields (%s) and no pseudonym key: set YIWANG_PII_KEY to 32 or more random bytes in hex or base64 (and YIWANG_PII_KEY_VERSION)",
@@ -308,8 +316,22 @@ func (p *Pipeline) runners() ([]*connectors.Runner, error) {
 				return nil, fmt.Errorf("source %s: %w", sc.Name, err)
 			}
 			src = s
+		case "kafkain":
+			s, err := kafkain.New(*sc.Kafka, p.brokers)
+			if err != nil {
+				return nil, fmt.Errorf("source %s: %w", sc.Name, err)
+			}
+			s.Log = p.opts.Log
+			src = s
 		}
-		out = append(out, &connectors.Runner{Name: sc.Name, Schema: schema, Source: src, Every: sc.Every,
+		var m *mapping.Mapping
+		if sc.Map != nil {
+			var errs []mapping.FieldError
+			if m, errs = mapping.Compile(*sc.Map, schema); len(errs) > 0 {
+				return nil, fmt.Errorf("source %s: map.%s: %s (yiwang check lists every problem)", sc.Name, errs[0].Field, errs[0].Msg)
+			}
+		}
+		out = append(out, &connectors.Runner{Name: sc.Name, Schema: schema, Source: src, Every: sc.Every, Map: m,
 			Producer: p.writer, State: state, Areas: p.areas, Key: p.opts.PIIKey, Metrics: p.metrics, Now: time.Now, Log: p.opts.Log})
 	}
 	return out, nil

@@ -21,6 +21,8 @@ import (
 
 	"github.com/yiwang-gov/yiwang/connectors/filedrop"
 	"github.com/yiwang-gov/yiwang/connectors/httpapi"
+	"github.com/yiwang-gov/yiwang/connectors/kafkain"
+	"github.com/yiwang-gov/yiwang/connectors/mapping"
 	"github.com/yiwang-gov/yiwang/connectors/sqldb"
 	"github.com/yiwang-gov/yiwang/internal/store"
 	"github.com/yiwang-gov/yiwang/schemas"
@@ -93,14 +95,24 @@ type LoaderConfig struct {
 
 // SourceConfig is one connector instance.
 type SourceConfig struct {
-	Name   string           `yaml:"name"`
-	Schema string           `yaml:"schema"`
-	Type   string           `yaml:"type"`
-	Every  time.Duration    `yaml:"every"`
-	HTTP   *httpapi.Config  `yaml:"http"`
-	SQL    *sqldb.Config    `yaml:"sql"`
-	File   *filedrop.Config `yaml:"file"`
+	Name   string        `yaml:"name"`
+	Schema string        `yaml:"schema"`
+	Type   string        `yaml:"type"`
+	Every  time.Duration `yaml:"every"`
+	// Enabled false keeps the source in the file but does not run it
+	// (default true), e.g. enabled: ${YIWANG_PROPERTY_SQL:-true}.
+	Enabled *bool            `yaml:"enabled"`
+	HTTP    *httpapi.Config  `yaml:"http"`
+	SQL     *sqldb.Config    `yaml:"sql"`
+	File    *filedrop.Config `yaml:"file"`
+	Kafka   *kafkain.Config  `yaml:"kafka"`
+	// Map turns the source system's own record shape into the schema's
+	// (connectors/mapping); nil when the source delivers the schema's form.
+	Map *mapping.Config `yaml:"map"`
 }
+
+// On reports whether the source runs.
+func (s SourceConfig) On() bool { return s.Enabled == nil || *s.Enabled }
 
 // Defaults, in one place.
 const (
@@ -196,6 +208,17 @@ func LoadFile(path string, getenv func(string) (string, bool)) (*Config, error) 
 // errors, defaults are applied, and every problem is reported with its line.
 // dir is the base of relative file paths.
 func Parse(raw []byte, file, dir string, getenv func(string) (string, bool)) (*Config, error) {
+	cfg, probs := parse(raw, file, dir, getenv)
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return cfg, nil
+}
+
+// parse is Parse, returning the decoded config also when it has problems
+// of values (nil only when it could not be decoded), so that yiwang check
+// can go on to the checks against the schemas.
+func parse(raw []byte, file, dir string, getenv func(string) (string, bool)) (*Config, Problems) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
 		return nil, Problems{{File: file, Msg: fmt.Sprintf("not valid YAML: %v", err)}}
@@ -238,7 +261,7 @@ func Parse(raw []byte, file, dir string, getenv func(string) (string, bool)) (*C
 	cfg.applyDefaults()
 	if probs := append(probs, cfg.validate()...); len(probs) > 0 {
 		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
-		return nil, probs
+		return cfg, probs
 	}
 	return cfg, nil
 }
@@ -530,6 +553,17 @@ func (c *Config) validate() Problems {
 			for _, e := range s.SQL.Validate() {
 				probs = append(probs, c.problem(e.Msg, fieldPath(i, "sql", e.Field)...))
 			}
+		case "kafkain":
+			if s.Kafka == nil {
+				probs = append(probs, c.problem(`type kafkain needs a "kafka:" block`, "sources", i))
+				continue
+			}
+			for _, e := range s.Kafka.Validate() {
+				probs = append(probs, c.problem(e.Msg, fieldPath(i, "kafka", e.Field)...))
+			}
+			if s.Map == nil {
+				probs = append(probs, c.problem(`type kafkain needs a "map:" block: how the platform's records become the schema's fields`, "sources", i))
+			}
 		default:
 			probs = append(probs, c.problem(fmt.Sprintf("unknown connector type %q; known: %s", s.Type, strings.Join(ConnectorTypes, ", ")), "sources", i, "type"))
 		}
@@ -541,13 +575,15 @@ func (c *Config) validate() Problems {
 func fieldPath(source int, block, field string) []any {
 	path := []any{"sources", source, block}
 	for _, f := range strings.Split(field, ".") {
-		path = append(path, f)
+		if f != "" {
+			path = append(path, f)
+		}
 	}
 	return path
 }
 
 // ConnectorTypes are the connector types a source may use.
-var ConnectorTypes = []string{"httpapi", "sqldb", "filedrop"}
+var ConnectorTypes = []string{"httpapi", "sqldb", "filedrop", "kafkain"}
 
 // CheckSchemas reports sources whose schema is unknown, and connector
 // settings that do not fit their schema.
@@ -563,6 +599,13 @@ func (c *Config) CheckSchemas(reg *schemas.Registry) Problems {
 		if ok && s.Type == "filedrop" && s.File != nil {
 			for _, e := range s.File.CheckSchema(sc) {
 				probs = append(probs, c.problem(e.Msg, fieldPath(i, "file", e.Field)...))
+			}
+		}
+		if ok && s.Map != nil {
+			if _, errs := mapping.Compile(*s.Map, sc); len(errs) > 0 {
+				for _, e := range errs {
+					probs = append(probs, c.problem(e.Msg, fieldPath(i, "map", e.Field)...))
+				}
 			}
 		}
 	}
@@ -667,21 +710,29 @@ func Check(file, schemaDir string, getenv func(string) (string, bool)) []error {
 	case err != nil:
 		out = append(out, err)
 	}
-	cfg, err := LoadFile(file, getenv)
-	var cp Problems
-	switch {
-	case errors.As(err, &cp):
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return append(out, fmt.Errorf("read config: %w", err))
+	}
+	cfg, cp := parse(raw, file, filepath.Dir(file), getenv)
+	if cfg == nil {
 		for _, p := range cp {
 			out = append(out, p)
 		}
 		return out
-	case err != nil:
-		return append(out, err)
 	}
 	if reg != nil {
-		for _, p := range cfg.CheckSchemas(reg) {
-			out = append(out, p)
+		cp = append(cp, cfg.CheckSchemas(reg)...)
+	}
+	sort.SliceStable(cp, func(i, j int) bool { return cp[i].Line < cp[j].Line })
+	for i, p := range cp {
+		if i > 0 && p == cp[i-1] {
+			continue // found by the connector's own check and by the check against the schema
 		}
+		out = append(out, p)
+	}
+	if len(cp) > 0 {
+		return out
 	}
 	if _, err := readAreas(cfg); err != nil {
 		out = append(out, cfg.problem(err.Error(), "reference", "areas"))

@@ -22,8 +22,25 @@ func TestDemoConfigParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Sources) != 9 || cfg.Loader.BatchWait.String() != "200ms" || cfg.Kafka.Embedded.Listen != "127.0.0.1:9092" {
+	if len(cfg.Sources) != 10 || cfg.Loader.BatchWait.String() != "200ms" || cfg.Kafka.Embedded.Listen != "127.0.0.1:9092" {
 		t.Fatalf("unexpected config %+v", cfg)
+	}
+	// Every record type comes in by exactly one running source, and the
+	// four transports are all used.
+	types, schemasOn := map[string]bool{}, map[string]int{}
+	for _, s := range cfg.Sources {
+		if s.On() {
+			types[s.Type] = true
+			schemasOn[s.Schema]++
+		}
+	}
+	if len(types) != 4 || len(schemasOn) != 9 {
+		t.Fatalf("transports %v, record types %v", types, schemasOn)
+	}
+	for sc, n := range schemasOn {
+		if n != 1 {
+			t.Errorf("%s comes in by %d sources", sc, n)
+		}
 	}
 	if cfg.Sources[0].HTTP.URL != "http://127.0.0.1:8081/api/grid/grid_event" {
 		t.Fatalf("default not expanded: %s", cfg.Sources[0].HTTP.URL)

@@ -53,13 +53,64 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startPipeline runs the demo pipeline against the source at srcURL, with
-// its data in dir, and waits until it serves.
+// startPipeline runs the demo pipeline against the REST APIs at srcURL, with
+// its data in dir, and waits until it serves. The platforms without a REST
+// API hand nothing over: the ledger folders are empty, the property
+// system's database is off. startDemo runs them all.
 func startPipeline(t *testing.T, srcURL, dir, kafkaListen string, token string, mutate func(*Config)) *running {
 	t.Helper()
+	drop := t.TempDir()
+	for _, typ := range simulate.TransportLedgers.RecordTypes() {
+		if err := os.Mkdir(filepath.Join(drop, typ), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return startPipelineEnv(t, dir, map[string]string{"YIWANG_SOURCE_URL": srcURL, "YIWANG_KAFKA_LISTEN": kafkaListen,
+		EnvLedgerDir: drop, EnvPropertySQL: "false"}, token, mutate)
+}
+
+// demoEnv starts the platforms of the demo that have no REST API for sim,
+// publishing every 200 ms, and returns the variables of the pipeline file
+// (the property system's delay window shortened to fit).
+func demoEnv(t *testing.T, sim *simulate.Simulator) (*DemoSources, map[string]string) {
+	t.Helper()
+	ds := &DemoSources{Sim: sim, Dir: t.TempDir(), TempPostgres: true, Every: 200 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	env, err := ds.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env[EnvPropertyAPI] == "true" {
+		t.Fatal("PostgreSQL is not installed: scripts/install-test-deps installs it")
+	}
+	t.Setenv(EnvPropertyDSN, env[EnvPropertyDSN])
+	env[EnvPropertyDelay] = "1s"
+	return ds, env
+}
+
+// startDemo runs the demo pipeline against sim on all four transports: its
+// REST APIs, ledgers in a drop folder, the property system's PostgreSQL and
+// the police platform's topic on the pipeline's broker.
+func startDemo(t *testing.T, sim *simulate.Simulator, token string, mutate func(*Config)) *running {
+	t.Helper()
+	web := httptest.NewServer(sim.Handler())
+	t.Cleanup(web.Close)
+	ds, env := demoEnv(t, sim)
+	env["YIWANG_SOURCE_URL"] = web.URL
+	env["YIWANG_KAFKA_LISTEN"] = "127.0.0.1:0"
+	p := startPipelineEnv(t, t.TempDir(), env, token, mutate)
+	ctx, cancel := context.WithCancel(context.Background())
+	ds.Run(ctx, []string{p.broker})
+	t.Cleanup(func() { cancel(); ds.Close() })
+	return p
+}
+
+// startPipelineEnv runs the demo pipeline with its data in dir and the
+// variables env, and waits until it serves.
+func startPipelineEnv(t *testing.T, dir string, env map[string]string, token string, mutate func(*Config)) *running {
+	t.Helper()
 	raw, base := DemoConfig()
-	env := map[string]string{"YIWANG_DATA": dir, "YIWANG_LISTEN": "127.0.0.1:0", "YIWANG_SOURCE_URL": srcURL,
-		"YIWANG_KAFKA_LISTEN": kafkaListen}
+	env["YIWANG_DATA"], env["YIWANG_LISTEN"] = dir, "127.0.0.1:0"
 	t.Setenv("YIWANG_SOURCE_TOKEN", token)
 	cfg, err := Parse(raw, "newarea.yaml", base, func(k string) (string, bool) {
 		if v, ok := env[k]; ok {
@@ -124,6 +175,25 @@ func query(t *testing.T, server, q string) [][]any {
 	return res.Rows
 }
 
+// platformKeys returns, per record type the demo pipeline maps from a
+// platform's own shape, the source field its key is read from.
+func platformKeys(t *testing.T) map[string]string {
+	t.Helper()
+	raw, base := DemoConfig()
+	cfg, err := Parse(raw, "newarea.yaml", base, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := schemas.LoadEmbedded()
+	out := map[string]string{}
+	for _, s := range cfg.Sources {
+		if sc, ok := reg.Get(s.Schema); ok && s.Map != nil {
+			out[sc.Name] = s.Map.Fields[sc.Key[0]].Path
+		}
+	}
+	return out
+}
+
 // checkLedger compares the tables and the dead-letter topic with what the
 // simulated sources hold. It returns "" when every valid record is in its
 // table exactly once at its latest version and every invalid one is in the
@@ -146,7 +216,13 @@ func checkLedger(t *testing.T, reg *schemas.Registry, l simulate.Ledger, server 
 		if dead[sc.Name] == nil {
 			dead[sc.Name] = map[string]string{}
 		}
-		dead[sc.Name][fmt.Sprint(obj[sc.Key[0]])] = m.Header(connectors.HeaderCode)
+		key := obj[sc.Key[0]]
+		if m.Header(connectors.HeaderPayloadShape) == "platform" {
+			// Refused before its mapping: the payload is in the platform's
+			// own shape, the key where the mapping reads it.
+			key = obj[platformKeys(t)[sc.Name]]
+		}
+		dead[sc.Name][fmt.Sprint(key)] = m.Header(connectors.HeaderCode)
 	}
 	for _, sc := range reg.All() {
 		rows := query(t, server, fmt.Sprintf("SELECT %s, epoch_us(%s), count(*) OVER (PARTITION BY %s) FROM %s",
@@ -258,9 +334,8 @@ func newSim(token string) (*simulate.Simulator, *httptest.Server) {
 // in its table once at its latest version, every invalid one in the
 // dead-letter topic with a reason.
 func TestLedgerEndToEnd(t *testing.T) {
-	sim, src := newSim("tok")
-	defer src.Close()
-	p := startPipeline(t, src.URL, t.TempDir(), "127.0.0.1:0", "tok", nil)
+	sim := simulate.New(simulate.Config{Seed: testSeed, Scale: 0.01, InvalidShare: 0.05, Token: "tok", Now: time.Now})
+	p := startDemo(t, sim, "tok", nil)
 	for range 10 {
 		sim.Step(500)
 		time.Sleep(100 * time.Millisecond)

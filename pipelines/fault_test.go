@@ -57,12 +57,15 @@ type child struct {
 	addr string
 }
 
-func startChild(t *testing.T, dir, broker, src, token string) *child {
+func startChild(t *testing.T, dir, broker, src, token string, env map[string]string) *child {
 	t.Helper()
 	_ = os.Remove(filepath.Join(dir, "server.addr"))
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "YIWANG_TEST_CHILD=1", "YIWANG_DATA="+dir, "YIWANG_LISTEN=127.0.0.1:0",
 		"YIWANG_TEST_BROKER="+broker, "YIWANG_SOURCE_URL="+src, "YIWANG_SOURCE_TOKEN="+token)
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	logf, err := os.OpenFile(filepath.Join(dir, "child.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -116,10 +119,14 @@ func TestLoaderSurvivesSIGKILL(t *testing.T) {
 	defer broker.Close()
 	sim, src := newSim("tok")
 	defer src.Close()
+	ds, env := demoEnv(t, sim)
+	ctx, cancel := context.WithCancel(context.Background())
+	ds.Run(ctx, []string{broker.Addr()})
+	defer func() { cancel(); ds.Close() }()
 	dir := t.TempDir()
 	kills := 0
 	for i := range 24 {
-		c := startChild(t, dir, broker.Addr(), src.URL, "tok")
+		c := startChild(t, dir, broker.Addr(), src.URL, "tok", env)
 		if i%3 == 0 {
 			c.waitAddr(t, dir) // sometimes after start-up, sometimes during it
 		}
@@ -137,7 +144,7 @@ func TestLoaderSurvivesSIGKILL(t *testing.T) {
 		log, _ := os.ReadFile(filepath.Join(dir, "child.log"))
 		t.Fatalf("only %d of 24 runs were killed (others exited by themselves):\n%s", kills, tail(string(log), 3000))
 	}
-	c := startChild(t, dir, broker.Addr(), src.URL, "tok")
+	c := startChild(t, dir, broker.Addr(), src.URL, "tok", env)
 	addr := c.waitAddr(t, dir)
 	waitLedger(t, sim, addr, broker.Addr(), 120*time.Second)
 	rows := query(t, addr, "SELECT count(*) FROM grid_events")
@@ -157,9 +164,8 @@ func TestBrokerRestartMidStream(t *testing.T) {
 		return b
 	}
 	broker := start()
-	sim, src := newSim("tok")
-	defer src.Close()
-	p := startPipeline(t, src.URL, t.TempDir(), "127.0.0.1:0", "tok", func(c *Config) {
+	sim, _ := newSim("tok")
+	p := startDemo(t, sim, "tok", func(c *Config) {
 		c.Kafka.Brokers = []string{addr}
 	})
 	sim.Step(1500)

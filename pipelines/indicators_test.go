@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -20,8 +19,6 @@ import (
 func TestIndicatorsRollUp(t *testing.T) {
 	sim := simulate.New(simulate.Config{Seed: testSeed, Scale: 0.05, InvalidShare: 0.02, Token: "tok", Now: time.Now,
 		History: 10 * 24 * time.Hour, HistoryRate: 0.25})
-	src := httptest.NewServer(sim.Handler())
-	defer src.Close()
 	// Run generates the history and returns at once: the ledger must not
 	// move while the test compares it with the tables (lifecycle steps
 	// would go on even at rate 0).
@@ -30,7 +27,7 @@ func TestIndicatorsRollUp(t *testing.T) {
 	if err := sim.Run(done); err != nil {
 		t.Fatal(err)
 	}
-	p := startPipeline(t, src.URL, t.TempDir(), "127.0.0.1:0", "tok", nil)
+	p := startDemo(t, sim, "tok", nil)
 	waitLedger(t, sim, p.server, p.broker, 120*time.Second)
 
 	now := time.Now().In(shanghai)

@@ -97,6 +97,9 @@ type Column struct {
 	// Derive lists what a resident-ID field also yields (x-pii-derive:
 	// birth_year, gender).
 	Derive []string
+	// Enum lists the allowed values of an enumerated field (null aside);
+	// nil when the field is not an enumeration.
+	Enum []string
 	// Source and Role are set on a protected column: the personal field it
 	// replaces and what it holds of it (RoleKey, RoleMasked, ...).
 	Source, Role string
@@ -344,6 +347,11 @@ func parse(file string, raw []byte) (*Schema, Problems) {
 	for _, pname := range order {
 		p := props[pname]
 		c := Column{Name: pname, Nullable: !required[pname], PII: PII(p.PII), Check: Check(p.Check), Description: p.Description, Derive: p.Derive}
+		for _, e := range p.Enum {
+			if v, ok := e.(string); ok {
+				c.Enum = append(c.Enum, v)
+			}
+		}
 		if !validIdent(pname) {
 			bad(`"`+pname+`"`, "property %q: names must be lowercase snake_case (they become column names)", pname)
 		}

@@ -23,7 +23,7 @@ import (
 const demoSeed = 20160101
 
 func newDemo() *cobra.Command {
-	var data, listen, sourceListen string
+	var data, sources, listen, sourceListen string
 	var rate, invalid float64
 	var duration, history time.Duration
 	cmd := &cobra.Command{
@@ -60,12 +60,24 @@ func newDemo() *cobra.Command {
 				}
 			}()
 
-			raw, dir := pipelines.DemoConfig()
-			env := map[string]string{
-				"YIWANG_DATA":       data,
-				"YIWANG_LISTEN":     listen,
-				"YIWANG_SOURCE_URL": "http://" + ln.Addr().String(),
+			// The platforms that do not offer a REST API: ledgers in a
+			// drop folder, the property system's database, the police
+			// platform's topic.
+			platforms := &pipelines.DemoSources{Sim: sim, Dir: sources, Log: slog.Default()}
+			env, err := platforms.Start(ctx)
+			if err != nil {
+				return err
 			}
+			defer func() { stopSim(); platforms.Close() }()
+			if dsn, ok := env[pipelines.EnvPropertyDSN]; ok {
+				if err := os.Setenv(pipelines.EnvPropertyDSN, dsn); err != nil {
+					return err
+				}
+			}
+			raw, dir := pipelines.DemoConfig()
+			env["YIWANG_DATA"] = data
+			env["YIWANG_LISTEN"] = listen
+			env["YIWANG_SOURCE_URL"] = "http://" + ln.Addr().String()
 			cfg, err := pipelines.Parse(raw, "pipelines/newarea.yaml", dir, func(k string) (string, bool) {
 				if v, ok := env[k]; ok {
 					return v, true
@@ -85,21 +97,30 @@ func newDemo() *cobra.Command {
 				AdminToken: admin,
 				PIIKey:     key,
 				Ready: func(server, broker string) {
+					platforms.Run(simCtx, []string{broker})
+					property := "PostgreSQL " + env[pipelines.EnvPropertyDSN]
+					if env[pipelines.EnvPropertyAPI] == "true" {
+						property = "HTTP API (no PostgreSQL here)"
+					}
 					fmt.Fprintf(cmd.ErrOrStderr(), `
 yiwang demo: Changchun New Area (长春新区), 8 streets, simulated at %.0f events/s
-  source systems  http://%s/api/{grid,police,market,property}/...
+  source systems  grid & market: http://%s/api/{grid,market}/...
+                  ledgers (XLSX, GBK CSV): %s/drop/{door_visit,store}
+                  property work orders: %s
+                  police: topic jz.jqxx in the platform's own JSON
   kafka           %s (embedded, data in %s/kafka)
   duckdb          %s/yiwang.duckdb
   api             http://%s/api/v1/tables   metrics http://%s/metrics
 try:   yiwang sql "select status, count(*) from grid_events group by 1"
 stop:  Ctrl-C (a second start resumes where this one stopped)
 
-`, rate, ln.Addr(), broker, data, data, server, server)
+`, rate, ln.Addr(), sources, property, broker, data, data, server, server)
 				},
 			})
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", "./yiwang-data", "data directory (broker log and DuckDB file)")
+	cmd.Flags().StringVar(&sources, "sources", "./yiwang-sources", "the simulated source systems' own data: drop folders and the property system's PostgreSQL (raw personal data, as in real ones)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "API address")
 	cmd.Flags().StringVar(&sourceListen, "source-listen", "127.0.0.1:0", "address of the simulated source systems")
 	cmd.Flags().Float64Var(&rate, "rate", 200, "new events per second at the daytime peak")

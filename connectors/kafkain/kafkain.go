@@ -156,7 +156,7 @@ func New(cfg Config, defaultBrokers []string) (*Source, error) {
 }
 
 // Close releases the source's idle connections.
-func (s *Source) Close() { s.client.Close() }
+func (s *Source) Close() error { s.client.Close(); return nil }
 
 // Lost returns how many records retention deleted before this source read
 // them, since it started.

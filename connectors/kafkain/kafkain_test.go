@@ -84,7 +84,7 @@ func newSource(t *testing.T, cfg Config, brokers []string) *Source {
 		t.Fatal(err)
 	}
 	s.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	t.Cleanup(s.Close)
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 

@@ -70,6 +70,7 @@ package mapping
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -123,13 +124,19 @@ type Field struct {
 	// Optional leaves the field out when the value is absent, null or
 	// blank, instead of refusing the record.
 	Optional bool `yaml:"optional"`
+
+	// unknown are the keys of the YAML form that a field mapping does not
+	// have; Compile reports them, each at its own place, beside every other
+	// problem (a misspelt `optinal: true` must not pass unnoticed).
+	unknown []string
 }
 
 var fieldKeys = []string{"default", "expr", "optional", "path", "time", "timezone", "type", "values"}
 
-// UnmarshalYAML decodes the shorthand (a path) or the full form, strictly:
-// an unknown key is an error, since a misspelt `optinal: true` would
-// otherwise be ignored. Every problem is reported as "line N: ...".
+// UnmarshalYAML decodes the shorthand (a path) or the full form. A value of
+// the wrong shape is reported as "line N: ..."; an unknown key is kept for
+// Compile to report, so that one run of yiwang check lists it with every
+// other problem of the file.
 func (f *Field) UnmarshalYAML(n *yaml.Node) error {
 	*f = Field{}
 	var errs []string
@@ -208,7 +215,7 @@ func (f *Field) UnmarshalYAML(n *yaml.Node) error {
 				f.Values[lk.Value] = out
 			}
 		default:
-			bad(k, "%s: unknown key; a field mapping has %s", k.Value, strings.Join(fieldKeys, ", "))
+			f.unknown = append(f.unknown, k.Value)
 		}
 	}
 	if len(errs) > 0 {
@@ -312,6 +319,9 @@ func Compile(cfg Config, sc *schemas.Schema) (*Mapping, []FieldError) {
 	sort.Strings(names)
 	for _, name := range names {
 		at := "fields." + name
+		for _, k := range cfg.Fields[name].unknown {
+			bad(at+"."+k, "unknown key; a field mapping has %s", strings.Join(fieldKeys, ", "))
+		}
 		col, ok := sc.Column(name)
 		if !ok {
 			unknown(at, name)
@@ -459,7 +469,8 @@ func compileField(at, name string, col schemas.Column, spec Field, sc *schemas.S
 			bad("values", "is empty; list the source's labels or remove values")
 		}
 		f.values = map[string]any{}
-		for label, v := range spec.Values {
+		for _, label := range slices.Sorted(maps.Keys(spec.Values)) {
+			v := spec.Values[label]
 			key := strings.TrimSpace(label)
 			f.labels = append(f.labels, key)
 			if v == nil {
@@ -471,6 +482,10 @@ func compileField(at, name string, col schemas.Column, spec Field, sc *schemas.S
 				bad("values."+label, "%s", err.msg(false))
 				continue
 			}
+			if msg := notInEnum(out, col); msg != "" {
+				bad("values."+label, "%s", msg)
+				continue
+			}
 			f.values[key] = out
 		}
 		sort.Strings(f.labels)
@@ -479,6 +494,8 @@ func compileField(at, name string, col schemas.Column, spec Field, sc *schemas.S
 		out, err := f.convert(yamlValue(spec.Default))
 		if err != nil {
 			bad("default", "%s", err.msg(false))
+		} else if msg := notInEnum(out, col); msg != "" {
+			bad("default", "%s", msg)
 		}
 		f.def, f.hasDef = out, true
 	}
@@ -569,4 +586,14 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// notInEnum says what is wrong with a value an enumerated field cannot
+// take; "" when it can (or the field is no enumeration).
+func notInEnum(v any, col schemas.Column) string {
+	s, ok := v.(string)
+	if len(col.Enum) == 0 || !ok || slices.Contains(col.Enum, s) {
+		return ""
+	}
+	return fmt.Sprintf("%q is not a value of %s; it takes %s", s, col.Name, strings.Join(col.Enum, ", "))
 }

@@ -264,6 +264,8 @@ keep: [updated_at, foo, updated_at]
 			{"fields.closed_at.timezone", `unknown time zone "Asia/Shangai": use an IANA name such as Asia/Shanghai`},
 			{"fields.due_on.timezone", `unknown time zone "Mars/Olympus": use an IANA name such as Asia/Shanghai`},
 			{"fields.grid_code.time", "time layouts need a time field; grid_code is VARCHAR"},
+			{"fields.kind.values.b", `"nonsense" is not a value of kind; it takes report, assistance, complaint`},
+			{"fields.kind.values.c", `"3" is not a value of kind; it takes report, assistance, complaint`},
 			{"fields.parties_n.time", "time layouts need a time field; parties_n is BIGINT"},
 			{"fields.reported_at.time.1", `layout "YYYY-MM-DD" is not a Go time layout: write the reference time Mon Jan 2 15:04:05 2006 as the source writes it, e.g. 2006-01-02 15:04:05 (or unix, unix_ms)`},
 			{"fields.reported_at.timezone", "time needs timezone: the zone of naive times, e.g. Asia/Shanghai"},
@@ -361,7 +363,6 @@ fields:
 bogus: 1
 `)
 	want2 := "yaml: unmarshal errors:\n" +
-		"  line 3: optinal: unknown key; a field mapping has default, expr, optional, path, time, timezone, type, values\n" +
 		"  line 3: time: layouts must be strings such as \"2006-01-02 15:04:05\"\n" +
 		"  line 4: a field mapping is a path (e.g. jjdbh) or a mapping with default, expr, optional, path, time, timezone, type, values\n" +
 		"  line 5: path: must be a path such as fsdd.wgbm\n" +
@@ -370,6 +371,21 @@ bogus: 1
 		"  line 6: field bogus not found in type mapping.Config"
 	if err == nil || err.Error() != want2 {
 		t.Fatalf("got  %v\nwant %s", err, want2)
+	}
+	// A misspelt key decodes, and Compile reports it at its place.
+	cfg, err = decode("fields:\n  incident_id: {path: jjdbh, optinal: true}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errs := Compile(cfg, testSchema(t, "police_incident"))
+	found := false
+	for _, e := range errs {
+		if e.Field == "fields.incident_id.optinal" && strings.HasPrefix(e.Msg, "unknown key; a field mapping has default, expr") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("misspelt key not reported: %v", errs)
 	}
 }
 
