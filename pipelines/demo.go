@@ -66,18 +66,27 @@ func (d *DemoSources) Start(ctx context.Context) (map[string]string, error) {
 			return nil, err
 		}
 	}
-	err := pgserver.Available()
-	if err == nil {
-		o := pgserver.Options{}
-		if !d.TempPostgres {
-			o.Dir = filepath.Join(d.Dir, "postgres")
-		}
-		d.pg, err = pgserver.Start(ctx, o)
-	}
-	if err != nil {
+	fallback := func(err error) (map[string]string, error) {
 		d.Log.Warn("the property system's PostgreSQL cannot run here: its work orders come over its HTTP API instead", "why", err)
 		env[EnvPropertySQL], env[EnvPropertyAPI] = "false", "true"
 		return env, nil
+	}
+	if err := pgserver.Available(); err != nil {
+		return fallback(err)
+	}
+	var err error
+	if !d.TempPostgres {
+		if d.pg, err = pgserver.Start(ctx, pgserver.Options{Dir: filepath.Join(d.Dir, "postgres")}); err != nil {
+			// E.g. a private parent directory the postgres user cannot
+			// enter. A temporary cluster serves as well: the simulator
+			// writes the whole table again at every start.
+			d.Log.Info("the property system's PostgreSQL runs in a temporary directory", "because", err)
+		}
+	}
+	if d.pg == nil {
+		if d.pg, err = pgserver.Start(ctx, pgserver.Options{}); err != nil {
+			return fallback(err)
+		}
 	}
 	env[EnvPropertyDSN] = d.pg.URL()
 	return env, nil
