@@ -412,6 +412,11 @@ func TestLedgerEndToEnd(t *testing.T) {
 	if l := leaks(p.logs.String(), raw); len(l) > 0 {
 		t.Fatalf("%d raw personal values leaked into the logs, e.g. %s", len(l), l[0][:3]+"…")
 	}
+	// The same person gets the same pseudonym in two platforms: heads of
+	// households (grid platform, REST API) who reported repairs to the
+	// property system (its PostgreSQL table) join on the phone's key, and
+	// exactly as often as their raw numbers match in the sources.
+	checkSamePseudonym(t, sim.Ledger(), p.server)
 	// The tables endpoint shows every table with rows.
 	resp, err := http.Get("http://" + p.server + "/api/v1/tables")
 	if err != nil {
@@ -476,6 +481,44 @@ func TestLedgerEndToEnd(t *testing.T) {
 	}
 	t.Logf("no raw personal value in %d tables, the topics, the dead letters, /metrics, %d bytes of logs or %d files (%d bytes) of the data directory",
 		len(reg.All()), len(p.logs.String()), nfiles, files.Len())
+}
+
+// checkSamePseudonym counts the work orders whose reporter's phone is a
+// household head's, in the sources' raw numbers and in the tables by
+// pseudonym, and wants the counts equal and not zero.
+func checkSamePseudonym(t *testing.T, l simulate.Ledger, server string) {
+	t.Helper()
+	phone := func(v simulate.Version, field string) string {
+		rec, err := v.Record()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := rec[field].(string)
+		n, err := pii.NormalizeMobile(raw)
+		if err != nil {
+			return ""
+		}
+		return n
+	}
+	heads := map[string]bool{}
+	for _, v := range l.Valid["household"] {
+		if p := phone(v, "head_phone"); p != "" {
+			heads[p] = true
+		}
+	}
+	want := 0
+	for _, v := range l.Valid["work_order"] {
+		if p := phone(v, "reporter_phone"); p != "" && heads[p] {
+			want++
+		}
+	}
+	rows := query(t, server, `SELECT count(*) FROM work_orders w
+WHERE EXISTS (SELECT 1 FROM households h WHERE h.head_phone_key = w.reporter_phone_key)`)
+	got := int(rows[0][0].(float64))
+	if want == 0 || got != want {
+		t.Fatalf("work orders reported by a household head: %d joined by pseudonym, %d by raw number in the sources", got, want)
+	}
+	t.Logf("%d work orders (property system, PostgreSQL) join households (grid platform, REST API) by the reporter's pseudonym, as their raw numbers do", got)
 }
 
 // TestCalendarTable: the working-day calendar is in SQL, with the 2026

@@ -631,7 +631,14 @@ func (s *Simulator) newWorkOrder() {
 	switch wo.ObjectType {
 	case "room":
 		if hh := s.hhByGrid[gi]; len(hh) > 0 {
-			wo.ObjectID = ptr(s.households[oneOf(rng, hh)].RoomCode)
+			h := s.households[oneOf(rng, hh)]
+			wo.ObjectID = ptr(h.RoomCode)
+			// Most repairs of a room are reported by its household's head,
+			// from the number the grid ledger holds: the same person in
+			// two platforms, joinable by pseudonym.
+			if h.HeadPhone != nil && rng.IntN(100) < 60 {
+				wo.ReporterPhone = ptr(*h.HeadPhone)
+			}
 		} else {
 			wo.ObjectID = ptr(fmt.Sprintf("%s-01-%02d01", b.code, 1+rng.IntN(b.floors)))
 		}
