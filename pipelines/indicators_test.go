@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/simulate"
+	"github.com/yiwang-gov/yiwang/queries"
 )
 
 // TestIndicatorsRollUp: over simulated history, a recomputation through
@@ -88,6 +89,30 @@ func TestIndicatorsRollUp(t *testing.T) {
 		}
 		t.Logf("%s: %d street cells equal the sums of their communities", name, streets)
 	}
+
+	// The households the campaign has not reached are the coverage's
+	// denominator less its numerator, street by street.
+	campaign, _, _ := queries.CampaignOf(now)
+	checked := 0
+	for _, r := range getIndicators(t, p.server, "name=door_knock_coverage&level=street") {
+		start, err := time.Parse(time.RFC3339, r[4].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !start.Equal(campaign) || r[6] == nil {
+			continue
+		}
+		var missing struct{ Rows [][]any }
+		getJSON(t, "http://"+p.server+"/api/v1/doorknock/missing?target=household&area="+r[2].(string), &missing)
+		if want := int(r[7].(float64) - r[6].(float64)); len(missing.Rows) != want {
+			t.Errorf("street %s: %d households listed as missing, coverage %v of %v leaves %d", r[2], len(missing.Rows), r[6], r[7], want)
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatal("no street's coverage to compare the missing list with")
+	}
+	t.Logf("the missing households of %d streets match their door-knock coverage", checked)
 }
 
 func getIndicators(t *testing.T, server, q string) [][]any {

@@ -172,7 +172,52 @@ func newIndicators() *cobra.Command {
 	}
 	show.Flags().StringVar(&area, "area", "", "area code: this area and everything under it")
 	show.Flags().StringVar(&level, "level", "", "only this level: grid, community, street, county, district, gov_unit")
-	cmd.AddCommand(list, run, show)
+	var target, at string
+	missing := &cobra.Command{
+		Use:   "missing [--target household|store] [--area CODE] [--at DATE]",
+		Short: "Who the door-knocking campaign (敲门行动, one per half-year) has not reached yet, with the latest attempt",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v := url.Values{"target": {target}}
+			if area != "" {
+				v.Set("area", area)
+			}
+			if at != "" {
+				v.Set("at", at)
+			}
+			var res struct {
+				Columns []string
+				Rows    [][]any
+			}
+			if err := adminCall(cmd.Context(), http.MethodGet, server+"/api/v1/doorknock/missing?"+v.Encode(), nil, &res); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, strings.ToUpper(strings.Join(res.Columns, "\t")))
+			for _, r := range res.Rows {
+				cells := make([]string, len(r))
+				for i, c := range r {
+					cells[i] = cell(c)
+				}
+				fmt.Fprintln(tw, strings.Join(cells, "\t"))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			when := time.Now()
+			if at != "" {
+				if d, err := time.ParseInLocation(time.DateOnly, at, shanghai); err == nil {
+					when = d
+				}
+			}
+			_, _, campaign := queries.CampaignOf(when)
+			fmt.Fprintf(cmd.OutOrStdout(), "%d %s(s) not yet reached in campaign %s\n", len(res.Rows), target, campaign)
+			return nil
+		},
+	}
+	missing.Flags().StringVar(&target, "target", queries.TargetHousehold, "household or store")
+	missing.Flags().StringVar(&area, "area", "", "area code: this area and everything under it (default all)")
+	missing.Flags().StringVar(&at, "at", "", "the campaign containing this date, YYYY-MM-DD, counted to its end (default now)")
+	cmd.AddCommand(list, run, show, missing)
 	return cmd
 }
 

@@ -27,6 +27,10 @@
 //	POST /api/v1/deadletters/replay {"source":..., "reason":..., "dry_run":true}
 //	                     send matching dead letters back through validation;
 //	                     admin
+//	GET  /api/v1/doorknock/missing?target=household|store&area=&at=&limit=
+//	                     who the door-knocking campaign containing at (default
+//	                     now) has not reached yet under an area, with the
+//	                     latest attempt (JSON, or CSV with ?format=csv); admin
 //	GET  /api/v1/files?source=&status=&limit=      (status: loaded, duplicate, failed, refused)
 //	                     the reports of the files each drop folder finished,
 //	                     newest first, without their rejected rows; admin
@@ -336,6 +340,47 @@ FROM area_modes m LEFT JOIN areas a ON a.code = m.area_code ORDER BY m.area_code
 		}
 		writeJSON(w, res)
 	})
+	mux.HandleFunc("GET /api/v1/doorknock/missing", func(w http.ResponseWriter, r *http.Request) {
+		if !c.admin(w, r, true, "") {
+			return
+		}
+		q := r.URL.Query()
+		target := q.Get("target")
+		if target == "" {
+			target = queries.TargetHousehold
+		}
+		sqlText, err := queries.MissingSQL(target)
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, err)
+			return
+		}
+		at := time.Now()
+		if v := q.Get("at"); v != "" {
+			d, err := time.ParseInLocation(time.DateOnly, v, shanghai)
+			if err != nil {
+				writeErr(w, http.StatusBadRequest, fmt.Errorf("at must be a date YYYY-MM-DD, got %q", v))
+				return
+			}
+			at = d.AddDate(0, 0, 1) // the whole day
+		}
+		limit := 100000
+		if l := q.Get("limit"); l != "" {
+			n, err := strconv.Atoi(l)
+			if err != nil || n < 1 || n > 100000 {
+				writeErr(w, http.StatusBadRequest, fmt.Errorf("limit must be 1-100000, got %q", l))
+				return
+			}
+			limit = n
+		}
+		start, end, campaign := queries.CampaignOf(at.Add(-time.Nanosecond))
+		res, err := c.Store.QueryArgs(r.Context(), sqlText, limit, start, minTime(at, end), q.Get("area"))
+		if err != nil {
+			writeErr(w, http.StatusInternalServerError, err)
+			return
+		}
+		w.Header().Set("X-Yiwang-Campaign", campaign)
+		writeResult(w, r, res)
+	})
 	mux.HandleFunc("GET /api/v1/files", func(w http.ResponseWriter, r *http.Request) {
 		if !c.admin(w, r, c.Files != nil, "no file-drop source runs") {
 			return
@@ -464,4 +509,11 @@ func writeErr(w http.ResponseWriter, code int, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
