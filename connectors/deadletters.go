@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/connectors/mapping"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/schemas"
@@ -26,7 +27,10 @@ type DeadLetterRecord struct {
 	Field     string    `json:"field,omitempty"`
 	Message   string    `json:"message"`
 	Position  string    `json:"position"`
-	Payload   string    `json:"payload"`
+	// Shape is "platform" when the payload is in the source system's own
+	// shape (refused before or by its mapping), else "".
+	Shape   string `json:"shape,omitempty"`
+	Payload string `json:"payload"`
 }
 
 // DeadLetterFilter selects dead letters; empty fields match everything.
@@ -48,7 +52,7 @@ func deadLetterOf(m kafka.Message) DeadLetterRecord {
 	return DeadLetterRecord{Partition: m.Partition, Offset: m.Offset, Time: m.Time,
 		Source: m.Header(HeaderSource), Schema: m.Header(HeaderSchema), Stage: m.Header(HeaderStage),
 		Reason: m.Header(HeaderCode), Field: m.Header(HeaderField), Message: m.Header(HeaderMessage),
-		Position: m.Header(HeaderPosition), Payload: string(m.Value)}
+		Position: m.Header(HeaderPosition), Shape: m.Header(HeaderPayloadShape), Payload: string(m.Value)}
 }
 
 // ReadDeadLetters returns the newest dead letters matching f, oldest first.
@@ -94,6 +98,10 @@ type Replayer struct {
 	Areas    schemas.Areas
 	Key      *pii.Key
 	Now      func() time.Time
+	// Maps are the mappings of the sources that have one, by source name:
+	// a dead letter in its platform's shape is mapped again (after a fix
+	// of the mapping, the new one) before validation.
+	Maps map[string]*mapping.Mapping
 }
 
 // Replay replays the dead letters matching f. With dryRun nothing is
@@ -148,6 +156,16 @@ func (r *Replayer) revalidate(d DeadLetterRecord, now time.Time) ([]byte, *schem
 	obj, err := schemas.Decode([]byte(d.Payload))
 	if err != nil {
 		return nil, nil, err
+	}
+	if d.Shape == "platform" {
+		m := r.Maps[d.Source]
+		if m == nil {
+			return nil, nil, &schemas.RecordError{Reason: mapping.ReasonMapping,
+				Msg: fmt.Sprintf("the record is in source %s's own shape and that source has no map: in this pipeline file", d.Source)}
+		}
+		if obj, err = m.Apply(obj); err != nil {
+			return nil, nil, err
+		}
 	}
 	normalizePersonal(sc, obj, now)
 	if err := sc.Validate(obj, r.Areas, now); err != nil {

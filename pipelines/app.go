@@ -68,7 +68,28 @@ type Pipeline struct {
 	writer   *kafka.Writer
 	store    *store.Store
 	areas    AreaSet
-	brokers  []string // the pipeline's own cluster, the embedded broker's address when it runs one
+	brokers  []string                    // the pipeline's own cluster, the embedded broker's address when it runs one
+	maps     map[string]*mapping.Mapping // by source, for sources with a map:
+}
+
+// compileMaps compiles the mapping of every source that has one.
+func (p *Pipeline) compileMaps() error {
+	p.maps = map[string]*mapping.Mapping{}
+	for _, sc := range p.cfg.Sources {
+		if sc.Map == nil {
+			continue
+		}
+		schema, ok := p.registry.Get(sc.Schema)
+		if !ok {
+			return fmt.Errorf("source %s: unknown schema %q", sc.Name, sc.Schema)
+		}
+		m, errs := mapping.Compile(*sc.Map, schema)
+		if len(errs) > 0 {
+			return fmt.Errorf("source %s: map.%s: %s (yiwang check lists every problem)", sc.Name, errs[0].Field, errs[0].Msg)
+		}
+		p.maps[sc.Name] = m
+	}
+	return nil
 }
 
 // Run starts every role of cfg and blocks until ctx ends, then shuts down in
@@ -85,6 +106,9 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	}
 	if probs := cfg.CheckSchemas(p.registry); len(probs) > 0 {
 		return probs
+	}
+	if err := p.compileMaps(); err != nil {
+		return err
 	}
 	defer p.close()
 
@@ -155,7 +179,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	loaderUp := make(chan struct{})
 	srv := &http.Server{Handler: api.New(api.Config{
 		Store: p.store, Registry: p.registry, Metrics: p.metrics,
-		DeadLetters: deadLetters{client: p.client, replayer: &connectors.Replayer{Client: p.client, Producer: p.writer,
+		DeadLetters: deadLetters{client: p.client, replayer: &connectors.Replayer{Client: p.client, Producer: p.writer, Maps: p.maps,
 			Registry: p.registry, Areas: p.areas, Key: opts.PIIKey, Now: time.Now}},
 		Indicators: indicators{db: p.store.DB(), catalog: catalog},
 		Modes:      modes{db: p.store.DB(), metrics: p.metrics},
@@ -324,14 +348,7 @@ func (p *Pipeline) runners() ([]*connectors.Runner, error) {
 			s.Log = p.opts.Log
 			src = s
 		}
-		var m *mapping.Mapping
-		if sc.Map != nil {
-			var errs []mapping.FieldError
-			if m, errs = mapping.Compile(*sc.Map, schema); len(errs) > 0 {
-				return nil, fmt.Errorf("source %s: map.%s: %s (yiwang check lists every problem)", sc.Name, errs[0].Field, errs[0].Msg)
-			}
-		}
-		out = append(out, &connectors.Runner{Name: sc.Name, Schema: schema, Source: src, Every: sc.Every, Map: m,
+		out = append(out, &connectors.Runner{Name: sc.Name, Schema: schema, Source: src, Every: sc.Every, Map: p.maps[sc.Name],
 			Producer: p.writer, State: state, Areas: p.areas, Key: p.opts.PIIKey, Metrics: p.metrics, Now: time.Now, Log: p.opts.Log})
 	}
 	return out, nil
