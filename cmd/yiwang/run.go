@@ -11,6 +11,7 @@ import (
 
 func newRun() *cobra.Command {
 	var file string
+	var noScheduler bool
 	cmd := &cobra.Command{
 		Use:   "run -c FILE",
 		Short: "Run a pipeline: connectors, loader and server (embedded broker when kafka.brokers is empty)",
@@ -25,9 +26,10 @@ func newRun() *cobra.Command {
 					return err
 				}
 			}
-			return pipelines.Run(cmd.Context(), cfg, pipelines.Options{AdminToken: os.Getenv("YIWANG_ADMIN_TOKEN"), PIIKey: key})
+			return pipelines.Run(cmd.Context(), cfg, pipelines.Options{AdminToken: os.Getenv("YIWANG_ADMIN_TOKEN"), PIIKey: key, NoScheduler: noScheduler})
 		},
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "pipelines/newarea.yaml", "pipeline file")
+	cmd.Flags().BoolVar(&noScheduler, "no-scheduler", false, "compute no indicators on their schedules (e.g. while loading history; yiwang indicators run computes them on request)")
 	return cmd
 }

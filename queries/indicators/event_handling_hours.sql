@@ -49,19 +49,36 @@ closed AS (
     AND dispatched_at IS NOT NULL
     AND dispatched_at <= closed_at
 ),
--- Working time of each event: the overlap of [dispatched_at, closed_at] with every shift of
--- every working day from the dispatch's local date to the closure's.
+-- Every shift from the earliest dispatch to the period's end, with the working time of the
+-- shifts before it: a clock that runs only in working hours.
+clock AS (
+  SELECT since, until,
+         CAST(coalesce(sum(epoch_us(until) - epoch_us(since)) OVER (ORDER BY since ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS BIGINT) AS before_us
+  FROM (
+    SELECT timezone('Asia/Shanghai', c.date + sh.shift_start) AS since,
+           timezone('Asia/Shanghai', c.date + sh.shift_end) AS until
+    FROM calendar c, shifts sh
+    WHERE c.is_workday
+      AND c.date BETWEEN (SELECT CAST(timezone('Asia/Shanghai', min(dispatched_at)) AS DATE) - 1 FROM closed)
+                     AND CAST(timezone('Asia/Shanghai', $as_of) AS DATE) + 1
+  )
+),
+-- The clock's reading at an instant: the working time of the shifts before the last shift
+-- begun, plus as much of that shift as had passed. An instant before every shift reads 0.
+readings AS (
+  SELECT e.event_id, 'dispatched' AS what,
+         coalesce(c.before_us + least(greatest(epoch_us(e.dispatched_at) - epoch_us(c.since), 0), epoch_us(c.until) - epoch_us(c.since)), 0) AS us
+  FROM closed e ASOF LEFT JOIN clock c ON e.dispatched_at >= c.since
+  UNION ALL
+  SELECT e.event_id, 'closed',
+         coalesce(c.before_us + least(greatest(epoch_us(e.closed_at) - epoch_us(c.since), 0), epoch_us(c.until) - epoch_us(c.since)), 0)
+  FROM closed e ASOF LEFT JOIN clock c ON e.closed_at >= c.since
+),
+-- Working time of each event: the clock at its closure less the clock at its dispatch.
 worked AS (
-  SELECT e.event_id,
-         sum(greatest(0, epoch_us(least(e.closed_at, timezone('Asia/Shanghai', c.date + sh.shift_end)))
-                       - epoch_us(greatest(e.dispatched_at, timezone('Asia/Shanghai', c.date + sh.shift_start))))) AS us
-  FROM closed e
-  JOIN calendar c
-    ON c.is_workday
-   AND c.date BETWEEN CAST(timezone('Asia/Shanghai', e.dispatched_at) AS DATE)
-                  AND CAST(timezone('Asia/Shanghai', e.closed_at) AS DATE)
-  CROSS JOIN shifts sh
-  GROUP BY e.event_id
+  SELECT event_id, sum(CASE WHEN what = 'closed' THEN us ELSE -us END) AS us
+  FROM readings
+  GROUP BY event_id
 )
 SELECT e.grid_code AS area_code,
        CAST($period_start AS TIMESTAMPTZ) AS period_start,

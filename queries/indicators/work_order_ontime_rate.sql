@@ -40,8 +40,21 @@ WITH sla(category, work_hours) AS (
 shifts(shift_start, shift_end) AS (
   VALUES (INTERVAL 510 MINUTE, INTERVAL 720 MINUTE), (INTERVAL 780 MINUTE, INTERVAL 1050 MINUTE)
 ),
--- Orders whose deadline may fall in the period: the longest limit (16 working hours) never
--- spans more than 30 days, even across the Spring Festival.
+-- Every shift from 31 days before the period to 60 days after as_of, with the working time of
+-- the shifts before it (a clock that runs only in working hours). The longest limit (16
+-- working hours) never spans more than 30 days, even across the Spring Festival.
+clock AS (
+  SELECT since, until,
+         CAST(coalesce(sum(epoch_us(until) - epoch_us(since)) OVER (ORDER BY since ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS BIGINT) AS before_us
+  FROM (
+    SELECT timezone('Asia/Shanghai', c.date + sh.shift_start) AS since,
+           timezone('Asia/Shanghai', c.date + sh.shift_end) AS until
+    FROM calendar c, shifts sh
+    WHERE c.is_workday
+      AND c.date BETWEEN CAST(timezone('Asia/Shanghai', $period_start) AS DATE) - 31
+                     AND CAST(timezone('Asia/Shanghai', $as_of) AS DATE) + 60
+  )
+),
 orders AS (
   SELECT o.order_id, o.grid_code, o.created_at, o.completed_at,
          CAST(CASE WHEN coalesce(o.urgent, false) THEN 4 ELSE coalesce(s.work_hours, 16) END AS BIGINT)
@@ -52,36 +65,26 @@ orders AS (
     AND o.created_at >= $period_start - INTERVAL 720 HOUR
     AND o.created_at < $as_of
 ),
--- Working time from each order's creation on, shift by shift, for 30 days.
-worked AS (
-  SELECT o.order_id, o.limit_us, w.until,
-         CAST(sum(epoch_us(w.until) - epoch_us(w.since))
-           OVER (PARTITION BY o.order_id ORDER BY w.since ROWS UNBOUNDED PRECEDING) AS BIGINT) AS done_us
-  FROM orders o,
-  LATERAL (
-    SELECT greatest(timezone('Asia/Shanghai', c.date + sh.shift_start), o.created_at) AS since,
-           timezone('Asia/Shanghai', c.date + sh.shift_end) AS until
-    FROM calendar c, shifts sh
-    WHERE c.is_workday
-      AND c.date BETWEEN CAST(timezone('Asia/Shanghai', o.created_at) AS DATE)
-                     AND CAST(timezone('Asia/Shanghai', o.created_at) AS DATE) + 30
-      AND timezone('Asia/Shanghai', c.date + sh.shift_end) > o.created_at
-  ) w
+-- The working clock at each order's creation: the shift that began last before it, and how
+-- much of that shift had passed.
+started AS (
+  SELECT o.*, c.before_us + least(greatest(epoch_us(o.created_at) - epoch_us(c.since), 0), epoch_us(c.until) - epoch_us(c.since))
+           + o.limit_us AS due_us
+  FROM orders o
+  ASOF JOIN clock c ON o.created_at >= c.since
 ),
--- The deadline lies in the first shift that completes the limit, as far before the shift's end
--- as the working time then done overshoots the limit.
+-- The deadline: in the last shift whose clock starts before the due reading, as far into it as
+-- the reading is past the shift's start.
 deadlines AS (
-  SELECT order_id, arg_min(until - to_microseconds(done_us - limit_us), until) AS deadline_at
-  FROM worked
-  WHERE done_us >= limit_us
-  GROUP BY order_id
+  SELECT s.order_id, s.grid_code, s.completed_at, c.since + to_microseconds(s.due_us - c.before_us) AS deadline_at
+  FROM started s
+  ASOF JOIN clock c ON s.due_us > c.before_us
 )
-SELECT o.grid_code AS area_code,
+SELECT grid_code AS area_code,
        CAST($period_start AS TIMESTAMPTZ) AS period_start,
-       CAST(count(*) FILTER (WHERE o.completed_at IS NOT NULL AND o.completed_at <= d.deadline_at) AS DOUBLE) AS numerator,
+       CAST(count(*) FILTER (WHERE completed_at IS NOT NULL AND completed_at <= deadline_at) AS DOUBLE) AS numerator,
        CAST(count(*) AS DOUBLE) AS denominator
-FROM orders o
-JOIN deadlines d ON d.order_id = o.order_id
-WHERE d.deadline_at >= $period_start
-  AND d.deadline_at < $as_of
-GROUP BY o.grid_code
+FROM deadlines
+WHERE deadline_at >= $period_start
+  AND deadline_at < $as_of
+GROUP BY grid_code
