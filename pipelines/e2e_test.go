@@ -484,41 +484,55 @@ func TestLedgerEndToEnd(t *testing.T) {
 }
 
 // checkSamePseudonym counts the work orders whose reporter's phone is a
-// household head's, in the sources' raw numbers and in the tables by
+// household head's, and the work-record cards of household heads (by
+// resident ID), in the sources' raw numbers and in the tables by
 // pseudonym, and wants the counts equal and not zero.
 func checkSamePseudonym(t *testing.T, l simulate.Ledger, server string) {
 	t.Helper()
-	phone := func(v simulate.Version, field string) string {
+	now := time.Now()
+	norm := map[string]func(string) (string, error){
+		"mobile": pii.NormalizeMobile,
+		"id":     func(s string) (string, error) { return pii.NormalizeID(s, now) },
+	}
+	value := func(v simulate.Version, field, kind string) string {
 		rec, err := v.Record()
 		if err != nil {
 			t.Fatal(err)
 		}
 		raw, _ := rec[field].(string)
-		n, err := pii.NormalizeMobile(raw)
+		n, err := norm[kind](raw)
 		if err != nil {
 			return ""
 		}
 		return n
 	}
-	heads := map[string]bool{}
-	for _, v := range l.Valid["household"] {
-		if p := phone(v, "head_phone"); p != "" {
-			heads[p] = true
+	for _, c := range []struct {
+		kind, table, typ, field, via string
+	}{
+		{"mobile", "work_orders", "work_order", "reporter_phone", "the property system's PostgreSQL"},
+		{"id", "team_records", "team_record", "member_id_number", "the grid platform's work-record cards"},
+	} {
+		headField := map[string]string{"mobile": "head_phone", "id": "head_id_number"}[c.kind]
+		heads := map[string]bool{}
+		for _, v := range l.Valid["household"] {
+			if p := value(v, headField, c.kind); p != "" {
+				heads[p] = true
+			}
 		}
-	}
-	want := 0
-	for _, v := range l.Valid["work_order"] {
-		if p := phone(v, "reporter_phone"); p != "" && heads[p] {
-			want++
+		want := 0
+		for _, v := range l.Valid[c.typ] {
+			if p := value(v, c.field, c.kind); p != "" && heads[p] {
+				want++
+			}
 		}
+		rows := query(t, server, fmt.Sprintf(`SELECT count(*) FROM %s r
+WHERE EXISTS (SELECT 1 FROM households h WHERE h.%s_key = r.%s_key)`, c.table, headField, c.field))
+		got := int(rows[0][0].(float64))
+		if want == 0 || got != want {
+			t.Fatalf("%s of household heads: %d joined by pseudonym, %d by raw number in the sources", c.table, got, want)
+		}
+		t.Logf("%d %s (%s) join households (REST API) by the %s's pseudonym, as their raw numbers do", got, c.table, c.via, c.field)
 	}
-	rows := query(t, server, `SELECT count(*) FROM work_orders w
-WHERE EXISTS (SELECT 1 FROM households h WHERE h.head_phone_key = w.reporter_phone_key)`)
-	got := int(rows[0][0].(float64))
-	if want == 0 || got != want {
-		t.Fatalf("work orders reported by a household head: %d joined by pseudonym, %d by raw number in the sources", got, want)
-	}
-	t.Logf("%d work orders (property system, PostgreSQL) join households (grid platform, REST API) by the reporter's pseudonym, as their raw numbers do", got)
 }
 
 // TestCalendarTable: the working-day calendar is in SQL, with the 2026

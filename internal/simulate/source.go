@@ -476,6 +476,29 @@ func (s *Simulator) ensureLoaded() {
 			s.newStore(gi, i, ts)
 		}
 	}
+	s.residentVolunteers()
+}
+
+// residentVolunteers makes half of each street's volunteers heads of its
+// households: the same person in the grid ledger and on the work-record
+// cards, by resident ID number.
+func (s *Simulator) residentVolunteers() {
+	for si, st := range s.district.streets {
+		var heads []string
+		for _, h := range s.households {
+			if h.HeadIDNumber != nil && strings.HasPrefix(h.GridCode, st.Code) {
+				heads = append(heads, *h.HeadIDNumber)
+			}
+		}
+		if len(heads) == 0 {
+			continue
+		}
+		for i := range s.members[si] {
+			if m := &s.members[si][i]; m.teamType == "volunteer" && s.rng.IntN(2) == 0 {
+				m.idNumber = oneOf(s.rng, heads)
+			}
+		}
+	}
 }
 
 // makeMembers creates the team members of every street.
