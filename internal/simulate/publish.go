@@ -170,6 +170,31 @@ func (s *Simulator) readChanges(k kind, c cursor, limit int) ([]change, cursor) 
 // position is a publisher's cursor in each record type it covers.
 type position map[kind]cursor
 
+// drain hands deliver every change since the position, a batch at a time,
+// and moves the position past each batch delivered; it returns how many
+// changes were delivered, and stops at the first error (the position stays
+// before the batch that failed).
+func (p position) drain(ctx context.Context, s *Simulator, deliver func(k kind, batch []change) error) (int, error) {
+	n := 0
+	for _, k := range p.kinds() {
+		for {
+			if err := ctx.Err(); err != nil {
+				return n, err
+			}
+			batch, next := s.readChanges(k, p[k], publishBatch)
+			if len(batch) == 0 {
+				break
+			}
+			if err := deliver(k, batch); err != nil {
+				return n, err
+			}
+			p[k] = next
+			n += len(batch)
+		}
+	}
+	return n, nil
+}
+
 func newPosition(s *Simulator, t Transport) position {
 	p := position{}
 	for _, name := range t.RecordTypes() {

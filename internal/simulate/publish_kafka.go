@@ -111,37 +111,25 @@ func policeLabels() map[string]map[string]string {
 func (p *KafkaPublisher) Publish(ctx context.Context) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := 0
-	for _, k := range p.pos.kinds() {
-		for {
-			if err := ctx.Err(); err != nil {
-				return n, err
+	return p.pos.drain(ctx, p.s, func(_ kind, batch []change) error {
+		now := p.s.cfg.Now()
+		msgs := make([]kafka.Message, len(batch))
+		for i, c := range batch {
+			obj, err := schemas.Decode(c.raw)
+			if err != nil {
+				return fmt.Errorf("decode own incident %s: %w", c.id, err)
 			}
-			batch, next := p.s.readChanges(k, p.pos[k], publishBatch)
-			if len(batch) == 0 {
-				break
+			value, err := json.Marshal(p.platform(obj))
+			if err != nil {
+				return fmt.Errorf("encode incident %s: %w", c.id, err)
 			}
-			now := p.s.cfg.Now()
-			msgs := make([]kafka.Message, len(batch))
-			for i, c := range batch {
-				obj, err := schemas.Decode(c.raw)
-				if err != nil {
-					return n, fmt.Errorf("decode own incident %s: %w", c.id, err)
-				}
-				value, err := json.Marshal(p.platform(obj))
-				if err != nil {
-					return n, fmt.Errorf("encode incident %s: %w", c.id, err)
-				}
-				msgs[i] = kafka.Message{Topic: p.topic, Key: []byte(c.id), Value: value, Time: now}
-			}
-			if err := p.w.Write(ctx, msgs...); err != nil {
-				return n, fmt.Errorf("produce to %s: %w", p.topic, err)
-			}
-			p.pos[k] = next
-			n += len(batch)
+			msgs[i] = kafka.Message{Topic: p.topic, Key: []byte(c.id), Value: value, Time: now}
 		}
-	}
-	return n, nil
+		if err := p.w.Write(ctx, msgs...); err != nil {
+			return fmt.Errorf("produce to %s: %w", p.topic, err)
+		}
+		return nil
+	})
 }
 
 // RecordTypes returns the record types the publisher produces.

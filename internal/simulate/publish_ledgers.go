@@ -101,24 +101,7 @@ func (p *LedgerPublisher) Folder(recordType string) (string, bool) {
 func (p *LedgerPublisher) Publish(ctx context.Context) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := 0
-	for _, k := range p.pos.kinds() {
-		for {
-			if err := ctx.Err(); err != nil {
-				return n, err
-			}
-			batch, next := p.s.readChanges(k, p.pos[k], publishBatch)
-			if len(batch) == 0 {
-				break
-			}
-			if err := p.write(k, batch); err != nil {
-				return n, err
-			}
-			p.pos[k] = next
-			n += len(batch)
-		}
-	}
-	return n, nil
+	return p.pos.drain(ctx, p.s, p.write)
 }
 
 // RecordTypes returns the record types the publisher writes.

@@ -131,26 +131,14 @@ func (p *PostgresPublisher) Publish(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
-	n := 0
-	for _, k := range p.pos.kinds() {
-		for {
-			if err := ctx.Err(); err != nil {
-				return n, err
-			}
-			batch, next := p.s.readChanges(k, p.pos[k], publishBatch)
-			if len(batch) == 0 {
-				break
-			}
-			if err := p.upsert(ctx, batch); err != nil {
-				_ = p.conn.Close(context.Background())
-				p.conn = nil
-				return n, err
-			}
-			p.pos[k] = next
-			n += len(batch)
+	return p.pos.drain(ctx, p.s, func(_ kind, batch []change) error {
+		if err := p.upsert(ctx, batch); err != nil {
+			_ = p.conn.Close(context.Background())
+			p.conn = nil
+			return err
 		}
-	}
-	return n, nil
+		return nil
+	})
 }
 
 // upsertSQL inserts a row or updates it in place.
