@@ -1,12 +1,14 @@
 package connectors
 
 import (
+	"encoding/json"
 	"errors"
 	"regexp"
 	"strconv"
 	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/kafka"
+	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
@@ -30,6 +32,7 @@ func DeadLetter(stage, source, schema, position string, payload []byte, err erro
 	if errors.As(err, &re) {
 		code, field, msg = re.Reason, re.Field, re.Msg
 	}
+	msg, _ = pii.ScrubText(msg) // messages never quote personal values; this holds it if one did
 	if len(msg) > 1000 {
 		msg = msg[:1000]
 	}
@@ -51,23 +54,54 @@ func DeadLetter(stage, source, schema, position string, payload []byte, err erro
 	}
 }
 
-var (
-	idLike    = regexp.MustCompile(`[1-9][0-9]{5}(?:18|19|20)[0-9]{9}[0-9Xx]`)
-	phoneLike = regexp.MustCompile(`(^|[^0-9])(1[3-9][0-9])([0-9]{4})([0-9]{4})([^0-9]|$)`)
-)
-
 // ScrubPayload makes a refused record safe to keep: the schema's personal
-// fields are removed when the record decodes, and in any case anything
-// shaped like a resident ID or a mobile number is masked, so that a
-// malformed record cannot carry them into the dead-letter topic.
+// fields are removed when the record decodes, and in any case every ID or
+// mobile number left in it is masked (pii.ScrubText, which keeps to digit
+// groups, so that a longer code such as an incident number is left whole),
+// in every string and number of a record that decodes and in the whole
+// text of one that does not.
 func ScrubPayload(sc *schemas.Schema, raw []byte, obj map[string]any) []byte {
-	if obj != nil && sc != nil && len(sc.StripPII(obj)) > 0 {
+	if obj == nil {
+		obj, _ = schemas.Decode(raw)
+	}
+	if obj != nil {
+		if sc != nil {
+			sc.StripPII(obj)
+		}
+		scrubValues(obj)
 		if b, err := marshal(obj); err == nil {
-			raw = b
+			return b
 		}
 	}
-	out := idLike.ReplaceAllFunc(raw, func(m []byte) []byte {
-		return append(append(append([]byte{}, m[:3]...), []byte("***********")...), m[14:]...)
-	})
-	return phoneLike.ReplaceAll(out, []byte("${1}${2}****${4}${5}"))
+	out, _ := pii.ScrubText(string(raw))
+	return []byte(out)
+}
+
+// pseudonym is the form of a protected column's value, version:HMAC; its
+// hex digits are no phone number.
+var pseudonym = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}:[0-9a-f]{64}$`)
+
+// scrubValues masks ID and mobile numbers in every string and number of v.
+func scrubValues(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = scrubValues(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = scrubValues(e)
+		}
+	case string:
+		if pseudonym.MatchString(x) {
+			return x
+		}
+		out, _ := pii.ScrubText(x)
+		return out
+	case json.Number:
+		if out, n := pii.ScrubText(string(x)); n > 0 {
+			return out
+		}
+	}
+	return v
 }

@@ -179,20 +179,21 @@ func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]b
 const HeaderPayloadShape = "yiwang.payload.shape"
 
 // deadLetter builds the dead letter of a refused record. A mapped source's
-// keeps the platform's shape — the clerk fixes the record there — without
-// the source fields the mapping feeds into personal fields; ScrubPayload
-// then masks whatever looks like an ID or phone number anywhere.
+// keeps the platform's shape — the clerk fixes the record there — but only
+// what the mapping reads, without what feeds personal fields
+// (Mapping.Evidence); ScrubPayload then masks whatever ID or phone number
+// is left anywhere.
 func (r *Runner) deadLetter(rec Record, src, obj map[string]any, err error, now time.Time) kafka.Message {
 	if r.Map == nil {
 		return DeadLetter("connector", r.Name, r.Schema.Name, rec.Position, ScrubPayload(r.Schema, rec.Raw, obj), err, now)
 	}
-	raw := rec.Raw
-	if src != nil && r.Map.StripPersonal(src) {
-		if b, merr := marshal(src); merr == nil {
-			raw = b
-		}
+	var payload []byte
+	if src != nil {
+		payload = ScrubPayload(nil, nil, r.Map.Evidence(src))
+	} else {
+		payload = ScrubPayload(nil, rec.Raw, nil) // not JSON: masked as text
 	}
-	m := DeadLetter("connector", r.Name, r.Schema.Name, rec.Position, ScrubPayload(r.Schema, raw, src), err, now)
+	m := DeadLetter("connector", r.Name, r.Schema.Name, rec.Position, payload, err, now)
 	m.Headers = append(m.Headers, kafka.Header{Key: HeaderPayloadShape, Value: []byte("platform")})
 	return m
 }

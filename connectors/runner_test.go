@@ -289,8 +289,35 @@ func TestRunnerMapsAndScrubsPlatformShape(t *testing.T) {
 			t.Fatalf("dead letter %d lacks the payload shape header", i)
 		}
 	}
-	// The payload is the platform's record, so that the clerk can find it.
-	if !strings.Contains(string(dead[0].Value), `"rklx":"暂住"`) || !strings.Contains(string(dead[0].Value), `220***********0425`) {
-		t.Fatalf("payload of the mapping refusal: %s", dead[0].Value)
+	// The payload is the platform's record as the mapping reads it, so
+	// that the clerk can find it and a replay can map it again: the fields
+	// the mapping reads, not the ones feeding personal fields (hz.zjhm,
+	// hz.lxdh), nor the free-text remark it does not read (bz).
+	if got := string(dead[0].Value); got != `{"fwbm":"22017300200100012-02-0301","gxsj":"2026-03-01 10:00:00","hbh":"H2","rklx":"暂住","rs":"３","wgbm":"220173002001001"}` {
+		t.Fatalf("payload of the mapping refusal: %s", got)
+	}
+	// Not JSON: kept as text, its numbers masked.
+	if got := string(dead[2].Value); got != `{"hbh":"H4", "bz":"220***********0425 138****8000"` {
+		t.Fatalf("payload of the malformed record: %s", got)
+	}
+}
+
+// TestScrubPayloadKeepsLongCodes: ID and phone numbers are masked in every
+// string and number of a dead letter, written however they were, while a
+// longer code that merely contains one (an incident number) stays whole, so
+// that a replay finds its record under its own key.
+func TestScrubPayloadKeepsLongCodes(t *testing.T) {
+	in := `{"jjdbh":"J3201062026030100017","a":"138 0013 8000","b":"+86-138-0013-8000","c":13800138000,"d":["220104195603150425"],` +
+		`"e":{"f":"电话13800138000。"},"k":"t1:` + strings.Repeat("0", 20) + `13800138000` + strings.Repeat("a", 33) + `"}`
+	got := string(ScrubPayload(nil, []byte(in), nil))
+	for _, raw := range []string{"138 0013 8000", "138-0013-8000", "13800138000\"", ":13800138000", "220104195603150425"} {
+		if strings.Contains(got, raw) {
+			t.Errorf("%q left in %s", raw, got)
+		}
+	}
+	for _, keep := range []string{`"jjdbh":"J3201062026030100017"`, `"k":"t1:` + strings.Repeat("0", 20) + `13800138000`} {
+		if !strings.Contains(got, keep) {
+			t.Errorf("%s changed: %s", keep, got)
+		}
 	}
 }

@@ -50,7 +50,10 @@ func (m *Mapping) Apply(src map[string]any) (map[string]any, error) {
 		for _, f := range m.exprF {
 			v, err := expr.Run(f.prog, env)
 			if err != nil {
-				fail(f, &convError{field: f, text: firstLine(err.Error()), plain: true})
+				// The error may quote the operands: mask ID and phone
+				// numbers in it like any value shown.
+				msg, _ := pii.ScrubText(firstLine(err.Error()))
+				fail(f, &convError{field: f, text: msg, plain: true})
 				continue
 			}
 			if out2, set, err := f.value(v, true); err != nil {
@@ -69,6 +72,74 @@ func (m *Mapping) Apply(src map[string]any) (map[string]any, error) {
 	}
 	return out, nil
 }
+
+// Evidence returns what a dead letter keeps of a refused source record:
+// only what the mapping reads — the paths of its path fields and the kept
+// fields, the top-level fields its expressions name — and none of what
+// feeds a personal field. Whatever else the platform sends (a caller's
+// name, an address) stays out. A replay maps the evidence as it would the
+// record.
+func (m *Mapping) Evidence(src map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, f := range m.pathF {
+		if !f.personal {
+			copyPath(out, src, f.path)
+		}
+	}
+	for _, k := range m.keep {
+		if v, ok := src[k]; ok && !m.feedsPersonal(k) {
+			out[k] = v
+		}
+	}
+	for _, f := range m.exprF {
+		for _, name := range f.names {
+			if v, ok := src[name]; ok && !m.feedsPersonal(name) {
+				out[name] = v
+			}
+		}
+	}
+	return out
+}
+
+// feedsPersonal reports whether the top-level source field name feeds a
+// personal field.
+func (m *Mapping) feedsPersonal(name string) bool {
+	for _, p := range m.personal {
+		if len(p) > 0 && p[0].key == name {
+			return true
+		}
+	}
+	return false
+}
+
+// copyPath copies what path points at in src into dst, building the
+// objects along it; a path through an array copies the array whole.
+func copyPath(dst, src map[string]any, path []step) {
+	if len(path) == 0 || path[0].bracket {
+		return
+	}
+	v, ok := src[path[0].key]
+	if !ok {
+		return
+	}
+	if len(path) == 1 {
+		dst[path[0].key] = v
+		return
+	}
+	sub, isObj := v.(map[string]any)
+	if !isObj || path[1].bracket || path[1].index >= 0 && !hasKey(sub, path[1].key) {
+		dst[path[0].key] = v
+		return
+	}
+	d, _ := dst[path[0].key].(map[string]any)
+	if d == nil {
+		d = map[string]any{}
+		dst[path[0].key] = d
+	}
+	copyPath(d, sub, path[1:])
+}
+
+func hasKey(m map[string]any, k string) bool { _, ok := m[k]; return ok }
 
 // StripPersonal removes from src the source fields that a path or keep
 // feeds into a personal (x-pii) schema field, and reports whether it removed
@@ -389,10 +460,12 @@ func show(v any) string {
 	case nil:
 		return "null"
 	case string:
+		// Mask first: a cut through a number would leave its digits
+		// unrecognised.
+		x, _ = pii.ScrubText(x)
 		if utf8.RuneCountInString(x) > 64 {
 			x = string([]rune(x)[:64]) + "…"
 		}
-		x, _ = pii.ScrubText(x)
 		return strconv.Quote(x)
 	case json.Number:
 		s, _ := pii.ScrubText(string(x))

@@ -293,7 +293,8 @@ type field struct {
 	def      any
 	hasDef   bool
 	optional bool
-	personal bool // never echo the value
+	personal bool     // never echo the value
+	names    []string // an expression's source fields: the names it uses, src.<name> included
 }
 
 // Compile checks cfg against the source form of sc and compiles it. It
@@ -407,6 +408,8 @@ func compileField(at, name string, col schemas.Column, spec Field, sc *schemas.S
 		prog, err := compileExpr(spec.Expr)
 		if err != nil {
 			bad("expr", "%v", err)
+		} else {
+			f.names = exprNames(prog)
 		}
 		f.prog = prog
 	}
@@ -596,4 +599,39 @@ func notInEnum(v any, col schemas.Column) string {
 		return ""
 	}
 	return fmt.Sprintf("%q is not a value of %s; it takes %s", s, col.Name, strings.Join(col.Enum, ", "))
+}
+
+// exprNames returns the top-level source fields an expression may read:
+// every identifier, and the member names of src.<name>. (A name of a
+// builtin or of out is harmless: it selects no source field.)
+func exprNames(prog *vm.Program) []string {
+	v := &nameVisitor{seen: map[string]bool{}}
+	root := prog.Node()
+	ast.Walk(&root, v)
+	return v.list
+}
+
+type nameVisitor struct {
+	seen map[string]bool
+	list []string
+}
+
+func (v *nameVisitor) add(n string) {
+	if !v.seen[n] {
+		v.seen[n] = true
+		v.list = append(v.list, n)
+	}
+}
+
+func (v *nameVisitor) Visit(node *ast.Node) {
+	switch x := (*node).(type) {
+	case *ast.IdentifierNode:
+		v.add(x.Value)
+	case *ast.MemberNode:
+		if id, ok := x.Node.(*ast.IdentifierNode); ok && id.Value == "src" {
+			if s, ok := x.Property.(*ast.StringNode); ok {
+				v.add(s.Value)
+			}
+		}
+	}
 }

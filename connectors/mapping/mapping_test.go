@@ -411,3 +411,53 @@ func TestPoliceSample(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEvidence: a dead letter keeps what the mapping reads and nothing
+// else — not the caller's name, phone or address the platform also sends.
+func TestEvidence(t *testing.T) {
+	m, errs := Compile(Config{Fields: map[string]Field{
+		"incident_id":  {Path: "jjdbh"},
+		"received_at":  {Path: "bjsj", Time: []string{"2006-01-02 15:04:05"}, Timezone: "Asia/Shanghai"},
+		"call_type":    {Expr: `src.jqxz == "报警" ? "report" : "consult"`},
+		"category_l1":  {Expr: `lb == nil ? "other" : "criminal"`},
+		"is_valid":     {Path: "sfyx", Values: map[string]any{"是": true, "否": false}},
+		"station_code": {Path: "pcsdm"},
+		"grid_code":    {Path: "fsdd.wgbm"},
+		"updated_at":   {Path: "gxsj", Time: []string{"2006-01-02 15:04:05"}, Timezone: "Asia/Shanghai"},
+	}}, testSchema(t, "police_incident"))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var src map[string]any
+	if err := json.Unmarshal([]byte(`{"jjdbh":"J1","bjsj":"2026-03-01 10:00:00","jqxz":"报警","lb":"x","sfyx":"是","pcsdm":"P1",
+"fsdd":{"wgbm":"220173002001001","dz":"某路某号"},"gxsj":"2026-03-01 10:00:00","bjrxm":"张某","bjrdh":"13800138000"}`), &src); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(m.Evidence(src))
+	if want := `{"bjsj":"2026-03-01 10:00:00","fsdd":{"wgbm":"220173002001001"},"gxsj":"2026-03-01 10:00:00","jjdbh":"J1","jqxz":"报警","lb":"x","pcsdm":"P1","sfyx":"是"}`; string(got) != want {
+		t.Fatalf("evidence\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestExprErrorsMaskNumbers: an expression's runtime error may quote its
+// operands; ID and phone numbers in it are masked.
+func TestExprErrorsMaskNumbers(t *testing.T) {
+	m, errs := Compile(Config{Fields: map[string]Field{
+		"incident_id":  {Path: "jjdbh"},
+		"received_at":  {Path: "bjsj", Time: []string{"2006-01-02 15:04:05"}, Timezone: "Asia/Shanghai"},
+		"call_type":    {Expr: `int(sfzh) > 0 ? "report" : "consult"`},
+		"category_l1":  {Expr: `"other"`},
+		"is_valid":     {Expr: `true`},
+		"station_code": {Path: "pcsdm"},
+		"grid_code":    {Path: "wgbm"},
+		"updated_at":   {Path: "gxsj", Time: []string{"2006-01-02 15:04:05"}, Timezone: "Asia/Shanghai"},
+	}}, testSchema(t, "police_incident"))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	_, err := m.Apply(map[string]any{"jjdbh": "J1", "bjsj": "2026-03-01 10:00:00", "sfzh": "11010119900307123X", "pcsdm": "P1",
+		"wgbm": "220173002001001", "gxsj": "2026-03-01 10:00:00"})
+	if err == nil || strings.Contains(err.Error(), "11010119900307123X") || !strings.Contains(err.Error(), "call_type") {
+		t.Fatalf("error %v", err)
+	}
+}
