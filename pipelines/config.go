@@ -721,6 +721,7 @@ func Check(file, schemaDir string, getenv func(string) (string, bool)) []error {
 		}
 		return out
 	}
+	valueProblems := len(cp)
 	if reg != nil {
 		cp = append(cp, cfg.CheckSchemas(reg)...)
 	}
@@ -731,8 +732,8 @@ func Check(file, schemaDir string, getenv func(string) (string, bool)) []error {
 		}
 		out = append(out, p)
 	}
-	if len(cp) > 0 {
-		return out
+	if valueProblems > 0 {
+		return out // the reference files and tables are checked once the values are right
 	}
 	if _, err := readAreas(cfg); err != nil {
 		out = append(out, cfg.problem(err.Error(), "reference", "areas"))

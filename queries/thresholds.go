@@ -26,7 +26,7 @@ const thresholdsTable = `CREATE TABLE IF NOT EXISTS indicator_thresholds (
 const StatusView = `CREATE OR REPLACE VIEW indicator_status AS
 WITH RECURSIVE up(code, ancestor) AS (
   SELECT code, code FROM areas
-  UNION ALL
+  UNION -- not ALL: a cycle in the reference data must end the recursion
   SELECT up.code, a.parent_code FROM up JOIN areas a ON a.code = up.ancestor WHERE a.parent_code IS NOT NULL
 ), area_mode AS (
   SELECT up.code AS area_code, bool_or(coalesce(m.mode = 'emergency', false)) AS emergency

@@ -532,6 +532,11 @@ func checkLayout(l string) error {
 	if l == "unix" || l == "unix_ms" {
 		return nil
 	}
+	// A zone abbreviation (MST) is read as an unknown zone at offset 0
+	// for any abbreviation Go does not know (CST, JST...): a silent shift.
+	if strings.Contains(strings.ReplaceAll(l, "-0700", ""), "MST") {
+		return fmt.Errorf("layout %q reads a zone abbreviation (MST), which Go takes as UTC for zones it does not know; write the offset (-0700 or Z07:00) or leave the zone out and set timezone", l)
+	}
 	ref := time.Date(2026, 11, 26, 8, 30, 45, 0, time.UTC)
 	t, err := time.Parse(l, ref.Format(l))
 	if err != nil || t.Year() != ref.Year() || t.Month() != ref.Month() || t.Day() != ref.Day() {

@@ -461,3 +461,22 @@ func TestExprErrorsMaskNumbers(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+func TestZoneAbbreviationsRefused(t *testing.T) {
+	_, errs := Compile(Config{Fields: map[string]Field{
+		"incident_id": {Path: "jjdbh"},
+		"received_at": {Path: "bjsj", Time: []string{"2006-01-02 15:04 MST", "2006-01-02T15:04:05-0700"}, Timezone: "Asia/Shanghai"},
+	}}, testSchema(t, "police_incident"))
+	n := 0
+	for _, e := range errs {
+		if strings.HasPrefix(e.Field, "fields.received_at.time") {
+			n++
+			if e.Field != "fields.received_at.time.0" || !strings.Contains(e.Msg, "zone abbreviation") {
+				t.Errorf("%+v", e)
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("layout problems: %v", errs)
+	}
+}

@@ -60,8 +60,13 @@ func (c *Client) Fetch(ctx context.Context, topic string, partition int, offset 
 		o.MaxBytes = 8 << 20
 	}
 	out := Fetched{Next: offset}
+	// Read committed: records of a transaction still open are not handed
+	// out (the broker stops at the last stable offset). Records of an
+	// aborted transaction still are, since kafka-go does not pass on the
+	// aborted transactions' list; a platform's topic is expected to be
+	// written without transactions.
 	res, err := c.client.Fetch(ctx, &kgo.FetchRequest{Topic: topic, Partition: partition, Offset: offset,
-		MinBytes: 1, MaxBytes: int64(o.MaxBytes), MaxWait: o.MaxWait})
+		MinBytes: 1, MaxBytes: int64(o.MaxBytes), MaxWait: o.MaxWait, IsolationLevel: kgo.ReadCommitted})
 	if err != nil {
 		return out, fmt.Errorf("fetch %s/%d at %d: %w", topic, partition, offset, err)
 	}

@@ -74,11 +74,13 @@ started AS (
   ASOF JOIN clock c ON o.created_at >= c.since
 ),
 -- The deadline: in the last shift whose clock starts before the due reading, as far into it as
--- the reading is past the shift's start.
+-- the reading is past the shift's start. A reading past the clock's last shift (the calendar
+-- table ends) has no deadline yet, and the order is not counted.
 deadlines AS (
   SELECT s.order_id, s.grid_code, s.completed_at, c.since + to_microseconds(s.due_us - c.before_us) AS deadline_at
   FROM started s
   ASOF JOIN clock c ON s.due_us > c.before_us
+  WHERE s.due_us - c.before_us <= epoch_us(c.until) - epoch_us(c.since)
 )
 SELECT grid_code AS area_code,
        CAST($period_start AS TIMESTAMPTZ) AS period_start,
