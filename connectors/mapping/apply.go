@@ -284,6 +284,9 @@ func (f *field) convert(v any) (any, *convError) {
 			return nil, err
 		}
 		if f.date {
+			if !f.zoned {
+				return t.Format(time.DateOnly), nil // the date where the time was written
+			}
 			return t.In(f.loc).Format(time.DateOnly), nil
 		}
 		return t.UTC().Format(time.RFC3339Nano), nil

@@ -295,6 +295,7 @@ type field struct {
 	optional bool
 	personal bool     // never echo the value
 	names    []string // an expression's source fields: the names it uses, src.<name> included
+	zoned    bool     // timezone was given: a date is taken there, else in the time's own offset
 }
 
 // Compile checks cfg against the source form of sc and compiles it. It
@@ -450,7 +451,7 @@ func compileField(at, name string, col schemas.Column, spec Field, sc *schemas.S
 		if spec.Timezone == "" {
 			bad("timezone", "time needs timezone: the zone of naive times, e.g. Asia/Shanghai")
 		}
-	} else if spec.Timezone != "" {
+	} else if spec.Timezone != "" && !f.date {
 		bad("timezone", "has no effect without time layouts; remove it or add time")
 	}
 	if spec.Timezone != "" {
@@ -460,6 +461,7 @@ func compileField(at, name string, col schemas.Column, spec Field, sc *schemas.S
 		}
 		f.loc = loc
 	}
+	f.zoned = f.loc != nil
 	if f.loc == nil {
 		f.loc = time.UTC
 	}

@@ -480,3 +480,38 @@ func TestZoneAbbreviationsRefused(t *testing.T) {
 		t.Fatalf("layout problems: %v", errs)
 	}
 }
+
+// TestDateInItsOwnZone: a date field read from a time with its own offset
+// is that time's date there, unless a timezone says where to take it.
+func TestDateInItsOwnZone(t *testing.T) {
+	sc := testSchema(t, "mapped_case")
+	base := map[string]Field{
+		"case_id": {Path: "id"}, "kind": {Expr: `"report"`}, "grid_code": {Path: "g"},
+		"reported_at": {Path: "t"}, "updated_at": {Path: "t"},
+	}
+	for _, c := range []struct {
+		spec Field
+		in   string
+		want string
+	}{
+		{Field{Path: "d", Type: "time"}, "2026-03-01T01:00:00+08:00", "2026-03-01"},
+		{Field{Path: "d", Type: "time"}, "2026-02-28T17:00:00Z", "2026-02-28"},
+		{Field{Path: "d", Type: "time", Timezone: "Asia/Shanghai"}, "2026-02-28T17:00:00Z", "2026-03-01"},
+	} {
+		fields := map[string]Field{"due_on": c.spec}
+		for k, v := range base {
+			fields[k] = v
+		}
+		m, errs := Compile(Config{Fields: fields}, sc)
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		out, err := m.Apply(map[string]any{"id": "C1", "g": "220173002001001", "t": "2026-03-01T02:00:00Z", "d": c.in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out["due_on"] != c.want {
+			t.Errorf("%+v on %s: %v, want %s", c.spec, c.in, out["due_on"], c.want)
+		}
+	}
+}
