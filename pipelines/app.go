@@ -303,12 +303,22 @@ func (p *Pipeline) close() {
 	}
 }
 
-func (p *Pipeline) runners() ([]*connectors.Runner, error) {
+func (p *Pipeline) runners() (out []*connectors.Runner, err error) {
 	state, err := connectors.LoadState(context.Background(), p.client, p.writer)
 	if err != nil {
 		return nil, err
 	}
-	var out []*connectors.Runner
+	defer func() {
+		if err == nil {
+			return
+		}
+		for _, r := range out { // the sources made before the one that failed
+			if c, ok := r.Source.(io.Closer); ok {
+				_ = c.Close()
+			}
+		}
+		out = nil
+	}()
 	for _, sc := range p.cfg.Sources {
 		if !sc.On() {
 			p.opts.Log.Info("source disabled in the pipeline file", "source", sc.Name)
