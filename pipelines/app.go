@@ -303,21 +303,21 @@ func (p *Pipeline) close() {
 	}
 }
 
-func (p *Pipeline) runners() (out []*connectors.Runner, err error) {
+func (p *Pipeline) runners() (_ []*connectors.Runner, err error) {
 	state, err := connectors.LoadState(context.Background(), p.client, p.writer)
 	if err != nil {
 		return nil, err
 	}
+	var made []*connectors.Runner
 	defer func() {
 		if err == nil {
 			return
 		}
-		for _, r := range out { // the sources made before the one that failed
+		for _, r := range made { // the sources made before the one that failed
 			if c, ok := r.Source.(io.Closer); ok {
 				_ = c.Close()
 			}
 		}
-		out = nil
 	}()
 	for _, sc := range p.cfg.Sources {
 		if !sc.On() {
@@ -358,10 +358,10 @@ func (p *Pipeline) runners() (out []*connectors.Runner, err error) {
 			s.Log = p.opts.Log
 			src = s
 		}
-		out = append(out, &connectors.Runner{Name: sc.Name, Schema: schema, Source: src, Every: sc.Every, Map: p.maps[sc.Name],
+		made = append(made, &connectors.Runner{Name: sc.Name, Schema: schema, Source: src, Every: sc.Every, Map: p.maps[sc.Name],
 			Producer: p.writer, State: state, Areas: p.areas, Key: p.opts.PIIKey, Metrics: p.metrics, Now: time.Now, Log: p.opts.Log})
 	}
-	return out, nil
+	return made, nil
 }
 
 // files serves the drop folders' per-file reports.
