@@ -99,6 +99,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.Metrics.SourceNewestEvent.WithLabelValues(r.Name).Set(float64(newest.UnixMilli()) / 1000)
 		}
 		r.Metrics.ConnectorPolls.WithLabelValues(r.Name, "ok").Inc()
+		if l, ok := r.Source.(interface{ Lost() int64 }); ok {
+			r.Metrics.ConnectorLost.WithLabelValues(r.Name).Set(float64(l.Lost()))
+		}
 		r.Metrics.ConnectorLastPoll.WithLabelValues(r.Name).Set(float64(now.UnixMilli()) / 1000)
 		// A page that did not move the cursor (records without a position
 		// of their own) would come back at once: wait as if caught up.

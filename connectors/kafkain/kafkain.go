@@ -136,6 +136,10 @@ type Source struct {
 
 	mu     sync.Mutex
 	lost   int64
+	// counted remembers the losses already counted, by partition and the
+	// stored offset they were found at: until a record moves the stored
+	// cursor on, every poll finds the same gap, which is one loss.
+	counted map[int]int64
 	latest Cursor // where start: latest put a source without a cursor
 	turn   int    // rotates who gets the page's remainder
 }
@@ -334,10 +338,17 @@ func (s *Source) position(pos Cursor, p int, b kafka.Offsets) {
 		pos[p] = b.First
 	case cur < b.First:
 		s.mu.Lock()
-		s.lost += b.First - cur
+		prev, seen := s.counted[p]
+		if s.counted == nil {
+			s.counted = map[int]int64{}
+		}
+		s.counted[p] = b.First
+		s.lost += b.First - max(cur, prev)
 		s.mu.Unlock()
-		s.log().Warn("records deleted by retention before they were read; skipping to the first offset held",
-			"topic", s.cfg.Topic, "partition", p, "from", cur, "to", b.First, "lost", b.First-cur)
+		if !seen || prev < b.First {
+			s.log().Warn("records deleted by retention before they were read; skipping to the first offset held",
+				"topic", s.cfg.Topic, "partition", p, "from", max(cur, prev), "to", b.First, "lost", b.First-max(cur, prev))
+		}
 		pos[p] = b.First
 	case cur > b.Next:
 		s.log().Warn("cursor past the end of the partition (was the topic recreated?); reading it from the first offset",

@@ -45,6 +45,7 @@ type Metrics struct {
 
 	ConnectorRecords     *prometheus.CounterVec
 	ConnectorPolls       *prometheus.CounterVec
+	ConnectorLost        *prometheus.GaugeVec
 	ConnectorLastPoll    *prometheus.GaugeVec
 	ConnectorLastProduce *prometheus.GaugeVec
 	SourceNewestEvent    *prometheus.GaugeVec
@@ -94,6 +95,7 @@ func New() *Metrics {
 	m := &Metrics{Registry: r}
 	m.ConnectorRecords = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_connector_records_total", Help: "Records polled by a connector, by outcome (produced, deadletter)."}, []string{"source", "outcome"})
 	m.ConnectorPolls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_connector_polls_total", Help: "Connector polls by outcome (ok, error)."}, []string{"source", "outcome"})
+	m.ConnectorLost = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_connector_lost_records", Help: "Records the source system deleted before the connector read them (a Kafka topic's retention), since the process started."}, []string{"source"})
 	m.ConnectorLastPoll = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_connector_last_poll_timestamp_seconds", Help: "Unix time of the last successful poll of a source, also when nothing was new."}, []string{"source"})
 	m.ConnectorLastProduce = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_connector_last_produce_timestamp_seconds", Help: "Unix time at which Kafka last acknowledged records of a source."}, []string{"source"})
 	m.SourceNewestEvent = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_source_newest_event_timestamp_seconds", Help: "Newest event time delivered by a source."}, []string{"source"})
@@ -110,7 +112,7 @@ func New() *Metrics {
 	m.QueryLastRun = &lastRun{GaugeVec: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_query_last_run_timestamp_seconds", Help: "Unix time of a query's last run, labelled with its run id (which names the mode)."}, []string{"query", "run_id"}), last: map[string]string{}}
 	m.QuerySchedule = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_query_schedule", Help: "1 for every query schedule in force, by mode and cron expression (Asia/Shanghai)."}, []string{"query", "mode", "cron"})
 	m.AreaMode = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_area_mode", Help: "1 for the current mode of each area that was ever switched (normal, emergency)."}, []string{"area", "mode"})
-	for _, c := range []prometheus.Collector{m.QuerySchedule, m.AreaMode, m.QueryRuns, m.QueryLastSuccess, m.QueryDuration, m.QueryLastRun.GaugeVec, m.ConnectorRecords, m.ConnectorPolls, m.ConnectorLastPoll, m.ConnectorLastProduce, m.SourceNewestEvent,
+	for _, c := range []prometheus.Collector{m.QuerySchedule, m.AreaMode, m.QueryRuns, m.QueryLastSuccess, m.QueryDuration, m.QueryLastRun.GaugeVec, m.ConnectorRecords, m.ConnectorPolls, m.ConnectorLost, m.ConnectorLastPoll, m.ConnectorLastProduce, m.SourceNewestEvent,
 		m.LoaderRecords, m.LoaderBatches, m.LoaderBatchTime, m.LoaderLag, m.LoaderLastCommit, m.TableNewestEvent, m.DeadLetters} {
 		f(c)
 	}
