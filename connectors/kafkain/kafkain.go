@@ -134,14 +134,14 @@ type Source struct {
 	cfg    Config
 	client *kafka.Client
 
-	mu     sync.Mutex
-	lost   int64
+	mu   sync.Mutex
+	lost int64
 	// counted remembers the losses already counted, by partition and the
 	// stored offset they were found at: until a record moves the stored
 	// cursor on, every poll finds the same gap, which is one loss.
 	counted map[int]int64
-	latest Cursor // where start: latest put a source without a cursor
-	turn   int    // rotates who gets the page's remainder
+	latest  Cursor // where start: latest put a source without a cursor
+	turn    int    // rotates who gets the page's remainder
 }
 
 var _ connectors.Source = (*Source)(nil)
