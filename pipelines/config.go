@@ -525,43 +525,30 @@ func (c *Config) validate() Problems {
 		if s.Schema == "" {
 			probs = append(probs, c.problem("is required: the record type this source delivers", "sources", i, "schema"))
 		}
+		// block checks that the type's block is there and reports its own
+		// problems at their places; false when it is missing.
+		block := func(key, article string, present bool, errs func() []fieldError) bool {
+			if !present {
+				probs = append(probs, c.problem(fmt.Sprintf("type %s needs %s %q block", s.Type, article, key+":"), "sources", i))
+				return false
+			}
+			for _, e := range errs() {
+				probs = append(probs, c.problem(e.Msg, fieldPath(i, key, e.Field)...))
+			}
+			return true
+		}
 		switch s.Type {
 		case "httpapi":
-			if s.HTTP == nil {
-				probs = append(probs, c.problem(`type httpapi needs an "http:" block`, "sources", i))
-				continue
-			}
-			for _, e := range s.HTTP.Validate() {
-				probs = append(probs, c.problem(e.Msg, fieldPath(i, "http", e.Field)...))
-			}
+			block("http", "an", s.HTTP != nil, func() []fieldError { return fieldErrors(s.HTTP.Validate()) })
 		case "filedrop":
-			if s.File == nil {
-				probs = append(probs, c.problem(`type filedrop needs a "file:" block`, "sources", i))
-				continue
-			}
-			for _, e := range s.File.Validate() {
-				probs = append(probs, c.problem(e.Msg, fieldPath(i, "file", e.Field)...))
-			}
-			if s.File.Dir != "" && !filepath.IsAbs(s.File.Dir) && c.dir != "embedded:" {
+			if block("file", "a", s.File != nil, func() []fieldError { return fieldErrors(s.File.Validate()) }) &&
+				s.File.Dir != "" && !filepath.IsAbs(s.File.Dir) && c.dir != "embedded:" {
 				c.Sources[i].File.Dir = filepath.Join(c.dir, s.File.Dir)
 			}
 		case "sqldb":
-			if s.SQL == nil {
-				probs = append(probs, c.problem(`type sqldb needs a "sql:" block`, "sources", i))
-				continue
-			}
-			for _, e := range s.SQL.Validate() {
-				probs = append(probs, c.problem(e.Msg, fieldPath(i, "sql", e.Field)...))
-			}
+			block("sql", "a", s.SQL != nil, func() []fieldError { return fieldErrors(s.SQL.Validate()) })
 		case "kafkain":
-			if s.Kafka == nil {
-				probs = append(probs, c.problem(`type kafkain needs a "kafka:" block`, "sources", i))
-				continue
-			}
-			for _, e := range s.Kafka.Validate() {
-				probs = append(probs, c.problem(e.Msg, fieldPath(i, "kafka", e.Field)...))
-			}
-			if s.Map == nil {
+			if block("kafka", "a", s.Kafka != nil, func() []fieldError { return fieldErrors(s.Kafka.Validate()) }) && s.Map == nil {
 				probs = append(probs, c.problem(`type kafkain needs a "map:" block: how the platform's records become the schema's fields`, "sources", i))
 			}
 		default:
@@ -569,6 +556,18 @@ func (c *Config) validate() Problems {
 		}
 	}
 	return probs
+}
+
+// fieldError is a connector's own configuration problem: each connector
+// package declares the same struct as its FieldError.
+type fieldError = struct{ Field, Msg string }
+
+func fieldErrors[E ~struct{ Field, Msg string }](es []E) []fieldError {
+	out := make([]fieldError, len(es))
+	for i, e := range es {
+		out[i] = fieldError(e)
+	}
+	return out
 }
 
 // fieldPath is the config path of a connector's field ("tls.mode").

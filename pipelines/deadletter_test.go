@@ -97,16 +97,7 @@ type replayResult struct {
 
 func replay(t *testing.T, server string) replayResult {
 	t.Helper()
-	resp, err := http.Post("http://"+server+"/api/v1/deadletters/replay", "application/json", bytes.NewReader([]byte(`{"reason":"unknown_area"}`)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var r replayResult
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("replay: HTTP %d %v", resp.StatusCode, err)
-	}
-	return r
+	return replayBody(t, server, `{"reason":"unknown_area"}`)
 }
 
 // TestReplayAfterMappingFix: a police record whose label the mapping does
