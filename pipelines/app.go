@@ -177,11 +177,12 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	}
 	var ready sync.Once
 	loaderUp := make(chan struct{})
+	locks := &QueryLocks{} // one run of a query at a time, scheduled or asked for
 	srv := &http.Server{Handler: api.New(api.Config{
 		Store: p.store, Registry: p.registry, Metrics: p.metrics,
 		DeadLetters: deadLetters{client: p.client, replayer: &connectors.Replayer{Client: p.client, Producer: p.writer, Maps: p.maps,
 			Registry: p.registry, Areas: p.areas, Key: opts.PIIKey, Now: time.Now}},
-		Indicators: indicators{db: p.store.DB(), catalog: catalog},
+		Indicators: indicators{db: p.store.DB(), catalog: catalog, locks: locks},
 		Modes:      modes{db: p.store.DB(), metrics: p.metrics},
 		Files:      newFiles(cfg),
 		AdminToken: opts.AdminToken, DemoAuth: opts.DemoAuth && isLoopback(ln.Addr()),
@@ -243,7 +244,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 			}()
 		}
 	}
-	sched := &Scheduler{DB: p.store.DB(), Catalog: catalog, Metrics: p.metrics, Log: log, Now: time.Now, ModePoll: opts.ModePoll}
+	sched := &Scheduler{DB: p.store.DB(), Catalog: catalog, Metrics: p.metrics, Log: log, Now: time.Now, ModePoll: opts.ModePoll, Locks: locks}
 	schedCtx, stopScheduler := context.WithCancel(runCtx)
 	defer stopScheduler()
 	var swg sync.WaitGroup
@@ -425,6 +426,7 @@ func (m modes) SetMode(ctx context.Context, area string, mode queries.Mode, reas
 type indicators struct {
 	db      *sql.DB
 	catalog *queries.Catalog
+	locks   *QueryLocks // the scheduler's: a run asked for waits for a scheduled one of the same query
 }
 
 func (i indicators) Run(ctx context.Context, names []string, from, to time.Time) (map[string]queries.Result, error) {
@@ -442,7 +444,9 @@ func (i indicators) Run(ctx context.Context, names []string, from, to time.Time)
 	out := map[string]queries.Result{}
 	now := time.Now()
 	for _, q := range sel {
+		unlock := i.locks.Lock(q.Name)
 		res, err := queries.Run(ctx, i.db, q, from, minTime(to, now), fmt.Sprintf("%s/manual/%s", q.Name, now.In(shanghai).Format("20060102T150405")), now)
+		unlock()
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", q.Name, err)
 		}

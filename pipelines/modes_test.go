@@ -46,7 +46,13 @@ func TestEmergencySwitch(t *testing.T) {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("no %s within a minute", what)
+				var errs []string
+				for _, l := range strings.Split(p.logs.String(), "\n") {
+					if strings.Contains(l, "level=ERROR") || strings.Contains(l, "level=WARN") {
+						errs = append(errs, l)
+					}
+				}
+				t.Fatalf("no %s within a minute; the pipeline's warnings and errors:\n%s", what, strings.Join(errs, "\n"))
 			}
 			time.Sleep(200 * time.Millisecond)
 		}

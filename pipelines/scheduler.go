@@ -15,8 +15,10 @@ import (
 )
 
 // Scheduler runs the indicator queries on their cron schedules (Asia/
-// Shanghai). Each query has one goroutine, so two runs of one query never
-// overlap; a failing query is logged and counted and does not stop the
+// Shanghai). Each query has a goroutine per mode, and every run of a query
+// — normal, emergency or asked for through the API — holds the query's lock
+// (Locks), so that two runs of one query never overlap (they would write
+// the same cells); a failing query is logged and counted and does not stop the
 // others. At start every query catches up: it computes the previous and the
 // current period, which covers runs missed while the process was down.
 //
@@ -33,6 +35,32 @@ type Scheduler struct {
 	Now     func() time.Time
 	// ModePoll is how often the area modes are read (default 15 s).
 	ModePoll time.Duration
+	// Locks serialise the runs of each query; nil makes the scheduler's
+	// own. Share it with whatever else runs queries.
+	Locks *QueryLocks
+}
+
+// QueryLocks holds one lock per query name.
+type QueryLocks struct {
+	mu sync.Mutex
+	m  map[string]*sync.Mutex
+}
+
+// Lock waits until no other run of the query named holds its lock, takes
+// it, and returns its release.
+func (l *QueryLocks) Lock(name string) (unlock func()) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*sync.Mutex{}
+	}
+	q := l.m[name]
+	if q == nil {
+		q = &sync.Mutex{}
+		l.m[name] = q
+	}
+	l.mu.Unlock()
+	q.Lock()
+	return q.Unlock
 }
 
 var shanghai = func() *time.Location {
@@ -44,6 +72,9 @@ var shanghai = func() *time.Location {
 
 // Run schedules every query until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) error {
+	if s.Locks == nil {
+		s.Locks = &QueryLocks{}
+	}
 	var wg sync.WaitGroup
 	if err := s.start(ctx, &wg, queries.Normal); err != nil {
 		return err
@@ -136,6 +167,7 @@ func (s *Scheduler) loop(ctx context.Context, q *queries.Query, sched cron.Sched
 
 // runOnce computes q for the periods from from to now.
 func (s *Scheduler) runOnce(ctx context.Context, q *queries.Query, from time.Time, mode queries.Mode) {
+	defer s.Locks.Lock(q.Name)()
 	now := s.Now()
 	runID := fmt.Sprintf("%s/%s/%s", q.Name, mode, now.In(shanghai).Format("20060102T150405"))
 	start := time.Now()
