@@ -36,10 +36,8 @@ import (
 
 // Options are what a command adds to a config.
 type Options struct {
-	// DemoAuth lets the SQL API answer without a token on a loopback
-	// address when YIWANG_ADMIN_TOKEN is unset (the demo only).
-	DemoAuth bool
-	// AdminToken is the bearer token of POST /api/v1/sql.
+	// AdminToken is the bearer token of the administrator's routes
+	// (POST /api/v1/sql...); empty closes them.
 	AdminToken string
 	// Ready, if set, is called once everything runs, with the server's and
 	// the broker's addresses.
@@ -178,14 +176,14 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	var ready sync.Once
 	loaderUp := make(chan struct{})
 	locks := &QueryLocks{} // one run of a query at a time, scheduled or asked for
-	srv := &http.Server{Handler: api.New(api.Config{
+	srv := api.NewServer(api.New(api.Config{
 		Store: p.store, Registry: p.registry, Metrics: p.metrics,
 		DeadLetters: deadLetters{client: p.client, replayer: &connectors.Replayer{Client: p.client, Producer: p.writer, Maps: p.maps,
 			Registry: p.registry, Areas: p.areas, Key: opts.PIIKey, Now: time.Now}},
 		Indicators: indicators{db: p.store.DB(), catalog: catalog, locks: locks},
 		Modes:      modes{db: p.store.DB(), metrics: p.metrics},
 		Files:      newFiles(cfg),
-		AdminToken: opts.AdminToken, DemoAuth: opts.DemoAuth && isLoopback(ln.Addr()),
+		AdminToken: opts.AdminToken, Listen: ln.Addr().String(),
 		Ready: func() bool {
 			select {
 			case <-loaderUp:
@@ -194,7 +192,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 				return false
 			}
 		},
-	}), ReadHeaderTimeout: 10 * time.Second}
+	}))
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -365,20 +363,21 @@ func (p *Pipeline) runners() (_ []*connectors.Runner, err error) {
 	return made, nil
 }
 
-// files serves the drop folders' per-file reports.
+// files serves the drop folders' reports to the API, from a cache per
+// folder.
 type files struct {
-	names []string          // file-drop sources in config order
-	dirs  map[string]string // source → drop folder
+	names  []string                         // file-drop sources in config order
+	caches map[string]*filedrop.ReportCache // by source
 }
 
 // newFiles returns the report reader of cfg's file-drop sources, or nil
 // (the routes answer 404) when it has none.
 func newFiles(cfg *Config) api.FileService {
-	f := files{dirs: map[string]string{}}
+	f := files{caches: map[string]*filedrop.ReportCache{}}
 	for _, s := range cfg.Sources {
 		if s.Type == "filedrop" && s.File != nil {
 			f.names = append(f.names, s.Name)
-			f.dirs[s.Name] = s.File.Dir
+			f.caches[s.Name] = filedrop.NewReportCache(s.File.Dir)
 		}
 	}
 	if len(f.names) == 0 {
@@ -387,17 +386,24 @@ func newFiles(cfg *Config) api.FileService {
 	return f
 }
 
+func (f files) sources(source string) ([]string, error) {
+	if source == "" {
+		return f.names, nil
+	}
+	if _, ok := f.caches[source]; !ok {
+		return nil, fmt.Errorf("no file-drop source %q; the file-drop sources are %s", source, strings.Join(f.names, ", "))
+	}
+	return []string{source}, nil
+}
+
 func (f files) Reports(_ context.Context, source string) ([]api.FileReport, error) {
-	names := f.names
-	if source != "" {
-		if _, ok := f.dirs[source]; !ok {
-			return nil, fmt.Errorf("no file-drop source %q; the file-drop sources are %s", source, strings.Join(f.names, ", "))
-		}
-		names = []string{source}
+	names, err := f.sources(source)
+	if err != nil {
+		return nil, err
 	}
 	var out []api.FileReport
 	for _, n := range names {
-		reps, err := filedrop.Reports(f.dirs[n])
+		reps, err := f.caches[n].Summaries()
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // the folder is made at the first poll
 		}
@@ -410,6 +416,21 @@ func (f files) Reports(_ context.Context, source string) ([]api.FileReport, erro
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Finished.After(out[j].Finished) })
 	return out, nil
+}
+
+func (f files) Report(ctx context.Context, source, file string) (api.FileReport, bool, error) {
+	reps, err := f.Reports(ctx, source)
+	if err != nil {
+		return api.FileReport{}, false, err
+	}
+	for _, r := range reps { // newest first
+		if r.StoredAs != file && r.File != file {
+			continue
+		}
+		rep, ok, err := f.caches[r.Source].Report(r.StoredAs)
+		return api.FileReport{Source: r.Source, Report: rep}, ok, err
+	}
+	return api.FileReport{}, false, nil
 }
 
 // modes serves the API's mode switch.
@@ -611,9 +632,4 @@ func readCSV(raw []byte, name string, header []string) ([][]string, error) {
 		}
 		out = append(out, rec)
 	}
-}
-
-func isLoopback(a net.Addr) bool {
-	ta, ok := a.(*net.TCPAddr)
-	return ok && ta.IP.IsLoopback()
 }

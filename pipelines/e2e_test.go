@@ -132,7 +132,7 @@ func startPipelineEnv(t *testing.T, dir string, env map[string]string, token str
 	done := make(chan error, 1)
 	logs := &syncBuffer{}
 	go func() {
-		done <- Run(ctx, cfg, Options{DemoAuth: true, PIIKey: testKey(), ModePoll: time.Second,
+		done <- Run(ctx, cfg, Options{AdminToken: testAdminToken, PIIKey: testKey(), ModePoll: time.Second,
 			Log:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 			Ready: func(server, broker string) { ready <- &running{server: server, broker: broker, logs: logs, dir: dir} }})
 	}()

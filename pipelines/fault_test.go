@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +23,25 @@ func TestMain(m *testing.M) {
 	if os.Getenv("YIWANG_TEST_CHILD") == "1" {
 		os.Exit(runChild())
 	}
+	// The tests' plain http.Get and http.Post calls to the pipeline's API
+	// carry its admin token.
+	http.DefaultClient.Transport = withAdminToken{http.DefaultTransport}
 	os.Exit(m.Run())
+}
+
+// testAdminToken opens the administrator's routes of the tests' pipelines.
+const testAdminToken = "test-admin-token"
+
+// withAdminToken adds the test admin token to a request that has no
+// Authorization of its own.
+type withAdminToken struct{ next http.RoundTripper }
+
+func (t withAdminToken) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+testAdminToken)
+	}
+	return t.next.RoundTrip(r)
 }
 
 func runChild() int {
@@ -40,7 +59,7 @@ func runChild() int {
 	cfg.Loader.BatchSize = 500 // many commits: many points to be killed at
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	err = Run(ctx, cfg, Options{DemoAuth: true, PIIKey: testKey(), Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	err = Run(ctx, cfg, Options{AdminToken: testAdminToken, PIIKey: testKey(), Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Ready: func(server, _ string) {
 			_ = os.WriteFile(filepath.Join(dir, "server.addr.tmp"), []byte(server), 0o644)
 			_ = os.Rename(filepath.Join(dir, "server.addr.tmp"), filepath.Join(dir, "server.addr"))

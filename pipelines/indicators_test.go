@@ -117,21 +117,36 @@ func TestIndicatorsRollUp(t *testing.T) {
 
 func getIndicators(t *testing.T, server, q string) [][]any {
 	t.Helper()
-	resp, err := http.Get("http://" + server + "/api/v1/indicators?" + q)
-	if err != nil {
-		t.Fatal(err)
+	var rows [][]any
+	after := ""
+	for page := 0; ; page++ {
+		u := "http://" + server + "/api/v1/indicators?" + q + "&limit=10000"
+		if after != "" {
+			u += "&after=" + after
+		}
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res struct {
+			Columns []string
+			Rows    [][]any
+			Next    string
+			Error   string
+		}
+		err = json.NewDecoder(resp.Body).Decode(&res)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || res.Error != "" {
+			t.Fatalf("indicators page %d: HTTP %d %v %s", page, resp.StatusCode, err, res.Error)
+		}
+		want := "[name level area_code area_name period_start period_end numerator denominator value suppressed provisional mode status warn alert inputs_fresh_at run_id version]"
+		if fmt.Sprint(res.Columns) != want {
+			t.Fatalf("columns %v", res.Columns)
+		}
+		rows = append(rows, res.Rows...)
+		if res.Next == "" {
+			return rows
+		}
+		after = res.Next
 	}
-	defer resp.Body.Close()
-	var res struct {
-		Columns []string
-		Rows    [][]any
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("indicators: HTTP %d %v", resp.StatusCode, err)
-	}
-	want := "[name level area_code area_name period_start period_end numerator denominator value suppressed provisional mode status warn alert inputs_fresh_at run_id version]"
-	if fmt.Sprint(res.Columns) != want {
-		t.Fatalf("columns %v", res.Columns)
-	}
-	return res.Rows
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -131,7 +132,7 @@ func adminCall(ctx context.Context, method, u string, body []byte, out any) erro
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if t := os.Getenv("YIWANG_ADMIN_TOKEN"); t != "" {
+	if t := adminToken(); t != "" {
 		req.Header.Set("Authorization", "Bearer "+t)
 	}
 	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
@@ -149,6 +150,26 @@ func adminCall(ctx context.Context, method, u string, body []byte, out any) erro
 		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, e.Error)
 	}
 	return json.Unmarshal(raw, out)
+}
+
+// adminTokenFile holds the demo's admin token in its data directory.
+const adminTokenFile = "admin.token"
+
+// adminToken is $YIWANG_ADMIN_TOKEN or, when unset, the token a demo wrote
+// to $YIWANG_DATA (default ./yiwang-data).
+func adminToken() string {
+	if t := os.Getenv("YIWANG_ADMIN_TOKEN"); t != "" {
+		return t
+	}
+	dir := os.Getenv("YIWANG_DATA")
+	if dir == "" {
+		dir = "./yiwang-data"
+	}
+	b, err := os.ReadFile(filepath.Join(dir, adminTokenFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func truncate(s string, n int) string {

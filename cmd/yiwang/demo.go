@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -91,9 +92,11 @@ func newDemo() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			admin := os.Getenv("YIWANG_ADMIN_TOKEN")
+			admin, err := demoAdminToken(data)
+			if err != nil {
+				return err
+			}
 			return pipelines.Run(ctx, cfg, pipelines.Options{
-				DemoAuth:   admin == "",
 				AdminToken: admin,
 				PIIKey:     key,
 				Ready: func(server, broker string) {
@@ -111,10 +114,11 @@ yiwang demo: Changchun New Area (长春新区), 8 streets, simulated at %.0f eve
   kafka           %s (embedded, data in %s/kafka)
   duckdb          %s/yiwang.duckdb
   api             http://%s/api/v1/tables   metrics http://%s/metrics
+  admin token     %s (also in %s, which yiwang sql, files, mode... read)
 try:   yiwang sql "select status, count(*) from grid_events group by 1"
 stop:  Ctrl-C (a second start resumes where this one stopped)
 
-`, rate, ln.Addr(), sources, property, broker, data, data, server, server)
+`, rate, ln.Addr(), sources, property, broker, data, data, server, server, admin, filepath.Join(data, adminTokenFile))
 				},
 			})
 		},
@@ -139,6 +143,24 @@ func demoKey() (*pii.Key, error) {
 	}
 	slog.Warn("YIWANG_PII_KEY is not set: personal fields are keyed with an ephemeral key, so pseudonyms will not match those of another start")
 	return pii.EphemeralKey(), nil
+}
+
+// demoAdminToken is $YIWANG_ADMIN_TOKEN or else a new random token, which
+// the demo prints and writes to the data directory for the CLI: nothing
+// answers on the administrator's routes without it, not even on loopback,
+// so that a web page the user opens cannot drive them.
+func demoAdminToken(data string) (string, error) {
+	t := os.Getenv("YIWANG_ADMIN_TOKEN")
+	if t == "" {
+		t = randomToken()
+	}
+	if err := os.MkdirAll(data, 0o750); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(data, adminTokenFile), []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write the admin token: %w", err)
+	}
+	return t, nil
 }
 
 func randomToken() string {

@@ -138,25 +138,35 @@ func newIndicators() *cobra.Command {
 			if level != "" {
 				v.Set("level", level)
 			}
-			resp, err := http.Get(server + "/api/v1/indicators?" + v.Encode())
-			if err != nil {
-				return fmt.Errorf("no server answers at %s: %w", server, err)
-			}
-			defer func() { _ = resp.Body.Close() }()
-			var res struct {
-				Columns []string
-				Rows    [][]any
-				Error   string
-			}
-			if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
-				return err
-			}
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("HTTP %d: %s", resp.StatusCode, res.Error)
+			var rows [][]any
+			for { // every page
+				var res struct {
+					Columns []string
+					Rows    [][]any
+					Next    string
+					Error   string
+				}
+				resp, err := http.Get(server + "/api/v1/indicators?" + v.Encode())
+				if err != nil {
+					return fmt.Errorf("no server answers at %s: %w", server, err)
+				}
+				err = json.NewDecoder(resp.Body).Decode(&res)
+				_ = resp.Body.Close()
+				if err != nil {
+					return err
+				}
+				if resp.StatusCode != http.StatusOK || res.Error != "" {
+					return fmt.Errorf("HTTP %d: %s", resp.StatusCode, res.Error)
+				}
+				rows = append(rows, res.Rows...)
+				if res.Next == "" {
+					break
+				}
+				v.Set("after", res.Next)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PERIOD\tLEVEL\tAREA\tNAME\tNUMERATOR\tDENOMINATOR\tVALUE\tSTATUS (mode)")
-			for _, r := range res.Rows {
+			for _, r := range rows {
 				val := "suppressed"
 				if r[9] != true {
 					val = cell(r[8])

@@ -77,12 +77,27 @@ func (r reportsFrom) Reports(_ context.Context, source string) ([]api.FileReport
 	if source != "" && source != r.source {
 		return nil, fmt.Errorf("no file-drop source %q", source)
 	}
-	reps, err := filedrop.Reports(r.dir)
+	reps, err := filedrop.NewReportCache(r.dir).Summaries()
 	var out []api.FileReport
 	for _, rep := range reps {
 		out = append(out, api.FileReport{Source: r.source, Report: rep})
 	}
 	return out, err
+}
+
+func (r reportsFrom) Report(_ context.Context, source, file string) (api.FileReport, bool, error) {
+	rep, ok, err := filedrop.NewReportCache(r.dir).Report(file)
+	return api.FileReport{Source: r.source, Report: rep}, ok, err
+}
+
+// adminServer serves c with an admin token that the commands run by the
+// test read from $YIWANG_ADMIN_TOKEN.
+func adminServer(t *testing.T, c api.Config) *httptest.Server {
+	t.Setenv("YIWANG_ADMIN_TOKEN", "cli-test-token")
+	c.Metrics, c.AdminToken = metrics.New(), "cli-test-token"
+	srv := httptest.NewServer(api.New(c))
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // TestFilesCommands prints the golden report of the file connector's tests
@@ -99,8 +114,7 @@ func TestFilesCommands(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, filedrop.DoneDir, "ledger.csv"+filedrop.ReportSuffix), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.New(api.Config{Metrics: metrics.New(), DemoAuth: true, Files: reportsFrom{"ledger.door_visit", dir}}))
-	defer srv.Close()
+	srv := adminServer(t, api.Config{Files: reportsFrom{"ledger.door_visit", dir}})
 
 	out, err := run(t, "files", "list", "--server", srv.URL)
 	if err != nil {
@@ -142,8 +156,7 @@ func (c *countingRuns) Run(_ context.Context, names []string, from, to time.Time
 // time, says how far it got, and sums up per indicator.
 func TestIndicatorsRunProgress(t *testing.T) {
 	runs := &countingRuns{}
-	srv := httptest.NewServer(api.New(api.Config{Metrics: metrics.New(), DemoAuth: true, Indicators: runs}))
-	defer srv.Close()
+	srv := adminServer(t, api.Config{Indicators: runs})
 	out, err := run(t, "indicators", "run", "--select", "event_closure_rate,door_knock_coverage", "--from", "2026-01-01", "--to", "2026-03-01", "--server", srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -177,8 +190,7 @@ func TestHistoryRange(t *testing.T) {
 
 func TestIndicatorsRunRefresh(t *testing.T) {
 	runs := &countingRuns{}
-	srv := httptest.NewServer(api.New(api.Config{Metrics: metrics.New(), DemoAuth: true, Indicators: runs}))
-	defer srv.Close()
+	srv := adminServer(t, api.Config{Indicators: runs})
 	if _, err := run(t, "indicators", "run", "--refresh", "--from", "2026-01-01", "--server", srv.URL); err == nil {
 		t.Fatal("--refresh with --from accepted")
 	}

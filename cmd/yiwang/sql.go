@@ -53,7 +53,7 @@ func queryServer(ctx context.Context, server, q string, limit int) (*store.Resul
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if t := os.Getenv("YIWANG_ADMIN_TOKEN"); t != "" {
+	if t := adminToken(); t != "" {
 		req.Header.Set("Authorization", "Bearer "+t)
 	}
 	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
@@ -70,11 +70,17 @@ func queryServer(ctx context.Context, server, q string, limit int) (*store.Resul
 		_ = json.Unmarshal(raw, &e)
 		return nil, fmt.Errorf("%s: HTTP %d: %s", server, resp.StatusCode, e.Error)
 	}
-	var res store.Result
+	var res struct {
+		store.Result
+		Error string `json:"error"`
+	}
 	if err := json.Unmarshal(raw, &res); err != nil {
 		return nil, fmt.Errorf("decode answer of %s: %w", server, err)
 	}
-	return &res, nil
+	if res.Error != "" { // the query failed after its first rows were sent
+		return nil, fmt.Errorf("%s: %s", server, res.Error)
+	}
+	return &res.Result, nil
 }
 
 func queryFile(ctx context.Context, path, q string, limit int) (*store.Result, error) {

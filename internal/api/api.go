@@ -50,7 +50,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -70,12 +72,16 @@ type Config struct {
 	Store    *store.Store
 	Registry *schemas.Registry
 	Metrics  *metrics.Metrics
-	// AdminToken guards POST /api/v1/sql; empty refuses every request
-	// unless DemoAuth is set.
+	// AdminToken guards the administrator's routes; empty refuses every
+	// one of them.
 	AdminToken string
-	// DemoAuth admits SQL without a token (the demo on a loopback address
-	// with YIWANG_ADMIN_TOKEN unset).
-	DemoAuth bool
+	// Listen is the address the server listens on. On a loopback address
+	// a request that changes state must name it (or localhost) as its
+	// Host, so that a web page cannot reach the API under a name of its
+	// own (DNS rebinding).
+	Listen string
+	// SQLTimeout bounds one admin query (default 30 s).
+	SQLTimeout time.Duration
 	// Ready reports readiness.
 	Ready func() bool
 	// DeadLetters lists and replays dead letters; nil disables the routes.
@@ -90,11 +96,32 @@ type Config struct {
 	Files FileService
 }
 
+// Page sizes and caps of the list routes and of admin SQL.
+const (
+	DefaultPage = 1000
+	MaxPage     = 10000
+	// DefaultSQLRows and MaxSQLRows bound the rows of one admin query;
+	// MaxAnswerBytes bounds any one answer's encoded rows.
+	DefaultSQLRows = 1000
+	MaxSQLRows     = 100000
+	MaxAnswerBytes = 64 << 20
+	// DefaultSQLTimeout bounds one admin query.
+	DefaultSQLTimeout = 30 * time.Second
+	// listTimeout bounds the queries of the list routes.
+	listTimeout = 30 * time.Second
+	// busyWait is how long a costly request waits for a slot.
+	busyWait = 10 * time.Second
+)
+
 // FileService reads the per-file reports of the file-drop sources.
 type FileService interface {
-	// Reports returns the reports of source's finished files, newest
-	// first; source "" means every file-drop source.
+	// Reports returns the summaries of source's finished files (their
+	// rejected rows left out), newest first; source "" means every
+	// file-drop source.
 	Reports(ctx context.Context, source string) ([]FileReport, error)
+	// Report returns one finished file's whole report: the newest whose
+	// name or stored_as is file. ok is false when there is none.
+	Report(ctx context.Context, source, file string) (rep FileReport, ok bool, err error)
 }
 
 // FileReport is one finished file's report and the source that read it.
@@ -126,6 +153,13 @@ type DeadLetterService interface {
 
 // New returns the server's handler.
 func New(c Config) http.Handler {
+	if c.SQLTimeout <= 0 {
+		c.SQLTimeout = DefaultSQLTimeout
+	}
+	// Costly requests wait for one of a few slots, the administrator's
+	// apart from the public's, so that neither starves the other, health
+	// checks or the loader.
+	public, admin := newLimiter(2, busyWait), newLimiter(2, busyWait)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
@@ -138,89 +172,17 @@ func New(c Config) http.Handler {
 		_, _ = io.WriteString(w, "ready\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.Metrics.Registry, promhttp.HandlerOpts{Registry: c.Metrics.Registry}))
-	mux.HandleFunc("GET /api/v1/tables", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/v1/tables", public.wrap(func(w http.ResponseWriter, r *http.Request) {
 		t, err := c.Store.Tables(r.Context(), c.Registry)
 		if err != nil {
 			writeErr(w, http.StatusInternalServerError, err)
 			return
 		}
 		writeJSON(w, map[string]any{"tables": t})
-	})
-	mux.HandleFunc("POST /api/v1/sql", func(w http.ResponseWriter, r *http.Request) {
-		if !c.admin(w, r, true, "") {
-			return
-		}
-		var req struct {
-			SQL   string `json:"sql"`
-			Limit int    `json:"limit"`
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		if err != nil {
-			writeErr(w, http.StatusBadRequest, err)
-			return
-		}
-		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") || (len(body) > 0 && body[0] == '{') {
-			if err := json.Unmarshal(body, &req); err != nil {
-				writeErr(w, http.StatusBadRequest, fmt.Errorf("body must be {\"sql\": \"...\"}: %w", err))
-				return
-			}
-		} else {
-			req.SQL = string(body)
-		}
-		if req.Limit <= 0 || req.Limit > 100000 {
-			req.Limit = 10000
-		}
-		res, err := c.Store.Query(r.Context(), req.SQL, req.Limit)
-		if err != nil {
-			writeErr(w, http.StatusBadRequest, err)
-			return
-		}
-		writeResult(w, r, res)
-	})
-	mux.HandleFunc("GET /api/v1/indicators", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		where, args := []string{"true"}, []any{}
-		if v := q.Get("name"); v != "" {
-			where, args = append(where, "v.name = ?"), append(args, v)
-		}
-		if v := q.Get("area"); v != "" {
-			where, args = append(where, "(v.area_code = ? OR (length(v.area_code) > length(?) AND starts_with(v.area_code, ?)))"), append(args, v, v, v)
-		}
-		if v := q.Get("level"); v != "" {
-			where, args = append(where, "v.level = ?"), append(args, v)
-		}
-		for _, p := range []struct{ param, cond string }{{"from", "v.period_end > ?"}, {"to", "v.period_start < ?"}} {
-			if v := q.Get(p.param); v != "" {
-				t, err := time.ParseInLocation(time.DateOnly, v, shanghai)
-				if err != nil {
-					writeErr(w, http.StatusBadRequest, fmt.Errorf("%s must be a date YYYY-MM-DD, got %q", p.param, v))
-					return
-				}
-				where, args = append(where, p.cond), append(args, t)
-			}
-		}
-		if v := q.Get("status"); v != "" {
-			if v != "ok" && v != "warn" && v != "alert" {
-				writeErr(w, http.StatusBadRequest, fmt.Errorf("status must be ok, warn or alert, got %q", v))
-				return
-			}
-			where, args = append(where, "v.status = ?"), append(args, v)
-		}
-		sqlText := `SELECT v.name, v.level, v.area_code, coalesce(a.name, g.name) AS area_name, v.period_start, v.period_end,
-  v.numerator, v.denominator, v.value, v.suppressed, v.provisional, v.mode, v.status, v.warn, v.alert,
-  v.inputs_fresh_at, v.run_id, v.version
-FROM indicator_status v
-LEFT JOIN areas a ON a.code = v.area_code AND v.level <> 'gov_unit'
-LEFT JOIN gov_units g ON g.unit_id = v.area_code AND v.level = 'gov_unit'
-WHERE ` + strings.Join(where, " AND ") + ` ORDER BY v.name, v.period_start, v.level, v.area_code`
-		res, err := c.Store.QueryArgs(r.Context(), sqlText, 100000, args...)
-		if err != nil {
-			writeErr(w, http.StatusInternalServerError, err)
-			return
-		}
-		writeResult(w, r, res)
-	})
-	mux.HandleFunc("POST /api/v1/indicators/run", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("POST /api/v1/sql", admin.wrap(c.sql))
+	mux.HandleFunc("GET /api/v1/indicators", public.wrap(c.indicators))
+	mux.HandleFunc("POST /api/v1/indicators/run", admin.wrap(func(w http.ResponseWriter, r *http.Request) {
 		if !c.admin(w, r, c.Indicators != nil, "indicators are not computed") {
 			return
 		}
@@ -228,10 +190,7 @@ WHERE ` + strings.Join(where, " AND ") + ` ORDER BY v.name, v.period_start, v.le
 			Select   []string `json:"select"`
 			From, To string
 		}
-		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			writeErr(w, http.StatusBadRequest, fmt.Errorf(`body must be {"select": [...], "from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}: %w`, err))
+		if !decodeBody(w, r, maxBody, &req, `{"select": [...], "from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}`) {
 			return
 		}
 		from, err1 := time.ParseInLocation(time.DateOnly, req.From, shanghai)
@@ -240,33 +199,21 @@ WHERE ` + strings.Join(where, " AND ") + ` ORDER BY v.name, v.period_start, v.le
 			writeErr(w, http.StatusBadRequest, fmt.Errorf("from and to must be dates YYYY-MM-DD with to after from, got %q and %q", req.From, req.To))
 			return
 		}
+		extendWrite(w)
 		res, err := c.Indicators.Run(r.Context(), req.Select, from, to)
 		if err != nil {
 			writeErr(w, http.StatusBadRequest, err)
 			return
 		}
 		writeJSON(w, res)
-	})
-	mux.HandleFunc("GET /api/v1/modes", func(w http.ResponseWriter, r *http.Request) {
-		res, err := c.Store.QueryArgs(r.Context(), `SELECT m.area_code, a.name, a.level, m.mode, m.changed_at, m.reason,
-  (SELECT list({'mode': h.mode, 'changed_at': h.changed_at, 'reason': h.reason} ORDER BY h.changed_at DESC)[1:10]
-     FROM area_mode_changes h WHERE h.area_code = m.area_code) AS recent_changes
-FROM area_modes m LEFT JOIN areas a ON a.code = m.area_code ORDER BY m.area_code`, 10000)
-		if err != nil {
-			writeErr(w, http.StatusInternalServerError, err)
-			return
-		}
-		writeResult(w, r, res)
-	})
-	mux.HandleFunc("POST /api/v1/modes", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("GET /api/v1/modes", public.wrap(c.modes))
+	mux.HandleFunc("POST /api/v1/modes", admin.wrap(func(w http.ResponseWriter, r *http.Request) {
 		if !c.admin(w, r, c.Modes != nil, "modes are not kept") {
 			return
 		}
 		var req struct{ Area, Mode, Reason string }
-		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			writeErr(w, http.StatusBadRequest, fmt.Errorf(`body must be {"area", "mode", "reason"}: %w`, err))
+		if !decodeBody(w, r, maxBody, &req, `{"area", "mode", "reason"}`) {
 			return
 		}
 		if err := c.Modes.SetMode(r.Context(), req.Area, queries.Mode(req.Mode), req.Reason); err != nil {
@@ -274,50 +221,9 @@ FROM area_modes m LEFT JOIN areas a ON a.code = m.area_code ORDER BY m.area_code
 			return
 		}
 		writeJSON(w, map[string]string{"area": req.Area, "mode": req.Mode})
-	})
-	mux.HandleFunc("GET /api/v1/deadletters", func(w http.ResponseWriter, r *http.Request) {
-		if !c.admin(w, r, c.DeadLetters != nil, "dead letters are not available") {
-			return
-		}
-		q := r.URL.Query()
-		f := connectors.DeadLetterFilter{Source: q.Get("source"), Schema: q.Get("schema"), Reason: q.Get("reason"), Stage: q.Get("stage")}
-		if l := q.Get("limit"); l != "" {
-			n, err := strconv.Atoi(l)
-			if err != nil || n < 1 {
-				writeErr(w, http.StatusBadRequest, fmt.Errorf("limit must be a positive whole number, got %q", l))
-				return
-			}
-			f.Limit = n
-		}
-		dls, err := c.DeadLetters.List(r.Context(), f)
-		if err != nil {
-			writeErr(w, http.StatusBadGateway, err)
-			return
-		}
-		if q.Get("format") == "csv" {
-			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-			cw := csv.NewWriter(w)
-			_ = cw.Write([]string{"partition", "offset", "time", "source", "schema", "stage", "reason", "field", "message", "position", "payload"})
-			for _, d := range dls {
-				_ = cw.Write([]string{strconv.Itoa(d.Partition), strconv.FormatInt(d.Offset, 10), d.Time.UTC().Format(time.RFC3339Nano),
-					d.Source, d.Schema, d.Stage, d.Reason, d.Field, d.Message, d.Position, d.Payload})
-			}
-			cw.Flush()
-			return
-		}
-		counts := map[string]map[string]int{}
-		for _, d := range dls {
-			if counts[d.Source] == nil {
-				counts[d.Source] = map[string]int{}
-			}
-			counts[d.Source][d.Reason]++
-		}
-		if dls == nil {
-			dls = []connectors.DeadLetterRecord{}
-		}
-		writeJSON(w, map[string]any{"deadletters": dls, "counts": counts})
-	})
-	mux.HandleFunc("POST /api/v1/deadletters/replay", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("GET /api/v1/deadletters", admin.wrap(c.deadLetters))
+	mux.HandleFunc("POST /api/v1/deadletters/replay", admin.wrap(func(w http.ResponseWriter, r *http.Request) {
 		if !c.admin(w, r, c.DeadLetters != nil, "dead letters are not available") {
 			return
 		}
@@ -326,12 +232,14 @@ FROM area_modes m LEFT JOIN areas a ON a.code = m.area_code ORDER BY m.area_code
 			Limit                         int
 			DryRun                        bool `json:"dry_run"`
 		}
-		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			writeErr(w, http.StatusBadRequest, fmt.Errorf(`body must be {"source", "schema", "reason", "stage", "limit", "dry_run"}: %w`, err))
+		if !decodeBody(w, r, maxBody, &req, `{"source", "schema", "reason", "stage", "limit", "dry_run"}`) {
 			return
 		}
+		if req.Limit < 0 || req.Limit > maxReplay {
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("limit must be from 0 (the default, %d) to %d, got %d", defaultReplay, maxReplay, req.Limit))
+			return
+		}
+		extendWrite(w)
 		res, err := c.DeadLetters.Replay(r.Context(), connectors.DeadLetterFilter{Source: req.Source, Schema: req.Schema,
 			Reason: req.Reason, Stage: req.Stage, Limit: req.Limit}, req.DryRun)
 		if err != nil {
@@ -339,110 +247,324 @@ FROM area_modes m LEFT JOIN areas a ON a.code = m.area_code ORDER BY m.area_code
 			return
 		}
 		writeJSON(w, res)
-	})
-	mux.HandleFunc("GET /api/v1/doorknock/missing", func(w http.ResponseWriter, r *http.Request) {
-		if !c.admin(w, r, true, "") {
-			return
-		}
-		q := r.URL.Query()
-		target := q.Get("target")
-		if target == "" {
-			target = queries.TargetHousehold
-		}
-		sqlText, err := queries.MissingSQL(target)
-		if err != nil {
-			writeErr(w, http.StatusBadRequest, err)
-			return
-		}
-		at := time.Now()
-		if v := q.Get("at"); v != "" {
-			d, err := time.ParseInLocation(time.DateOnly, v, shanghai)
+	}))
+	mux.HandleFunc("GET /api/v1/doorknock/missing", admin.wrap(c.missing))
+	mux.HandleFunc("GET /api/v1/files", admin.wrap(c.files))
+	mux.HandleFunc("GET /api/v1/files/report", admin.wrap(c.fileReport))
+	return newGuard(c.Listen).wrap(mux)
+}
+
+// Replays are bounded like the dead-letter list.
+const (
+	defaultReplay = 1000
+	maxReplay     = 100000
+)
+
+func (c Config) sql(w http.ResponseWriter, r *http.Request) {
+	if !c.admin(w, r, true, "") {
+		return
+	}
+	var req struct {
+		SQL   string `json:"sql"`
+		Limit int    `json:"limit"`
+	}
+	if !decodeBody(w, r, maxSQLBody, &req, `{"sql": "SELECT ...", "limit": N}`) {
+		return
+	}
+	switch {
+	case req.Limit == 0:
+		req.Limit = DefaultSQLRows
+	case req.Limit < 0 || req.Limit > MaxSQLRows:
+		writeErr(w, http.StatusBadRequest, fmt.Errorf("limit must be from 1 to %d (default %d), got %d", MaxSQLRows, DefaultSQLRows, req.Limit))
+		return
+	}
+	lim := store.Limits{Rows: req.Limit, Bytes: MaxAnswerBytes, Timeout: c.SQLTimeout}
+	writeQuery(w, r, func(cols func([]string) error, row func([]any) error) (string, error) {
+		return c.Store.AdminQuery(r.Context(), req.SQL, lim, cols, row)
+	}, nil, http.StatusOK)
+}
+
+// stream runs yiwang's own SQL with args for a list route, a page of
+// pg.limit rows (and the one after, to know whether there is a next page).
+func (c Config) stream(r *http.Request, q string, pg *paging, args ...any) query {
+	lim := store.Limits{Rows: pg.limit + 1, Bytes: MaxAnswerBytes, Timeout: listTimeout}
+	return func(cols func([]string) error, row func([]any) error) (string, error) {
+		return c.Store.StreamArgs(r.Context(), q, lim, cols, row, args...)
+	}
+}
+
+// indicatorColumns are the columns of GET /api/v1/indicators, in order.
+const indicatorColumns = `v.name, v.level, v.area_code, coalesce(a.name, g.name) AS area_name, v.period_start, v.period_end,
+  v.numerator, v.denominator, v.value, v.suppressed, v.provisional, v.mode, v.status, v.warn, v.alert,
+  v.inputs_fresh_at, v.run_id, v.version`
+
+// defaultIndicatorWindow is how far back GET /api/v1/indicators reaches
+// when neither from nor to is given.
+const defaultIndicatorWindow = 400 * 24 * time.Hour
+
+func (c Config) indicators(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	where, args := []string{"true"}, []any{}
+	if v := q.Get("name"); v != "" {
+		where, args = append(where, "v.name = ?"), append(args, v)
+	}
+	if v := q.Get("area"); v != "" {
+		where, args = append(where, "(v.area_code = ? OR (length(v.area_code) > length(?) AND starts_with(v.area_code, ?)))"), append(args, v, v, v)
+	}
+	if v := q.Get("level"); v != "" {
+		where, args = append(where, "v.level = ?"), append(args, v)
+	}
+	if q.Get("from") == "" && q.Get("to") == "" {
+		// The last thirteen months unless asked otherwise: a year and the
+		// month before, enough for every period's comparison.
+		where, args = append(where, "v.period_end > ?"), append(args, time.Now().Add(-defaultIndicatorWindow))
+	}
+	for _, p := range []struct{ param, cond string }{{"from", "v.period_end > ?"}, {"to", "v.period_start < ?"}} {
+		if v := q.Get(p.param); v != "" {
+			t, err := time.ParseInLocation(time.DateOnly, v, shanghai)
 			if err != nil {
-				writeErr(w, http.StatusBadRequest, fmt.Errorf("at must be a date YYYY-MM-DD, got %q", v))
+				writeErr(w, http.StatusBadRequest, fmt.Errorf("%s must be a date YYYY-MM-DD, got %q", p.param, v))
 				return
 			}
-			at = d.AddDate(0, 0, 1) // the whole day
+			where, args = append(where, p.cond), append(args, t)
 		}
-		limit := 100000
-		if l := q.Get("limit"); l != "" {
-			n, err := strconv.Atoi(l)
-			if err != nil || n < 1 || n > 100000 {
-				writeErr(w, http.StatusBadRequest, fmt.Errorf("limit must be 1-100000, got %q", l))
-				return
-			}
-			limit = n
+	}
+	if v := q.Get("status"); v != "" {
+		if v != "ok" && v != "warn" && v != "alert" {
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("status must be ok, warn or alert, got %q", v))
+			return
 		}
-		start, end, campaign := queries.CampaignOf(at.Add(-time.Nanosecond))
-		res, err := c.Store.QueryArgs(r.Context(), sqlText, limit, start, minTime(at, end), q.Get("area"))
+		where, args = append(where, "v.status = ?"), append(args, v)
+	}
+	pg, after, ok := pageParams(w, q, 4)
+	if !ok {
+		return
+	}
+	if after != nil {
+		where = append(where, "(v.name, v.period_start, v.level, v.area_code) > (?, CAST(? AS TIMESTAMPTZ), ?, ?)")
+		args = append(args, after...)
+	}
+	pg.token = func(last []any) string { return encodeCursor([]any{last[0], last[4], last[1], last[2]}) }
+	sqlText := `SELECT ` + indicatorColumns + `
+FROM indicator_status v
+LEFT JOIN areas a ON a.code = v.area_code AND v.level <> 'gov_unit'
+LEFT JOIN gov_units g ON g.unit_id = v.area_code AND v.level = 'gov_unit'
+WHERE ` + strings.Join(where, " AND ") + ` ORDER BY v.name, v.period_start, v.level, v.area_code`
+	writeQuery(w, r, c.stream(r, sqlText, pg, args...), pg, http.StatusOK)
+}
+
+// pageParams reads limit (1 to MaxPage, default DefaultPage) and after, the
+// cursor of the page before, a key of n values.
+func pageParams(w http.ResponseWriter, q url.Values, n int) (*paging, []any, bool) {
+	limit, err := intParam(q, "limit", DefaultPage, 1, MaxPage)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return nil, nil, false
+	}
+	var after []any
+	if v := q.Get("after"); v != "" {
+		if after, err = decodeCursor(v, n); err != nil {
+			writeErr(w, http.StatusBadRequest, err)
+			return nil, nil, false
+		}
+	}
+	return &paging{limit: limit}, after, true
+}
+
+func (c Config) modes(w http.ResponseWriter, r *http.Request) {
+	pg, after, ok := pageParams(w, r.URL.Query(), 1)
+	if !ok {
+		return
+	}
+	where, args := "", []any{}
+	if after != nil {
+		where, args = "WHERE m.area_code > ?", after
+	}
+	pg.token = func(last []any) string { return encodeCursor(last[:1]) }
+	q := `SELECT m.area_code, a.name, a.level, m.mode, m.changed_at, m.reason,
+  (SELECT list({'mode': h.mode, 'changed_at': h.changed_at, 'reason': h.reason} ORDER BY h.changed_at DESC)[1:10]
+     FROM area_mode_changes h WHERE h.area_code = m.area_code) AS recent_changes
+FROM area_modes m LEFT JOIN areas a ON a.code = m.area_code ` + where + ` ORDER BY m.area_code`
+	writeQuery(w, r, c.stream(r, q, pg, args...), pg, http.StatusOK)
+}
+
+// maxDeadLetters bounds one list of dead letters.
+const maxDeadLetters = 1000
+
+func (c Config) deadLetters(w http.ResponseWriter, r *http.Request) {
+	if !c.admin(w, r, c.DeadLetters != nil, "dead letters are not available") {
+		return
+	}
+	q := r.URL.Query()
+	f := connectors.DeadLetterFilter{Source: q.Get("source"), Schema: q.Get("schema"), Reason: q.Get("reason"), Stage: q.Get("stage")}
+	var err error
+	if f.Limit, err = intParam(q, "limit", 100, 1, maxDeadLetters); err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	dls, err := c.DeadLetters.List(r.Context(), f)
+	if err != nil {
+		writeErr(w, http.StatusBadGateway, err)
+		return
+	}
+	if q.Get("format") == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		cw := csv.NewWriter(w)
+		_ = cw.Write([]string{"partition", "offset", "time", "source", "schema", "stage", "reason", "field", "message", "position", "payload"})
+		for _, d := range dls {
+			_ = cw.Write([]string{strconv.Itoa(d.Partition), strconv.FormatInt(d.Offset, 10), d.Time.UTC().Format(time.RFC3339Nano),
+				d.Source, d.Schema, d.Stage, d.Reason, d.Field, d.Message, d.Position, d.Payload})
+		}
+		cw.Flush()
+		return
+	}
+	counts := map[string]map[string]int{}
+	for _, d := range dls {
+		if counts[d.Source] == nil {
+			counts[d.Source] = map[string]int{}
+		}
+		counts[d.Source][d.Reason]++
+	}
+	if dls == nil {
+		dls = []connectors.DeadLetterRecord{}
+	}
+	writeJSON(w, map[string]any{"deadletters": dls, "counts": counts})
+}
+
+func (c Config) missing(w http.ResponseWriter, r *http.Request) {
+	if !c.admin(w, r, true, "") {
+		return
+	}
+	q := r.URL.Query()
+	target := q.Get("target")
+	if target == "" {
+		target = queries.TargetHousehold
+	}
+	sqlText, err := queries.MissingSQL(target)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	at := time.Now()
+	if v := q.Get("at"); v != "" {
+		d, err := time.ParseInLocation(time.DateOnly, v, shanghai)
 		if err != nil {
-			writeErr(w, http.StatusInternalServerError, err)
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("at must be a date YYYY-MM-DD, got %q", v))
 			return
 		}
-		w.Header().Set("X-Yiwang-Campaign", campaign)
-		writeResult(w, r, res)
-	})
-	mux.HandleFunc("GET /api/v1/files", func(w http.ResponseWriter, r *http.Request) {
-		if !c.admin(w, r, c.Files != nil, "no file-drop source runs") {
-			return
-		}
-		q := r.URL.Query()
-		status := q.Get("status")
-		known := []string{filedrop.StatusLoaded, filedrop.StatusDuplicate, filedrop.StatusFailed, filedrop.StatusRefused}
-		if status != "" && !slices.Contains(known, status) {
-			writeErr(w, http.StatusBadRequest, fmt.Errorf("status must be one of %s, got %q", strings.Join(known, ", "), status))
-			return
-		}
-		limit := 100
-		if l := q.Get("limit"); l != "" {
-			n, err := strconv.Atoi(l)
-			if err != nil || n < 1 {
-				writeErr(w, http.StatusBadRequest, fmt.Errorf("limit must be a positive whole number, got %q", l))
-				return
-			}
-			limit = n
-		}
-		reps, err := c.Files.Reports(r.Context(), q.Get("source"))
-		if err != nil {
+		at = d.AddDate(0, 0, 1) // the whole day
+	}
+	pg, after, ok := pageParams(w, q, 2)
+	if !ok {
+		return
+	}
+	start, end, campaign := queries.CampaignOf(at.Add(-time.Nanosecond))
+	args := []any{start, minTime(at, end), q.Get("area")}
+	if after != nil {
+		sqlText = `SELECT * FROM (` + sqlText + `) m WHERE (m.grid_code, m.id) > ($4, $5) ORDER BY m.grid_code, m.id`
+		args = append(args, after...)
+	}
+	pg.token = func(last []any) string { return encodeCursor([]any{last[1], last[0]}) }
+	w.Header().Set("X-Yiwang-Campaign", campaign)
+	writeQuery(w, r, c.stream(r, sqlText, pg, args...), pg, http.StatusOK)
+}
+
+// maxFiles bounds one page of GET /api/v1/files.
+const maxFiles = 1000
+
+func (c Config) files(w http.ResponseWriter, r *http.Request) {
+	if !c.admin(w, r, c.Files != nil, "no file-drop source runs") {
+		return
+	}
+	q := r.URL.Query()
+	status := q.Get("status")
+	known := []string{filedrop.StatusLoaded, filedrop.StatusDuplicate, filedrop.StatusFailed, filedrop.StatusRefused}
+	if status != "" && !slices.Contains(known, status) {
+		writeErr(w, http.StatusBadRequest, fmt.Errorf("status must be one of %s, got %q", strings.Join(known, ", "), status))
+		return
+	}
+	limit, err := intParam(q, "limit", 100, 1, maxFiles)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	var after []any
+	if v := q.Get("after"); v != "" {
+		if after, err = decodeCursor(v, 3); err != nil {
 			writeErr(w, http.StatusBadRequest, err)
 			return
 		}
-		out := []FileReport{}
-		for _, rep := range reps {
-			if status != "" && rep.Status != status {
-				continue
-			}
-			if len(out) == limit {
-				break
-			}
-			rep.RejectedRows = nil
-			out = append(out, rep)
+	}
+	reps, err := c.Files.Reports(r.Context(), q.Get("source"))
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	out := []FileReport{}
+	skipping := after != nil
+	var next any
+	for _, rep := range reps { // newest first
+		key := []any{rep.Finished.UTC().Format(time.RFC3339Nano), rep.Source, rep.StoredAs}
+		if skipping {
+			skipping = fmt.Sprint(key...) != fmt.Sprint(after...)
+			continue
 		}
-		writeJSON(w, map[string]any{"files": out})
-	})
-	mux.HandleFunc("GET /api/v1/files/report", func(w http.ResponseWriter, r *http.Request) {
-		if !c.admin(w, r, c.Files != nil, "no file-drop source runs") {
-			return
+		if status != "" && rep.Status != status {
+			continue
 		}
-		q := r.URL.Query()
-		file := q.Get("file")
-		if file == "" {
-			writeErr(w, http.StatusBadRequest, errors.New("file is required: the name a file was dropped as, or its stored_as (done/…, failed/…)"))
-			return
+		if len(out) == limit {
+			last := out[len(out)-1]
+			next = encodeCursor([]any{last.Finished.UTC().Format(time.RFC3339Nano), last.Source, last.StoredAs})
+			break
 		}
-		reps, err := c.Files.Reports(r.Context(), q.Get("source"))
-		if err != nil {
-			writeErr(w, http.StatusBadRequest, err)
-			return
-		}
-		for _, rep := range reps { // newest first: a name dropped twice shows its latest report
-			if rep.StoredAs == file || rep.File == file {
-				writeJSON(w, rep)
-				return
-			}
-		}
+		rep.RejectedRows = nil
+		out = append(out, rep)
+	}
+	writeJSON(w, map[string]any{"files": out, "next": next})
+}
+
+func (c Config) fileReport(w http.ResponseWriter, r *http.Request) {
+	if !c.admin(w, r, c.Files != nil, "no file-drop source runs") {
+		return
+	}
+	q := r.URL.Query()
+	file := q.Get("file")
+	if file == "" {
+		writeErr(w, http.StatusBadRequest, errors.New("file is required: the name a file was dropped as, or its stored_as (done/…, failed/…)"))
+		return
+	}
+	limit, err := intParam(q, "limit", DefaultPage, 1, MaxPage)
+	if err == nil && q.Get("after") != "" {
+		_, err = intParam(q, "after", 0, 0, 1<<31-1)
+	}
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	afterRow, _ := intParam(q, "after", 0, 0, 1<<31-1)
+	rep, ok, err := c.Files.Report(r.Context(), q.Get("source"), file)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	if !ok {
 		writeErr(w, http.StatusNotFound, fmt.Errorf("no finished file %q; GET /api/v1/files lists them", file))
-	})
-	return mux
+		return
+	}
+	// A page of the rejected rows, by row number.
+	rows := rep.RejectedRows
+	i := sort.Search(len(rows), func(i int) bool { return rows[i].Row > afterRow })
+	rows = rows[i:]
+	var next any
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = rows[limit-1].Row
+	}
+	rep.RejectedRows = rows
+	writeJSON(w, struct {
+		FileReport
+		Next any `json:"next_after"`
+	}{rep, next})
 }
 
 // admin answers 404 when the route's service is not wired in this process
@@ -463,7 +585,7 @@ func (c Config) admin(w http.ResponseWriter, r *http.Request, wired bool, missin
 
 func (c Config) authorized(r *http.Request) bool {
 	if c.AdminToken == "" {
-		return c.DemoAuth
+		return false
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(c.AdminToken)) == 1
@@ -475,28 +597,6 @@ var shanghai = func() *time.Location {
 	}
 	return time.FixedZone("CST", 8*3600)
 }()
-
-// writeResult answers a query result as JSON, or as CSV when asked with
-// ?format=csv or Accept: text/csv.
-func writeResult(w http.ResponseWriter, r *http.Request, res *store.Result) {
-	if r.URL.Query().Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv") {
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		cw := csv.NewWriter(w)
-		_ = cw.Write(res.Columns)
-		for _, row := range res.Rows {
-			rec := make([]string, len(row))
-			for i, v := range row {
-				if v != nil {
-					rec[i] = fmt.Sprint(v)
-				}
-			}
-			_ = cw.Write(rec)
-		}
-		cw.Flush()
-		return
-	}
-	writeJSON(w, res)
-}
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")

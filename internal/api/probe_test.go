@@ -1,0 +1,269 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/yiwang-gov/yiwang/internal/metrics"
+	"github.com/yiwang-gov/yiwang/queries"
+)
+
+// recordingModes remembers the switches asked for.
+type recordingModes struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (m *recordingModes) SetMode(_ context.Context, area string, mode queries.Mode, _ string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls = append(m.calls, area+"="+string(mode))
+	return nil
+}
+
+func send(t *testing.T, method, u string, header map[string]string, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, strings.NewReader(body))
+	for k, v := range header {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// Finding 7: a web page could switch an area to emergency and run SQL
+// through the demo's loopback no-token mode, with a text/plain form post
+// from another origin. Now a state-changing request must be JSON, from no
+// other origin, to a Host the server answers for, with the token.
+func TestCrossSiteRequestsAreRefused(t *testing.T) {
+	m := &recordingModes{}
+	ts := server(t, Config{AdminToken: "tok", Modes: m})
+	body := `{"area":"220173002","mode":"emergency","reason":"x"}`
+	auth := "Bearer tok"
+	host := strings.TrimPrefix(ts.URL, "http://")
+	for _, tc := range []struct {
+		name   string
+		header map[string]string
+		code   int
+	}{
+		{"text/plain form from another origin, no token (the probe)", map[string]string{"Origin": "http://evil.example", "Content-Type": "text/plain"}, 403},
+		{"text/plain with the token", map[string]string{"Content-Type": "text/plain", "Authorization": auth}, 415},
+		{"no content type", map[string]string{"Authorization": auth}, 415},
+		{"JSON from another origin, with the token", map[string]string{"Origin": "http://evil.example", "Content-Type": "application/json", "Authorization": auth}, 403},
+		{"a browser's cross-site fetch", map[string]string{"Sec-Fetch-Site": "cross-site", "Content-Type": "application/json", "Authorization": auth}, 403},
+		{"DNS rebinding: another host name", map[string]string{"Host": "evil.example:" + strings.Split(host, ":")[1], "Origin": "http://evil.example:" + strings.Split(host, ":")[1], "Content-Type": "application/json", "Authorization": auth}, 421},
+		{"JSON without the token", map[string]string{"Content-Type": "application/json"}, 401},
+		{"same origin, JSON, token", map[string]string{"Origin": ts.URL, "Content-Type": "application/json", "Authorization": auth}, 200},
+		{"a command-line client, JSON, token", map[string]string{"Content-Type": "application/json; charset=utf-8", "Authorization": auth}, 200},
+	} {
+		code, resp := send(t, "POST", ts.URL+"/api/v1/modes", tc.header, body)
+		if code != tc.code {
+			t.Errorf("%s: HTTP %d %s, want %d", tc.name, code, resp, tc.code)
+		}
+	}
+	if len(m.calls) != 2 {
+		t.Errorf("switches carried out: %v, want the two accepted ones", m.calls)
+	}
+	// SQL sent as text/plain ran too.
+	if code, resp := send(t, "POST", ts.URL+"/api/v1/sql", map[string]string{"Content-Type": "text/plain", "Authorization": auth}, "select 1"); code != 415 {
+		t.Errorf("SQL as text/plain: HTTP %d %s, want 415", code, resp)
+	}
+}
+
+// Finding 2 (body) and 8: a body over 1 MiB was cut and its prefix run;
+// duplicated keys and trailing garbage were accepted; limits out of range
+// were replaced silently.
+func TestBodiesAndLimitsAreChecked(t *testing.T) {
+	m := &recordingModes{}
+	ts := server(t, Config{AdminToken: "tok", Modes: m, Files: noFiles{}})
+	big := `{"sql":"select 1 -- ` + strings.Repeat("x", 1<<20) + `"}`
+	for _, tc := range []struct {
+		route, body string
+		code        int
+		says        string
+	}{
+		{"/api/v1/sql", big, 413, "larger than"},
+		{"/api/v1/sql", `{"sql":"select 1","sql":"select 2"}`, 400, "twice"},
+		{"/api/v1/sql", `{"sql":"select 1","SQL":"select 2"}`, 400, "twice"},
+		{"/api/v1/sql", `{"sql":"select 1"} garbage`, 400, "after the JSON value"},
+		{"/api/v1/sql", `{"sql":"select 1"}{"sql":"select 2"}`, 400, "after the JSON value"},
+		{"/api/v1/sql", `{"sql":"select 1","limt":5}`, 400, "unknown field"},
+		{"/api/v1/sql", `{"sql":"select 1","limit":-1}`, 400, "limit must be"},
+		{"/api/v1/sql", `{"sql":"select 1","limit":100001}`, 400, "limit must be"},
+		{"/api/v1/modes", `{"area":"220173002","mode":"emergency","area":"220173003"}`, 400, "twice"},
+		{"/api/v1/modes", `{"area":"220173002","mode":"emergency"}]`, 400, "after the JSON value"},
+	} {
+		code, resp := send(t, "POST", ts.URL+tc.route, map[string]string{"Content-Type": "application/json", "Authorization": "Bearer tok"}, tc.body)
+		if code != tc.code || !strings.Contains(resp, tc.says) {
+			t.Errorf("%s %.60s: HTTP %d %.200s, want %d saying %q", tc.route, tc.body, code, resp, tc.code, tc.says)
+		}
+	}
+	if len(m.calls) != 0 {
+		t.Errorf("a refused body switched a mode: %v", m.calls)
+	}
+	for _, q := range []string{"/api/v1/indicators?limit=0", "/api/v1/indicators?limit=10001", "/api/v1/indicators?limit=-5", "/api/v1/indicators?limit=x",
+		"/api/v1/indicators?after=bogus", "/api/v1/files?limit=0", "/api/v1/files?limit=1001", "/api/v1/modes?limit=100000",
+		"/api/v1/doorknock/missing?limit=0", "/api/v1/files/report?file=a.csv&limit=0"} {
+		code, resp := send(t, "GET", ts.URL+q, map[string]string{"Authorization": "Bearer tok"}, "")
+		if code != 400 || !strings.Contains(resp, "must be") {
+			t.Errorf("%s: HTTP %d %s, want 400", q, code, resp)
+		}
+	}
+}
+
+type noFiles struct{}
+
+func (noFiles) Reports(context.Context, string) ([]FileReport, error) { return nil, nil }
+func (noFiles) Report(context.Context, string, string) (FileReport, bool, error) {
+	return FileReport{}, false, nil
+}
+
+// Finding 3: one unfiltered GET /api/v1/indicators answered every row at
+// once (64,330 rows, 24.5 MB). Now it answers pages of at most 10,000 rows
+// with a cursor to the next, and every row comes exactly once, in order.
+func TestIndicatorsArePaged(t *testing.T) {
+	ts, st := serverStore(t, Config{})
+	db := st.DB()
+	ctx := context.Background()
+	// A stand-in for the status view, with its columns.
+	if _, err := db.ExecContext(ctx, `CREATE TABLE indicator_status AS
+SELECT 'ind_' || (i % 3) AS name, 'grid' AS level, '220173002' || lpad(CAST(i % 500 AS VARCHAR), 6, '0') AS area_code,
+  now() - to_days(CAST(i // 1500 AS INTEGER)) - INTERVAL 1 DAY AS period_start, now() - to_days(CAST(i // 1500 AS INTEGER)) AS period_end,
+  i AS numerator, 1000 AS denominator, i / 1000.0 AS value, false AS suppressed, false AS provisional, 'normal' AS mode,
+  'ok' AS status, NULL::DOUBLE AS warn, NULL::DOUBLE AS alert, now() AS inputs_fresh_at, 'r1' AS run_id, 1 AS version
+FROM range(4500) t(i)`); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var prev string
+	pages := 0
+	q := url.Values{"limit": {"1000"}}
+	for {
+		code, body := send(t, "GET", ts.URL+"/api/v1/indicators?"+q.Encode(), nil, "")
+		if code != 200 {
+			t.Fatalf("page %d: HTTP %d %s", pages, code, body)
+		}
+		var page struct {
+			Columns []string
+			Rows    [][]any
+			Next    *string
+		}
+		if err := json.Unmarshal([]byte(body), &page); err != nil {
+			t.Fatalf("page %d: %v", pages, err)
+		}
+		pages++
+		if len(page.Rows) > 1000 {
+			t.Fatalf("page %d has %d rows, limit 1000", pages, len(page.Rows))
+		}
+		for _, r := range page.Rows {
+			key := fmt.Sprint(r[0], "|", r[4], "|", r[1], "|", r[2])
+			if seen[key] {
+				t.Fatalf("row %s twice", key)
+			}
+			if key <= prev && r[0] == strings.Split(prev, "|")[0] {
+				t.Fatalf("row %s after %s: out of order", key, prev)
+			}
+			seen[key], prev = true, key
+		}
+		if page.Next == nil {
+			break
+		}
+		q.Set("after", *page.Next)
+	}
+	if len(seen) != 4500 || pages != 5 {
+		t.Errorf("%d distinct rows in %d pages, want 4500 in 5 (the last one empty-ended)", len(seen), pages)
+	}
+	// CSV pages carry the next cursor in a trailer.
+	resp, err := http.Get(ts.URL + "/api/v1/indicators?format=csv&limit=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if lines := strings.Count(string(b), "\n"); lines != 11 || resp.Trailer.Get("X-Yiwang-Next") == "" {
+		t.Errorf("CSV page: %d lines, next %q", lines, resp.Trailer.Get("X-Yiwang-Next"))
+	}
+}
+
+// Finding 3 (concurrency): costly requests beyond the slots wait, then
+// are answered 503 with Retry-After; health checks never wait.
+func TestLimiterShedsAndHealthNeverWaits(t *testing.T) {
+	l := newLimiter(1, 20*time.Millisecond)
+	release, entered := make(chan struct{}), make(chan struct{})
+	h := l.wrap(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+	})
+	done := make(chan struct{})
+	go func() {
+		h(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		close(done)
+	}()
+	<-entered // the only slot is taken until release
+	rec := httptest.NewRecorder()
+	h(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("second request while the slot is held: %d %v", rec.Code, rec.Header())
+	}
+	close(release)
+	<-done
+	go func() { <-entered }()
+	rec = httptest.NewRecorder()
+	h(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 200 {
+		t.Errorf("after release: %d", rec.Code)
+	}
+}
+
+// Finding 8: the server had no read or idle timeout (a body trickled over
+// 36 s answered 200; idle keep-alives were held for 70 s). A body that
+// does not arrive within the read timeout is refused.
+func TestServerTimeouts(t *testing.T) {
+	srv := NewServer(nil)
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 || srv.MaxHeaderBytes <= 0 {
+		t.Fatalf("timeouts unset: %+v", srv)
+	}
+	if srv.ReadTimeout > 30*time.Second || srv.IdleTimeout > time.Minute {
+		t.Errorf("read timeout %s, idle %s: too long to protect the server", srv.ReadTimeout, srv.IdleTimeout)
+	}
+	m := &recordingModes{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv = NewServer(New(Config{AdminToken: "tok", Modes: m, Listen: ln.Addr().String(), Metrics: metrics.New()}))
+	srv.ReadTimeout = 300 * time.Millisecond // the same mechanism, faster
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := `{"area":"220173002","mode":"emergency"}`
+	fmt.Fprintf(c, "POST /api/v1/modes HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer tok\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", ln.Addr(), len(body), body[:5])
+	// Never send the rest: the server gives up on the body.
+	b, _ := io.ReadAll(c)
+	if strings.Contains(string(b), " 200 ") || len(m.calls) != 0 {
+		t.Errorf("a body that never finished was accepted: %q %v", b, m.calls)
+	}
+}
