@@ -62,6 +62,58 @@ func newBench() *cobra.Command {
 	cmd.Flags().IntVar(&o.Writers, "writers", 0, "loader writers (default: the demo pipeline's)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	cmd.Flags().StringVar(&o.Dir, "dir", os.TempDir(), "where each run's broker log and databases live (removed afterwards)")
+	cmd.AddCommand(newBenchAPI())
+	return cmd
+}
+
+func newBenchAPI() *cobra.Command {
+	var o pipelines.APIBenchOptions
+	var runs int
+	cmd := &cobra.Command{
+		Use:   "api [--server URL] [--broker ADDR] [--clients N] [--duration D]",
+		Short: "Load a running server's indicator endpoint with concurrent clients: their latency, /healthz's, the server's memory, and the loader's rate alone and under the load",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			var all []pipelines.APIBenchResult
+			for i := range runs {
+				fmt.Fprintf(cmd.ErrOrStderr(), "run %d of %d\n", i+1, runs)
+				r, err := pipelines.BenchAPI(cmd.Context(), o, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				all = append(all, r)
+				fmt.Fprintf(out, "run %d: %d answers (%d ok, %d busy 503, %d failed), %.1f MB; p50 %v p99 %v max %v; /healthz p50 %v p99 %v max %v (%d probes); RSS %.0f → peak %.0f MiB; loader %.0f/s alone, %.0f/s under load\n",
+					i+1, r.Requests, r.OK, r.Busy, r.Failed, float64(r.Bytes)/1e6, r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.Max.Round(time.Millisecond),
+					r.HealthP50.Round(100*time.Microsecond), r.HealthP99.Round(100*time.Microsecond), r.HealthMax.Round(100*time.Microsecond), len(r.Health),
+					r.RSSBefore/(1<<20), r.RSSPeak/(1<<20), r.LoaderIdle, r.LoaderLoaded)
+			}
+			med := func(f func(pipelines.APIBenchResult) float64) float64 {
+				v := make([]float64, len(all))
+				for i, r := range all {
+					v[i] = f(r)
+				}
+				slices.Sort(v)
+				return v[len(v)/2]
+			}
+			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+			fmt.Fprintf(out, "yiwang bench api: %d clients on %s for %s, %d run(s), medians\n", o.Clients, o.Path, o.Duration, len(all))
+			fmt.Fprintf(out, "  answers ok / busy / failed     %.0f / %.0f / %.0f\n", med(func(r pipelines.APIBenchResult) float64 { return float64(r.OK) }),
+				med(func(r pipelines.APIBenchResult) float64 { return float64(r.Busy) }), med(func(r pipelines.APIBenchResult) float64 { return float64(r.Failed) }))
+			fmt.Fprintf(out, "  answer p50 / p99               %.0f / %.0f ms\n", med(func(r pipelines.APIBenchResult) float64 { return ms(r.P50) }), med(func(r pipelines.APIBenchResult) float64 { return ms(r.P99) }))
+			fmt.Fprintf(out, "  /healthz p99 (limit 50 ms)     %.1f ms = %.2f of the limit\n", med(func(r pipelines.APIBenchResult) float64 { return ms(r.HealthP99) }), med(func(r pipelines.APIBenchResult) float64 { return ms(r.HealthP99) })/50)
+			fmt.Fprintf(out, "  server RSS peak (limit 1 GiB)  %.0f MiB = %.2f of the limit\n", med(func(r pipelines.APIBenchResult) float64 { return r.RSSPeak / (1 << 20) }), med(func(r pipelines.APIBenchResult) float64 { return r.RSSPeak / (1 << 30) }))
+			fmt.Fprintf(out, "  loader under load / alone      %.0f / %.0f records/s = %.2f\n", med(func(r pipelines.APIBenchResult) float64 { return r.LoaderLoaded }), med(func(r pipelines.APIBenchResult) float64 { return r.LoaderIdle }),
+				med(func(r pipelines.APIBenchResult) float64 { return r.LoaderLoaded / r.LoaderIdle }))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.Server, "server", defaultServer(), "the running server")
+	cmd.Flags().StringVar(&o.Broker, "broker", "127.0.0.1:9092", "its Kafka, for the loader's backlog")
+	cmd.Flags().IntVar(&o.Clients, "clients", 200, "concurrent clients")
+	cmd.Flags().DurationVar(&o.Duration, "duration", 20*time.Second, "length of the load")
+	cmd.Flags().StringVar(&o.Path, "path", "/api/v1/indicators", "what the clients ask for")
+	cmd.Flags().IntVar(&o.Backlog, "backlog", 100000, "grid events produced for the loader in each phase")
+	cmd.Flags().IntVar(&runs, "runs", 3, "runs; medians are reported")
 	return cmd
 }
 

@@ -1,42 +1,29 @@
 // Package api serves yiwang's HTTP API: health, readiness, Prometheus
-// metrics, the tables overview and read-only SQL for administrators.
+// metrics, the tables overview, indicators and modes for dashboards, and
+// the administrator's routes (SQL, recomputation, mode switches, dead
+// letters, door-knocking lists, file reports).
 //
-// Routes:
+// Routes (the README's HTTP API section says the same with every
+// parameter):
 //
-//	GET  /healthz        200 while the process runs
-//	GET  /readyz         200 once the loader runs, else 503
-//	GET  /metrics        Prometheus exposition
-//	GET  /api/v1/tables  row count and newest event time per table
-//	POST /api/v1/sql     {"sql": "...", "limit": 1000} → JSON, or CSV with
-//	                     ?format=csv or Accept: text/csv; needs
-//	                     "Authorization: Bearer $YIWANG_ADMIN_TOKEN"
-//	GET  /api/v1/indicators?name=&area=&level=&from=&to=&status=
-//	                     indicator values (JSON, or CSV with ?format=csv): an
-//	                     area and everything under it; suppressed cells carry
-//	                     no numerator or denominator; each cell's status (ok,
-//	                     warn, alert) against the thresholds of the mode its
-//	                     area is in (status=alert lists the breaches)
-//	POST /api/v1/indicators/run {"select": [...], "from": "2026-01-01", "to": "2026-12-01"}
-//	                     recompute indicators for a date range; admin
-//	GET  /api/v1/modes   every area's mode and the recent changes
-//	POST /api/v1/modes   {"area": "220173002", "mode": "emergency", "reason": "..."}
-//	                     switch an area between normal and emergency; admin
-//	GET  /api/v1/deadletters?source=&schema=&reason=&stage=&limit=
-//	                     the newest dead letters and their counts by source
-//	                     and reason (JSON, or CSV with ?format=csv); admin
-//	POST /api/v1/deadletters/replay {"source":..., "reason":..., "dry_run":true}
-//	                     send matching dead letters back through validation;
-//	                     admin
-//	GET  /api/v1/doorknock/missing?target=household|store&area=&at=&limit=
-//	                     who the door-knocking campaign containing at (default
-//	                     now) has not reached yet under an area, with the
-//	                     latest attempt (JSON, or CSV with ?format=csv); admin
-//	GET  /api/v1/files?source=&status=&limit=      (status: loaded, duplicate, failed, refused)
-//	                     the reports of the files each drop folder finished,
-//	                     newest first, without their rejected rows; admin
-//	GET  /api/v1/files/report?source=&file=
-//	                     one file's whole report, every rejected row by row
-//	                     number and reason; admin
+//	GET  /healthz, /readyz, /metrics
+//	GET  /api/v1/tables
+//	GET  /api/v1/indicators?name=&area=&level=&from=&to=&status=&limit=&after=
+//	POST /api/v1/indicators/run       admin
+//	GET  /api/v1/modes?limit=&after=
+//	POST /api/v1/modes                admin
+//	GET  /api/v1/deadletters?...      admin
+//	POST /api/v1/deadletters/replay   admin
+//	GET  /api/v1/doorknock/missing?target=&area=&at=&limit=&after=   admin
+//	GET  /api/v1/files?..., /api/v1/files/report?...                 admin
+//	POST /api/v1/sql {"sql": "SELECT ...", "limit": N}               admin
+//
+// Lists answer pages of bounded size with a cursor to the next, encoded
+// as the rows arrive. Costly requests wait for a few slots (limiter), so
+// that a crowd of clients cannot exhaust memory or starve /healthz and the
+// loader. A request that changes state must be JSON, from no other web
+// origin and to a Host the server answers for (guard), and its body is
+// decoded strictly (decodeBody).
 //
 // The package exports no metrics of its own.
 package api
@@ -181,7 +168,9 @@ func New(c Config) http.Handler {
 		writeJSON(w, map[string]any{"tables": t})
 	}))
 	mux.HandleFunc("POST /api/v1/sql", admin.wrap(c.sql))
-	mux.HandleFunc("GET /api/v1/indicators", public.wrap(c.indicators))
+	var shared flights
+	indicators := public.wrap(c.indicators)
+	mux.HandleFunc("GET /api/v1/indicators", func(w http.ResponseWriter, r *http.Request) { shared.do(w, r, indicators) })
 	mux.HandleFunc("POST /api/v1/indicators/run", admin.wrap(func(w http.ResponseWriter, r *http.Request) {
 		if !c.admin(w, r, c.Indicators != nil, "indicators are not computed") {
 			return
