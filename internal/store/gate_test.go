@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -176,4 +177,154 @@ func TestProbeStatementsRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGateAccepts runs the kinds of SELECT an admin writes.
+func TestGateAccepts(t *testing.T) {
+	ctx := context.Background()
+	sc := openScratch(t)
+	for _, q := range []string{
+		"SELECT status, count(*) FROM grid_events GROUP BY ALL ORDER BY 1",
+		"FROM grid_events SELECT event_id WHERE status = 'closed'",
+		"WITH c AS MATERIALIZED (SELECT * FROM grid_events) SELECT count(*) FROM c",
+		"WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 5) SELECT sum(n) FROM t",
+		"SELECT * FROM range(3) r, LATERAL (SELECT r.range * 2 AS d)",
+		"VALUES (1, 'a'), (2, 'b')",
+		"TABLE load_offsets",
+		"DESCRIBE grid_events",
+		"SUMMARIZE SELECT * FROM grid_events",
+		"SHOW TABLES",
+		"FROM grid_events PIVOT (count(*) FOR status IN ('closed', 'reported'))",
+		"SELECT table_name, estimated_size FROM duckdb_tables() ORDER BY 1",
+		"SELECT * FROM unnest([1, 2, 3]) UNION ALL SELECT 4 EXCEPT SELECT 2",
+		"SELECT current_setting('memory_limit'), version(), md5('x'), [x * 2 FOR x IN [1, 2]]",
+		"SELECT 'a;b' AS s, 42 AS n -- trailing; comment\n;",
+		"SELECT event_id FROM grid_events ORDER BY event_id DESC LIMIT 1 OFFSET 1",
+		"SELECT * FROM main.grid_events e JOIN load_offsets o ON true",
+	} {
+		if _, err := sc.s.Query(ctx, q, 10); err != nil {
+			t.Errorf("%q: %v", q, err)
+		}
+	}
+	res, err := sc.s.Query(ctx, "SELECT event_id FROM grid_events ORDER BY event_id DESC", 10)
+	if err != nil || len(res.Rows) != 2 || res.Rows[0][0] != "E2" || res.Truncated {
+		t.Fatalf("order under the limit: %+v %v", res, err)
+	}
+}
+
+// TestAdminQueryLimits: each limit stops the result and says so.
+func TestAdminQueryLimits(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	for _, tc := range []struct {
+		name, sql string
+		lim       Limits
+		rows      int
+		why       string
+	}{
+		{"complete", "SELECT * FROM range(5)", Limits{Rows: 5}, 5, ""},
+		{"rows", "SELECT * FROM range(1000000)", Limits{Rows: 3}, 3, TruncatedRows},
+		{"bytes", "SELECT repeat('x', 1000) FROM range(100)", Limits{Bytes: 10_000}, 9, TruncatedBytes},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cols []string
+			n := 0
+			why, err := s.AdminQuery(ctx, tc.sql, tc.lim, func(c []string) error { cols = c; return nil }, func([]any) error { n++; return nil })
+			if err != nil || why != tc.why || n != tc.rows || len(cols) != 1 {
+				t.Fatalf("truncated %q err %v rows %d cols %v; want %q, %d rows", why, err, n, cols, tc.why, tc.rows)
+			}
+		})
+	}
+	// A callback's error stops the query and is returned.
+	stop := errors.New("client gone")
+	if _, err := s.AdminQuery(ctx, "SELECT * FROM range(10)", Limits{}, func([]string) error { return nil }, func([]any) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("err = %v, want the callback's", err)
+	}
+	// StreamArgs has the same limits, with arguments.
+	n := 0
+	why, err := s.StreamArgs(ctx, "SELECT * FROM range(?)", Limits{Rows: 2}, func([]string) error { return nil }, func([]any) error { n++; return nil }, 10)
+	if err != nil || why != TruncatedRows || n != 2 {
+		t.Fatalf("StreamArgs: %q %v %d", why, err, n)
+	}
+}
+
+func duckMemory(t testing.TB, s *Store) int64 {
+	t.Helper()
+	var n int64
+	if err := s.DB().QueryRow("SELECT sum(memory_usage_bytes)::BIGINT FROM duckdb_memory()").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestAdminQueryTimeoutAndCancel: a query that never ends is interrupted at
+// its time limit, or when its caller goes away, and its memory is freed.
+func TestAdminQueryTimeoutAndCancel(t *testing.T) {
+	s := openTest(t)
+	const endless = "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t"
+	before := duckMemory(t, s)
+	none := func([]string) error { return nil }
+	var during atomic.Int64
+	time.AfterFunc(1500*time.Millisecond, func() {
+		var n int64
+		_ = s.DB().QueryRow("SELECT sum(memory_usage_bytes)::BIGINT FROM duckdb_memory()").Scan(&n)
+		during.Store(n)
+	})
+	_, err := s.AdminQuery(context.Background(), endless, Limits{Timeout: 2 * time.Second}, none, func([]any) error { return nil })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the deadline", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(time.Second, cancel)
+	_, err = s.AdminQuery(ctx, endless, Limits{Timeout: time.Hour}, none, func([]any) error { return nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want cancelled", err)
+	}
+	after := duckMemory(t, s)
+	t.Logf("DuckDB memory: %d before, %d while running, %d after", before, during.Load(), after)
+	if after > before+16<<20 {
+		t.Fatalf("DuckDB holds %d bytes after the interrupted queries, %d before", after, before)
+	}
+	// And the admin connection answers again.
+	if res, err := s.Query(context.Background(), "SELECT 1", 1); err != nil || len(res.Rows) != 1 {
+		t.Fatalf("after interrupts: %+v %v", res, err)
+	}
+}
+
+// TestOutOfMemoryFailsTheQueryOnly: with a small memory limit and no spill,
+// a hash aggregate too large for it errors and the store answers after.
+func TestOutOfMemoryFailsTheQueryOnly(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "m.duckdb"), Options{Threads: 2, MemoryLimit: "200MB", MaxTempBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, q := range []string{
+		"SELECT count(*) FROM (SELECT range % 50000000 AS g, count(*) FROM range(100000000) GROUP BY g)",
+		"SELECT count(*) FROM (SELECT md5(range::VARCHAR) AS h FROM range(20000000) ORDER BY h)",
+	} {
+		_, err = s.Query(ctx, q, 10)
+		if err == nil || !strings.Contains(err.Error(), "Out of Memory") {
+			t.Errorf("%s: err = %v, want Out of Memory", q, err)
+		}
+	}
+	if res, err := s.Query(ctx, "SELECT count(*) FROM range(1000)", 1); err != nil || res.Rows[0][0] != int64(1000) {
+		t.Fatalf("after the failure: %+v %v", res, err)
+	}
+}
+
+func TestDefaultLimitsOfTheMachine(t *testing.T) {
+	if m := DefaultMemoryLimit(); m <= 0 || m > memTotal() {
+		t.Errorf("memory limit %d of %d", m, memTotal())
+	}
+	if n := DefaultMaxTempBytes(filepath.Join(t.TempDir(), "not", "yet")); n <= 0 || n > maxTempCeiling {
+		t.Errorf("temp cap %d", n)
+	}
+	s := openTest(t)
+	var mem, maxTemp string
+	if err := s.DB().QueryRow("SELECT current_setting('memory_limit'), current_setting('max_temp_directory_size')").Scan(&mem, &maxTemp); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("memory_limit %s, max_temp_directory_size %s", mem, maxTemp)
 }

@@ -176,12 +176,14 @@ func (r *Result) add(v []any) error { r.Rows = append(r.Rows, v); return nil }
 // stream runs q on c in a transaction it rolls back, delivering the rows
 // within lim.
 func stream(ctx context.Context, c *sql.Conn, q string, lim Limits, cols func([]string) error, row func([]any) error, args ...any) (string, error) {
-	tx, err := c.BeginTx(ctx, nil)
-	if err != nil {
+	// Not database/sql's Tx: when the context ends mid-query it gives up
+	// the transaction without a rollback that DuckDB takes, and the next
+	// statement on the connection fails with "transaction is aborted".
+	if _, err := c.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return "", stopped(ctx, lim, fmt.Errorf("begin: %w", err))
 	}
-	defer func() { _ = tx.Rollback() }()
-	rows, err := tx.QueryContext(ctx, q, args...)
+	defer func() { _, _ = c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
+	rows, err := c.QueryContext(ctx, q, args...)
 	if err != nil {
 		return "", stopped(ctx, lim, err)
 	}
