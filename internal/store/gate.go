@@ -85,7 +85,7 @@ var deniedFuncs = map[string]bool{
 }
 
 // showTables are the SHOW forms without a query that the gate lets through.
-var showTables = map[string]bool{`"tables"`: true, `"all tables"`: true}
+var showTables = map[string]bool{`"tables"`: true, "__show_tables_expanded": true}
 
 // knownTypes are the "type" values of parse-tree objects that are not
 // expressions: query nodes, table references, result modifiers and order
@@ -135,9 +135,11 @@ func gate(ctx context.Context, conn *sql.Conn, q string, limit int) (string, err
 		if !ok {
 			return fmt.Errorf("unexpected driver connection %T", dc)
 		}
-		st, err := c.Prepare(wrapped) // refuses more than one statement
+		// Prepare refuses text of more than one statement; its other
+		// errors (the binder's) are the query's own.
+		st, err := c.Prepare(wrapped)
 		if err != nil {
-			return refuse("%v", err)
+			return err
 		}
 		defer func() { _ = st.Close() }()
 		typ, err := st.(*duckdb.Stmt).StatementType()
