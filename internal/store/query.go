@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/yiwang-gov/yiwang/schemas"
 )
@@ -47,64 +48,198 @@ func (s *Store) Tables(ctx context.Context, reg *schemas.Registry) ([]TableInfo,
 	return out, nil
 }
 
-// ErrNotReadOnly refuses a statement that is not a query.
-var ErrNotReadOnly = errors.New("only one read-only statement (SELECT, WITH, FROM, VALUES, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN) is allowed")
+// Limits bound one query: the rows and bytes it delivers and the time it
+// runs. A zero field takes its value from DefaultLimits.
+type Limits struct {
+	// Rows is the most rows delivered.
+	Rows int
+	// Bytes bounds the delivered values' size as JSON, roughly: a row that
+	// would pass it is not delivered.
+	Bytes int64
+	// Timeout bounds the whole call, from the parse to the last row.
+	Timeout time.Duration
+}
+
+// DefaultLimits fill the zero fields of a Limits.
+var DefaultLimits = Limits{Rows: 10000, Bytes: 64 << 20, Timeout: 30 * time.Second}
+
+func (l Limits) orDefault() Limits {
+	if l.Rows <= 0 {
+		l.Rows = DefaultLimits.Rows
+	}
+	if l.Bytes <= 0 {
+		l.Bytes = DefaultLimits.Bytes
+	}
+	if l.Timeout <= 0 {
+		l.Timeout = DefaultLimits.Timeout
+	}
+	return l
+}
+
+// Why a result stopped early: AdminQuery and StreamArgs return one of these,
+// or "" for a complete result.
+const (
+	TruncatedRows    = "rows"    // Limits.Rows rows were delivered and there were more
+	TruncatedBytes   = "bytes"   // the next row would have passed Limits.Bytes
+	TruncatedTimeout = "timeout" // Limits.Timeout passed after the columns were delivered
+)
 
 // Result is a query's columns and rows, values converted for JSON.
 type Result struct {
 	Columns   []string `json:"columns"`
 	Rows      [][]any  `json:"rows"`
 	Truncated bool     `json:"truncated"`
+	// TruncatedBy says which limit cut the rows short (TruncatedRows ...).
+	TruncatedBy string `json:"truncated_by,omitempty"`
 }
 
-// Query runs one read-only statement and returns at most limit rows. The
-// statement runs in a transaction that is always rolled back, and the
-// database refuses file and network access, so a query can neither change
-// the tables nor reach outside.
+// AdminQuery checks q with the admin SQL gate (see ErrNotReadOnly) and then
+// streams its result: cols once, then row for each row, until the end or a
+// limit. It returns which limit cut the result short, or "". A refused
+// statement is an error matching ErrNotReadOnly. A timeout before cols is an
+// error wrapping context.DeadlineExceeded; after cols it is
+// TruncatedTimeout. An error from cols or row stops the query and is
+// returned as is; so is the context's error when the caller goes away.
+//
+// Admin queries run one at a time on a connection of their own, inside a
+// transaction that is always rolled back. DuckDB runs the statement under a
+// LIMIT of lim.Rows+1, so it stops producing rows once the cap is passed;
+// what it computes until then (a sort, a join) is bounded by the process's
+// memory_limit and temp-directory cap (Options), past which the query fails
+// with an out-of-memory error and the process lives on. Cancelling ctx (the
+// client leaving) interrupts DuckDB and frees the query's memory. Values are
+// converted as for Result. cols and row must not keep the slices they get.
+func (s *Store) AdminQuery(ctx context.Context, q string, lim Limits, cols func([]string) error, row func([]any) error) (truncated string, err error) {
+	lim = lim.orDefault()
+	ctx, cancel := context.WithTimeout(ctx, lim.Timeout)
+	defer cancel()
+	select {
+	case s.adminSem <- struct{}{}:
+		defer func() { <-s.adminSem }()
+	case <-ctx.Done():
+		return "", fmt.Errorf("wait for the admin connection: %w", ctx.Err())
+	}
+	wrapped, err := gate(ctx, s.admin, q, lim.Rows+1)
+	if err != nil {
+		return "", err
+	}
+	return stream(ctx, s.admin, wrapped, lim, cols, row)
+}
+
+// StreamArgs runs a query yiwang itself wrote, with arguments, on a pooled
+// connection in a transaction that is always rolled back, and streams its
+// result as AdminQuery does, with the same limits. q must be one SELECT
+// (it runs as a subquery under a LIMIT); it is not checked by the gate.
+func (s *Store) StreamArgs(ctx context.Context, q string, lim Limits, cols func([]string) error, row func([]any) error, args ...any) (truncated string, err error) {
+	lim = lim.orDefault()
+	ctx, cancel := context.WithTimeout(ctx, lim.Timeout)
+	defer cancel()
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return "", fmt.Errorf("connection: %w", err)
+	}
+	defer func() { _ = c.Close() }()
+	body := strings.TrimRightFunc(q, unicode.IsSpace)
+	body = strings.TrimSuffix(body, ";")
+	return stream(ctx, c, wrapLimit(body, lim.Rows+1), lim, cols, row, args...)
+}
+
+// Query runs one statement that the admin SQL gate accepts (see
+// ErrNotReadOnly) and returns at most limit rows, within DefaultLimits'
+// bytes and time; see AdminQuery.
 func (s *Store) Query(ctx context.Context, q string, limit int) (*Result, error) {
-	if err := readOnly(q); err != nil {
+	res := &Result{Rows: [][]any{}}
+	why, err := s.AdminQuery(ctx, q, Limits{Rows: limit}, res.setColumns, res.add)
+	res.Truncated, res.TruncatedBy = why != "", why
+	if err != nil {
 		return nil, err
 	}
-	return s.QueryArgs(ctx, q, limit)
+	return res, nil
 }
 
-// QueryArgs runs a query yiwang itself wrote, with arguments, in a
-// transaction that is always rolled back.
+// QueryArgs runs a query yiwang itself wrote, with arguments, and returns at
+// most limit rows, within DefaultLimits' bytes and time; see StreamArgs.
 func (s *Store) QueryArgs(ctx context.Context, q string, limit int, args ...any) (*Result, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	rows, err := tx.QueryContext(ctx, q, args...)
+	res := &Result{Rows: [][]any{}}
+	why, err := s.StreamArgs(ctx, q, Limits{Rows: limit}, res.setColumns, res.add, args...)
+	res.Truncated, res.TruncatedBy = why != "", why
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
+	return res, nil
+}
+
+func (r *Result) setColumns(c []string) error { r.Columns = c; return nil }
+
+func (r *Result) add(v []any) error { r.Rows = append(r.Rows, v); return nil }
+
+// stream runs q on c in a transaction it rolls back, delivering the rows
+// within lim.
+func stream(ctx context.Context, c *sql.Conn, q string, lim Limits, cols func([]string) error, row func([]any) error, args ...any) (string, error) {
+	// Not database/sql's Tx: when the context ends mid-query it gives up
+	// the transaction without a rollback that DuckDB takes, and the next
+	// statement on the connection fails with "transaction is aborted".
+	if _, err := c.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return "", stopped(ctx, lim, fmt.Errorf("begin: %w", err))
 	}
-	res := &Result{Columns: cols, Rows: [][]any{}}
+	defer func() { _, _ = c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
+	rows, err := c.QueryContext(ctx, q, args...)
+	if err != nil {
+		return "", stopped(ctx, lim, err)
+	}
+	defer func() { _ = rows.Close() }()
+	names, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
+	if err := cols(names); err != nil {
+		return "", err
+	}
+	vals := make([]any, len(names))
+	ptrs := make([]any, len(names))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var n int
+	var size int64
 	for rows.Next() {
-		if len(res.Rows) >= limit {
-			res.Truncated = true
-			break
-		}
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
+		if n >= lim.Rows {
+			return TruncatedRows, nil
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
+			return "", err
 		}
+		out := make([]any, len(vals))
 		for i, v := range vals {
-			vals[i] = jsonValue(v)
+			out[i] = jsonValue(v)
+			size += jsonSize(out[i]) + 1
 		}
-		res.Rows = append(res.Rows, vals)
+		if size > lim.Bytes {
+			return TruncatedBytes, nil
+		}
+		if err := row(out); err != nil {
+			return "", err
+		}
+		n++
 	}
-	return res, rows.Err()
+	if err := rows.Err(); err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return TruncatedTimeout, nil
+		}
+		return "", err
+	}
+	return "", nil
+}
+
+// stopped names the time limit in an error that it caused.
+func stopped(ctx context.Context, lim Limits, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
+		err = errors.Join(context.DeadlineExceeded, err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("query stopped at its %s time limit: %w", lim.Timeout, err)
+	}
+	return err
 }
 
 func jsonValue(v any) any {
@@ -124,56 +259,29 @@ func jsonValue(v any) any {
 	return v
 }
 
-// readOnly accepts a single statement starting with a query keyword. A
-// semicolon outside quotes and comments may only end the text.
-func readOnly(q string) error {
-	body := strings.TrimSpace(stripComments(q))
-	body = strings.TrimSpace(strings.TrimSuffix(body, ";"))
-	if body == "" {
-		return ErrNotReadOnly
-	}
-	first := strings.ToUpper(strings.FieldsFunc(body, func(r rune) bool { return r == ' ' || r == '\n' || r == '\t' || r == '(' || r == '\r' })[0])
-	switch first {
-	case "SELECT", "WITH", "FROM", "VALUES", "SHOW", "DESCRIBE", "SUMMARIZE", "EXPLAIN", "TABLE":
-	default:
-		return ErrNotReadOnly
-	}
-	if strings.Contains(body, ";") {
-		return ErrNotReadOnly
-	}
-	return nil
-}
-
-// stripComments removes -- and /* */ comments and blanks the contents of
-// quoted strings and identifiers, so that what remains can be scanned for
-// statement separators.
-func stripComments(q string) string {
-	var b strings.Builder
-	for i := 0; i < len(q); i++ {
-		c := q[i]
-		switch {
-		case c == '-' && i+1 < len(q) && q[i+1] == '-':
-			for i < len(q) && q[i] != '\n' {
-				i++
-			}
-			b.WriteByte('\n')
-		case c == '/' && i+1 < len(q) && q[i+1] == '*':
-			j := strings.Index(q[i+2:], "*/")
-			if j < 0 {
-				return b.String()
-			}
-			i += j + 3
-			b.WriteByte(' ')
-		case c == '\'' || c == '"':
-			b.WriteByte(c)
-			i++
-			for i < len(q) && q[i] != c {
-				i++
-			}
-			b.WriteByte(c)
-		default:
-			b.WriteByte(c)
+// jsonSize is about the size of v in JSON, without escapes.
+func jsonSize(v any) int64 {
+	switch x := v.(type) {
+	case nil:
+		return 4
+	case string:
+		return int64(len(x)) + 2
+	case []any:
+		n := int64(2)
+		for _, e := range x {
+			n += jsonSize(e) + 1
 		}
+		return n
+	case map[string]any:
+		n := int64(2)
+		for k, e := range x {
+			n += int64(len(k)) + 4 + jsonSize(e)
+		}
+		return n
+	case bool:
+		return 5
+	case int8, int16, int32, int64, int, uint8, uint16, uint32, uint64, uint, float32, float64:
+		return 20
 	}
-	return b.String()
+	return int64(len(fmt.Sprint(v)))
 }

@@ -38,8 +38,20 @@ var ErrConflict = errors.New("transaction conflict")
 type Options struct {
 	// Threads bounds DuckDB's worker threads (default: all cores).
 	Threads int
-	// MemoryLimit such as "2GB" (default: DuckDB's 80% of RAM).
+	// MemoryLimit such as "2GB" bounds DuckDB's buffer memory for the
+	// whole process (default: half of the memory of the machine or of the
+	// cgroup, whichever is less; see DefaultMemoryLimit). DuckDB has no
+	// limit per connection or per query: this and the spill cap below are
+	// what an admin query can take, and past them it fails with an
+	// out-of-memory error instead of the kernel killing the process.
 	MemoryLimit string
+	// TempDir is where DuckDB spills what does not fit in memory (default:
+	// the database path + ".tmp", as DuckDB would choose).
+	TempDir string
+	// MaxTempBytes caps the spill files (default: a quarter of the space
+	// free on TempDir's disk at Open, at most 32 GiB; see
+	// DefaultMaxTempBytes). Negative turns spilling off.
+	MaxTempBytes int64
 	// ReadOnly opens the file read-only (the CLI, when no server runs).
 	ReadOnly bool
 }
@@ -48,6 +60,9 @@ type Options struct {
 type Store struct {
 	db   *sql.DB
 	path string
+
+	admin    *sql.Conn     // admin queries' own connection
+	adminSem chan struct{} // one admin query at a time
 
 	def *Writer // for Apply
 
@@ -85,8 +100,28 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if o.Threads > 0 {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", o.Threads))
 	}
-	if o.MemoryLimit != "" {
-		settings = append(settings, fmt.Sprintf("SET memory_limit = '%s'", strings.ReplaceAll(o.MemoryLimit, "'", "")))
+	memory := strings.ReplaceAll(o.MemoryLimit, "'", "")
+	if memory == "" {
+		if n := DefaultMemoryLimit(); n > 0 {
+			memory = fmt.Sprintf("%d bytes", n)
+		}
+	}
+	if memory != "" {
+		settings = append(settings, fmt.Sprintf("SET memory_limit = '%s'", memory))
+	}
+	temp := o.TempDir
+	if temp == "" {
+		temp = path + ".tmp"
+	}
+	switch maxTemp := o.MaxTempBytes; {
+	case maxTemp < 0:
+		settings = append(settings, "SET temp_directory = ''")
+	default:
+		if maxTemp == 0 {
+			maxTemp = DefaultMaxTempBytes(temp)
+		}
+		settings = append(settings, fmt.Sprintf("SET temp_directory = '%s'", strings.ReplaceAll(temp, "'", "''")),
+			fmt.Sprintf("SET max_temp_directory_size = '%d bytes'", maxTemp))
 	}
 	settings = append(settings, "SET enable_external_access = false", "SET lock_configuration = true")
 	for _, q := range settings {
@@ -95,6 +130,11 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 			return nil, fmt.Errorf("configure database (%s): %w", q, err)
 		}
 	}
+	if s.admin, err = db.Conn(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("admin connection: %w", err)
+	}
+	s.adminSem = make(chan struct{}, 1)
 	if o.ReadOnly {
 		return s, nil
 	}
@@ -111,9 +151,9 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Path returns the database file.
 func (s *Store) Path() string { return s.path }
 
-// Close releases the loader connection and closes the database.
+// Close releases the loader and admin connections and closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.def.Close(), s.db.Close())
+	return errors.Join(s.def.Close(), s.admin.Close(), s.db.Close())
 }
 
 var migrations = []string{
