@@ -326,3 +326,56 @@ func TestIdenticalRequestsShareOneAnswer(t *testing.T) {
 		t.Errorf("a different query shared an answer")
 	}
 }
+
+// Findings 1 and 2 against a running server: the statements that
+// overwrote the database file or ran DML behind EXPLAIN and WITH are
+// refused; a cross join with a large limit and a query whose rows are
+// expensive answer their first rows at once, capped; a never-ending
+// recursive query ends at the statement timeout; the database is intact
+// and answers afterwards.
+func TestAdminSQLAgainstTheProbe(t *testing.T) {
+	ts, st := serverStore(t, Config{AdminToken: "tok", SQLTimeout: time.Second})
+	db := st.Path()
+	sqlReq := func(q string, limit int) (int, map[string]any) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"sql": q, "limit": limit})
+		code, resp := send(t, "POST", ts.URL+"/api/v1/sql", map[string]string{"Content-Type": "application/json", "Authorization": "Bearer tok"}, string(body))
+		var out map[string]any
+		if err := json.Unmarshal([]byte(resp), &out); err != nil {
+			t.Fatalf("%s: %v in %.300s", q, err, resp)
+		}
+		return code, out
+	}
+	for _, q := range []string{
+		"EXPLAIN ANALYZE COPY (select 'x') TO '" + db + "' (FORMAT csv, USE_TMP_FILE false)",
+		"EXPLAIN ANALYZE COPY (select 'x') TO '" + db + ".wal.recovery' (FORMAT csv)",
+		"SELECT * FROM read_blob('" + db + "')",
+		"WITH x AS (select 1) DELETE FROM grid_events",
+		"WITH x AS (select 1) UPDATE load_offsets SET next_offset=0 RETURNING *",
+		"EXPLAIN ANALYZE DROP TABLE grid_events",
+		"FROM checkpoint()",
+		"EXPLAIN ANALYZE CHECKPOINT",
+		"EXPLAIN ANALYZE VACUUM",
+		"EXPLAIN ANALYZE PRAGMA enable_profiling",
+	} {
+		if code, out := sqlReq(q, 10); code != 400 {
+			t.Errorf("%s: HTTP %d %v, want 400", q, code, out)
+		}
+	}
+	// A cross join of two million-row ranges with a large limit.
+	code, out := sqlReq("SELECT * FROM range(1000000) a, range(1000000) b", 100000)
+	if code != 200 || len(out["rows"].([]any)) != 100000 || out["truncated"] != true {
+		t.Errorf("cross join: HTTP %d, %d rows, truncated %v", code, len(out["rows"].([]any)), out["truncated"])
+	}
+	code, out = sqlReq("select range, md5(range::varchar) from range(10000000)", 1)
+	if code != 200 || len(out["rows"].([]any)) != 1 || out["truncated_by"] != "rows" {
+		t.Errorf("10 M md5 rows, limit 1: HTTP %d %v", code, out)
+	}
+	code, out = sqlReq("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM t) SELECT count(*) FROM t", 10)
+	if code != 400 || !strings.Contains(fmt.Sprint(out["error"]), "deadline") {
+		t.Errorf("never-ending recursive query: HTTP %d %v, want 400 at the timeout", code, out)
+	}
+	if code, out = sqlReq("SELECT count(*) AS n FROM grid_events", 10); code != 200 {
+		t.Errorf("after the probe: HTTP %d %v", code, out)
+	}
+}
