@@ -97,6 +97,9 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
+	// No log line carries an ID or mobile number in clear, whatever a
+	// source system's or a driver's error quotes.
+	opts.Log = slog.New(pii.NewLogHandler(opts.Log.Handler()))
 	log := opts.Log
 	p := &Pipeline{cfg: cfg, opts: opts, metrics: metrics.New()}
 	if p.registry, err = schemas.LoadEmbedded(); err != nil {

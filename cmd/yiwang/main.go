@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/yiwang-gov/yiwang/internal/pii"
 )
 
 func main() {
@@ -38,7 +40,7 @@ func newRoot() *cobra.Command {
 		if err := l.UnmarshalText([]byte(level)); err != nil {
 			return fmt.Errorf("--log-level: %w", err)
 		}
-		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+		slog.SetDefault(slog.New(pii.NewLogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))))
 		return nil
 	}
 	root.AddCommand(newDemo(), newRun(), newSimulate(), newCheck(), newSQL(), newBench(), newDeadLetters(), newIndicators(), newTest(), newMode(), newFiles())
