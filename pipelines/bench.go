@@ -73,22 +73,9 @@ func Bench(ctx context.Context, o BenchOptions, progress io.Writer) ([]BenchRun,
 		return nil, err
 	}
 	sc, _ := reg.Get("grid_event")
-	raw, base := DemoConfig()
-	cfg, err := Parse(raw, "newarea.yaml", base, func(string) (string, bool) { return "", false })
+	cfg, grids, known, err := demoGrids()
 	if err != nil {
 		return nil, err
-	}
-	areas, err := readAreas(cfg)
-	if err != nil {
-		return nil, err
-	}
-	var grids []string
-	known := AreaSet{}
-	for _, a := range areas {
-		known[a.Code] = true
-		if a.Level == "grid" {
-			grids = append(grids, a.Code)
-		}
 	}
 	if o.BatchSize == 0 {
 		o.BatchSize = cfg.Loader.BatchSize
@@ -282,6 +269,29 @@ var (
 		"占道经营摊位影响通行，请综合执法处理",
 	}
 )
+
+// demoGrids returns the demo pipeline's config, its grid codes and every
+// area code it knows.
+func demoGrids() (*Config, []string, AreaSet, error) {
+	raw, base := DemoConfig()
+	cfg, err := Parse(raw, "newarea.yaml", base, func(string) (string, bool) { return "", false })
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	areas, err := readAreas(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var grids []string
+	known := AreaSet{}
+	for _, a := range areas {
+		known[a.Code] = true
+		if a.Level == "grid" {
+			grids = append(grids, a.Code)
+		}
+	}
+	return cfg, grids, known, nil
+}
 
 // genEvent appends the i-th benchmark grid event (about 450 bytes of JSON,
 // every key distinct) to b.

@@ -53,25 +53,14 @@ type APIBenchResult struct {
 // are loaded into its grid_events.
 func BenchAPI(ctx context.Context, o APIBenchOptions, progress io.Writer) (APIBenchResult, error) {
 	var res APIBenchResult
-	raw, base := DemoConfig()
-	cfg, err := Parse(raw, "newarea.yaml", base, func(string) (string, bool) { return "", false })
-	if err != nil {
-		return res, err
-	}
-	areas, err := readAreas(cfg)
-	if err != nil {
-		return res, err
-	}
 	reg, err := schemas.LoadEmbedded()
 	if err != nil {
 		return res, err
 	}
 	sc, _ := reg.Get("grid_event")
-	var grids []string
-	for _, a := range areas {
-		if a.Level == "grid" {
-			grids = append(grids, a.Code)
-		}
+	_, grids, _, err := demoGrids()
+	if err != nil {
+		return res, err
 	}
 	w := kafka.NewWriter([]string{o.Broker}, kafka.WriterOptions{BatchSize: 5000, BatchTimeout: 2 * time.Millisecond, Compress: true})
 	defer func() { _ = w.Close() }()
