@@ -46,6 +46,8 @@ fuzz:
 	$(GO) test ./connectors/mapping -run '^$$' -fuzz '^FuzzMapping$$' $(FUZZFLAGS)
 	$(GO) test ./connectors/mapping -run '^$$' -fuzz '^FuzzCompile$$' $(FUZZFLAGS)
 	$(GO) test ./connectors/kafkain -run '^$$' -fuzz '^FuzzParseCursor$$' $(FUZZFLAGS)
+	$(GO) test ./internal/api -run '^$$' -fuzz '^FuzzStrictJSON$$' $(FUZZFLAGS)
+	$(GO) test ./internal/api -run '^$$' -fuzz '^FuzzCursor$$' $(FUZZFLAGS)
 	$(GO) test ./internal/store -run '^$$' -fuzz '^FuzzSQLGate$$' $(FUZZFLAGS)
 
 fmt:
