@@ -100,7 +100,7 @@ func decodeCSV(s *Source, data []byte) (int, error) {
 		return 0, nil // the file goes to failed/
 	}
 	c := &current{format: FormatCSV, enc: enc}
-	c.rows = newCSVRows(bytes.NewReader(data), enc, s.comma, nil)
+	c.rows = newCSVRows(bytes.NewReader(data), enc, s.comma, s.cfg.MaxRowBytes, nil)
 	if err := s.header(c); err != nil {
 		return 0, nil
 	}
@@ -117,7 +117,7 @@ func decodeCSV(s *Source, data []byte) (int, error) {
 			return n, errors.New("row numbers do not increase")
 		}
 		last = row
-		raw, _, blank := s.record(c, cells)
+		raw, _, _, blank := s.record(c, cells)
 		if blank {
 			continue
 		}
