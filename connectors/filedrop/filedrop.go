@@ -378,8 +378,10 @@ type Source struct {
 	// a row's content (default: discarded).
 	Log *slog.Logger
 
-	mu   sync.Mutex
-	seen map[string]sighting
+	mu      sync.Mutex
+	seen    map[string]sighting
+	ignored map[string]bool // names not matching the pattern, logged once
+	ignore  func(name string)
 	ix   *index
 	cur  *current
 }
@@ -411,7 +413,7 @@ func New(cfg Config, s *schemas.Schema) (*Source, error) {
 		return nil, fmt.Errorf("open drop folder: %w", err)
 	}
 	return &Source{cfg: cfg, plan: p, comma: []rune(cfg.Delimiter)[0], pattern: expandBraces(strings.ToLower(cfg.Pattern)),
-		Now: time.Now, Log: slog.New(slog.DiscardHandler), seen: map[string]sighting{}}, nil
+		Now: time.Now, Log: slog.New(slog.DiscardHandler), seen: map[string]sighting{}, ignored: map[string]bool{}}, nil
 }
 
 // Cursor is the position after one record: the file's content hash and
@@ -493,6 +495,9 @@ func (s *Source) Poll(ctx context.Context, cursor string) ([]connectors.Record, 
 		return nil, false, fmt.Errorf("open drop folder: %w", err)
 	}
 	defer func() { _ = root.Close() }()
+	if err := checkFolders(root); err != nil {
+		return nil, false, err
+	}
 	if s.ix == nil {
 		for _, d := range []string{DoneDir, FailedDir, StateDir} {
 			if err := root.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {

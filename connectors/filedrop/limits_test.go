@@ -5,13 +5,21 @@ import (
 	"bufio"
 	"bytes"
 	"compress/flate"
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/yiwang-gov/yiwang/connectors"
+	"github.com/yiwang-gov/yiwang/internal/kafka"
+	"github.com/yiwang-gov/yiwang/internal/metrics"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
@@ -209,4 +217,168 @@ func TestOversizedFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBigCellDoesNotBlockTheFolder: the probe's case end to end, through
+// the runner and the embedded broker. A CSV with a 100 MB cell used to make
+// Kafka refuse its page, which the runner retried forever while the ledgers
+// behind it waited. Now the file fails at that row with the cause, the rows
+// before it are produced, and the next ledger loads.
+func TestBigCellDoesNotBlockTheFolder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 100 MB file")
+	}
+	sc := schema(t, "door_visit")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	good, after := ledger(5, false), ledger(8, false)[5:]
+	writeBigCellCSV(t, filepath.Join(dir, "big.csv"), good, 100<<20, false, after)
+	rows := ledger(60, false)
+	writeFile(t, filepath.Join(dir, "ledger.csv"), csvBytes(rows))
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, "big.csv"), old, old); err != nil { // taken up first
+		t.Fatal(err)
+	}
+	cfg := doorConfig(dir)
+	cfg.StableFor = time.Nanosecond
+	src, err := New(cfg, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := kafka.StartBroker(kafka.BrokerConfig{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c := kafka.NewClient([]string{b.Addr()})
+	defer c.Close()
+	if err := c.EnsureTopics(ctx, []kafka.Topic{{Name: sc.Topic, Partitions: 1}, {Name: connectors.DeadLetterTopic, Partitions: 1},
+		{Name: connectors.StateTopic, Partitions: 1, Configs: map[string]string{"cleanup.policy": "compact"}}}); err != nil {
+		t.Fatal(err)
+	}
+	w := kafka.NewWriter([]string{b.Addr()}, kafka.WriterOptions{})
+	defer func() { _ = w.Close() }()
+	st, err := connectors.LoadState(ctx, c, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &connectors.Runner{Name: "ledger.door_visit", Schema: sc, Source: src, Every: 10 * time.Millisecond, Producer: w, State: st,
+		Areas: areas, Metrics: metrics.New(), Now: time.Now, Log: slog.New(slog.DiscardHandler)}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- r.Run(rctx) }()
+	for {
+		_, err1 := os.Stat(filepath.Join(dir, FailedDir, "big.csv"+ReportSuffix))
+		_, err2 := os.Stat(filepath.Join(dir, DoneDir, "ledger.csv"+ReportSuffix))
+		if err1 == nil && err2 == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			stop()
+			<-done
+			t.Fatal("the folder is blocked: no reports")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	<-done
+	rep := readReport(t, filepath.Join(dir, FailedDir, "big.csv"+ReportSuffix))
+	if rep.Status != StatusFailed || rep.Error != "row 8 is longer than 1 MiB (limit max_row_bytes); shorten its text or split it" || rep.Produced != 5 {
+		t.Fatalf("report of big.csv: %+v", rep)
+	}
+	if rep := readReport(t, filepath.Join(dir, DoneDir, "ledger.csv"+ReportSuffix)); rep.Status != StatusLoaded || rep.Rows != 60 {
+		t.Fatalf("report of ledger.csv: %+v", rep)
+	}
+	recs, err := c.ReadAll(ctx, sc.Topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 5 + 60 - 1; len(recs) != want { // ledger row 52 has a bad grid code
+		t.Fatalf("%d records, want %d", len(recs), want)
+	}
+}
+
+// TestOversizedFilesMemory measures, in a child process of its own, the
+// peak resident memory (VmHWM) of reading the probe's files: an XLSX whose
+// one cell unpacks to 1.86 GiB from 1.9 MB, an XLSX with a 100 MiB cell
+// within max_unzipped_bytes, and a CSV with a 100 MB cell. The peak must
+// stay under 1 GiB (it was 10.7 GB for the first), and excelize must leave
+// no temporary file behind.
+func TestOversizedFilesMemory(t *testing.T) {
+	if os.Getenv("FILEDROP_MEMORY_CHILD") == "1" {
+		memoryChild(t)
+		return
+	}
+	if testing.Short() {
+		t.Skip("writes large files")
+	}
+	tmp := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestOversizedFilesMemory$", "-test.v")
+	cmd.Env = append(os.Environ(), "FILEDROP_MEMORY_CHILD=1", "TMPDIR="+tmp, "GOMAXPROCS=2")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		name, kb, ok := strings.Cut(strings.TrimSpace(line), " peak_rss_kib=")
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(strings.Fields(kb)[0])
+		if err != nil {
+			t.Fatal(line)
+		}
+		t.Logf("%s: peak RSS %d MiB (%s)", name, n>>10, line)
+		if n > 1<<20 {
+			t.Errorf("%s: peak RSS %d MiB, want under 1 GiB", name, n>>10)
+		}
+	}
+	if entries, _ := os.ReadDir(tmp); len(entries) > 0 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+}
+
+func memoryChild(t *testing.T) {
+	sc := schema(t, "door_visit")
+	good, after := ledger(5, false), ledger(8, false)[5:]
+	for _, tc := range []struct {
+		name, file string
+		write      func(path string)
+		error      string
+	}{
+		{"xlsx 1.86 GiB cell", "bomb.xlsx", func(p string) { writeBombXLSX(t, p, good, 1997<<20, after) }, "unpacks to more than 256 MiB"},
+		{"xlsx 100 MiB cell", "long.xlsx", func(p string) { writeBombXLSX(t, p, good, 100<<20, after) }, "row 8 is longer"},
+		{"csv 100 MB cell", "long.csv", func(p string) { writeBigCellCSV(t, p, good, 100<<20, false, after) }, "row 8 is longer"},
+	} {
+		dir := t.TempDir()
+		tc.write(filepath.Join(dir, tc.file))
+		fi, _ := os.Stat(filepath.Join(dir, tc.file))
+		start := time.Now()
+		src, _ := newSource(t, doorConfig(dir), sc)
+		drive(t, src, sc, "", 2)
+		took := time.Since(start)
+		rep := readReport(t, filepath.Join(dir, FailedDir, tc.file+ReportSuffix))
+		if !strings.Contains(rep.Error, tc.error) {
+			t.Fatalf("%s: %q", tc.name, rep.Error)
+		}
+		// The peak only grows: each line bounds its case and those before.
+		fmt.Printf("%s peak_rss_kib=%d file_bytes=%d took=%s\n", tc.name, vmHWM(t), fi.Size(), took.Round(time.Millisecond))
+	}
+}
+
+// vmHWM is the process's peak resident set size in KiB.
+func vmHWM(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc/self/status")
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.Atoi(strings.Fields(v)[0])
+			return n
+		}
+	}
+	t.Skip("no VmHWM")
+	return 0
 }
