@@ -382,8 +382,8 @@ type Source struct {
 	seen    map[string]sighting
 	ignored map[string]bool // names not matching the pattern, logged once
 	ignore  func(name string)
-	ix   *index
-	cur  *current
+	ix      *index
+	cur     *current
 }
 
 var (
