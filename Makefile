@@ -38,6 +38,7 @@ fuzz:
 	$(GO) test ./queries -run '^$$' -fuzz '^FuzzQueryHeader$$' $(FUZZFLAGS)
 	$(GO) test ./connectors/filedrop -run '^$$' -fuzz '^FuzzDecodeRow$$' $(FUZZFLAGS)
 	$(GO) test ./connectors/filedrop -run '^$$' -fuzz '^FuzzCSV$$' $(FUZZFLAGS)
+	$(GO) test ./connectors/filedrop -run '^$$' -fuzz '^FuzzLimits$$' $(FUZZFLAGS)
 	$(GO) test ./connectors/sqldb -run '^$$' -fuzz '^FuzzCursor$$' $(FUZZFLAGS)
 	$(GO) test ./connectors/httpapi -run '^$$' -fuzz '^FuzzParseCursor$$' $(FUZZFLAGS)
 	$(GO) test ./internal/calendar -run '^$$' -fuzz '^FuzzLoadCalendar$$' $(FUZZFLAGS)

@@ -29,6 +29,11 @@ type Record struct {
 	// Position says where the record came from, for the dead-letter header
 	// (e.g. the URL and cursor it was read at).
 	Position string
+	// Refused, when set, is why the source itself refuses the record (a
+	// value over the source's size limit, say): the runner dead-letters it
+	// with this error, usually a *schemas.RecordError, without validating
+	// it. Raw is then what the dead letter keeps, masked like any payload.
+	Refused error
 }
 
 // Source reads records from one source system, incrementally.

@@ -1,11 +1,14 @@
 package connectors
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/pii"
@@ -54,22 +57,90 @@ func DeadLetter(stage, source, schema, position string, payload []byte, err erro
 	}
 }
 
-// ScrubPayload makes a refused record safe to keep: the schema's personal
-// fields are removed when the record decodes, and in any case every ID or
-// mobile number left in it is masked (pii.ScrubText, which keeps to digit
-// groups, so that a longer code such as an incident number is left whole),
-// in every string and number of a record that decodes and in the whole
-// text of one that does not.
+// HeaderPayloadShape says what a dead letter's payload is when it is not
+// the record in the schema's source form: ShapePlatform or ShapeCut.
+const HeaderPayloadShape = "yiwang.payload.shape"
+
+// Payload shapes.
+const (
+	// ShapePlatform: the record in a mapped source's own shape, as the
+	// source delivered it, so that a replay must map it first.
+	ShapePlatform = "platform"
+	// ShapeCut: the payload was cut to fit Kafka (values over
+	// cutValueBytes replaced by "[cut: N bytes]"); it cannot be replayed,
+	// only corrected at the source.
+	ShapeCut = "cut"
+)
+
+// Bounds of a cut payload.
+const (
+	cutPayloadBytes = 8 << 10
+	cutValueBytes   = 256
+)
+
+// reasonOf returns the reason code of a refusal.
+func reasonOf(err error) string {
+	var re *schemas.RecordError
+	if errors.As(err, &re) {
+		return re.Reason
+	}
+	return schemas.ReasonSchema
+}
+
+// cutLetter bounds a dead letter's payload (already masked) to a few
+// kilobytes and marks it ShapeCut: a JSON object keeps its short values and
+// has each longer one replaced by "[cut: N bytes]"; other text keeps its
+// start.
+func cutLetter(m kafka.Message) kafka.Message {
+	m.Value = cutPayload(m.Value)
+	hs := make([]kafka.Header, 0, len(m.Headers)+1)
+	for _, h := range m.Headers {
+		if h.Key != HeaderPayloadShape {
+			hs = append(hs, h)
+		}
+	}
+	m.Headers = append(hs, kafka.Header{Key: HeaderPayloadShape, Value: []byte(ShapeCut)})
+	return m
+}
+
+func cutPayload(p []byte) []byte {
+	if obj, err := schemas.Decode(p); err == nil {
+		for k, v := range obj {
+			if b, err := json.Marshal(v); err != nil || len(b) > cutValueBytes {
+				obj[k] = fmt.Sprintf("[cut: %d bytes]", len(b))
+			}
+		}
+		if b, err := marshal(obj); err == nil && len(b) <= cutPayloadBytes {
+			return b
+		}
+		b, _ := json.Marshal(map[string]string{"_cut": fmt.Sprintf("%d bytes", len(p))})
+		return b
+	}
+	if len(p) <= cutPayloadBytes {
+		return p
+	}
+	cut := p[:cutPayloadBytes]
+	for i := 0; i < utf8.UTFMax && len(cut) > 0 && !utf8.Valid(cut[len(cut)-min(len(cut), utf8.UTFMax):]); i++ {
+		cut = cut[:len(cut)-1]
+	}
+	return append(bytes.Clone(cut), fmt.Sprintf("…[cut: %d bytes]", len(p))...)
+}
+
+// ScrubPayload makes a refused record safe to keep, by what the schema
+// says of each field: a personal field (x-pii hmac, mask or drop) is
+// removed; free text marked x-pii scan has its ID and mobile numbers
+// masked (pii.ScrubText, which keeps to digit groups, so that a longer code
+// such as an incident number is left whole); a field the schema marks
+// nothing is kept as it is (a grid code is no ID number). A field the
+// schema does not know — and every field when sc is nil — is masked like
+// scan text in every string and number, and so is the whole text of a
+// record that does not decode: what it is cannot be known.
 func ScrubPayload(sc *schemas.Schema, raw []byte, obj map[string]any) []byte {
 	if obj == nil {
 		obj, _ = schemas.Decode(raw)
 	}
 	if obj != nil {
-		if sc != nil {
-			sc.StripPII(obj)
-		}
-		scrubValues(obj)
-		if b, err := marshal(obj); err == nil {
+		if b := scrubbed(scrubObject(sc, obj)); b != nil {
 			return b
 		}
 	}
@@ -77,20 +148,60 @@ func ScrubPayload(sc *schemas.Schema, raw []byte, obj map[string]any) []byte {
 	return []byte(out)
 }
 
+func scrubbed(obj map[string]any) []byte {
+	b, err := marshal(obj)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// scrubObject applies ScrubPayload's rules to obj in place.
+func scrubObject(sc *schemas.Schema, obj map[string]any) map[string]any {
+	for k, v := range obj {
+		pi, known := piiOf(sc, k)
+		switch {
+		case !known || pi == schemas.PIIScan:
+			obj[k] = scrubValue(v)
+		case pi != schemas.PIINone:
+			delete(obj, k)
+		}
+	}
+	return obj
+}
+
+// piiOf returns how the schema marks field name: a column of the source
+// form, or a protected column of the topic form (the loader's dead
+// letters), which holds no raw value.
+func piiOf(sc *schemas.Schema, name string) (schemas.PII, bool) {
+	if sc == nil {
+		return "", false
+	}
+	if c, ok := sc.Column(name); ok {
+		return c.PII, true
+	}
+	for _, c := range sc.TableColumns() {
+		if c.Name == name {
+			return c.PII, true
+		}
+	}
+	return "", false
+}
+
 // pseudonym is the form of a protected column's value, version:HMAC; its
 // hex digits are no phone number.
 var pseudonym = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}:[0-9a-f]{64}$`)
 
-// scrubValues masks ID and mobile numbers in every string and number of v.
-func scrubValues(v any) any {
+// scrubValue masks ID and mobile numbers in every string and number of v.
+func scrubValue(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			x[k] = scrubValues(e)
+			x[k] = scrubValue(e)
 		}
 	case []any:
 		for i, e := range x {
-			x[i] = scrubValues(e)
+			x[i] = scrubValue(e)
 		}
 	case string:
 		if pseudonym.MatchString(x) {

@@ -27,8 +27,9 @@ type DeadLetterRecord struct {
 	Field     string    `json:"field,omitempty"`
 	Message   string    `json:"message"`
 	Position  string    `json:"position"`
-	// Shape is "platform" when the payload is in the source system's own
-	// shape (refused before or by its mapping), else "".
+	// Shape is ShapePlatform when the payload is in the source system's
+	// own shape (refused before or by its mapping), ShapeCut when it was
+	// cut to fit Kafka, else "".
 	Shape   string `json:"shape,omitempty"`
 	Payload string `json:"payload"`
 }
@@ -153,11 +154,15 @@ func (r *Replayer) revalidate(d DeadLetterRecord, now time.Time) ([]byte, *schem
 		}
 		return []byte(d.Payload), sc, nil
 	}
+	if d.Shape == ShapeCut {
+		return nil, nil, &schemas.RecordError{Reason: schemas.ReasonTooLarge,
+			Msg: "the payload was cut to fit Kafka and cannot be replayed; correct the record at its source and send it again"}
+	}
 	obj, err := schemas.Decode([]byte(d.Payload))
 	if err != nil {
 		return nil, nil, err
 	}
-	if d.Shape == "platform" {
+	if d.Shape == ShapePlatform {
 		m := r.Maps[d.Source]
 		if m == nil {
 			return nil, nil, &schemas.RecordError{Reason: mapping.ReasonMapping,

@@ -66,10 +66,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		failures = 0
 		cursorBefore := cursor
-		msgs, dead, newest, outcomes := r.convert(recs, cursor, deadAtCursor)
-		if err := r.produce(ctx, msgs); err != nil {
+		out, dead, newest, outcomes := r.convert(recs, cursor, deadAtCursor)
+		written, err := r.produce(ctx, recs, out, outcomes)
+		if err != nil {
 			return nil // ctx ended; nothing advanced
 		}
+		r.count(written)
 		if o, ok := r.Source.(Outcomes); ok {
 			for i, rec := range recs {
 				if outcomes[i] != errSkipped {
@@ -112,19 +114,32 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
+// message is one message of a page and the record it came from.
+type message struct {
+	kafka.Message
+	rec int // index of the record in the page
+}
+
 // convert validates each record and builds the messages for its topic or
 // the dead-letter topic. A refused record that lies at the unchanged cursor
 // (it carries no position of its own, so the next poll returns it again) is
-// sent only once.
-func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]bool) ([]kafka.Message, map[uint64]bool, time.Time, []error) {
-	msgs := make([]kafka.Message, 0, len(recs))
+// sent only once. A record too large for Kafka becomes a dead letter with
+// reason too_large and a cut payload.
+func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]bool) ([]message, map[uint64]bool, time.Time, []error) {
+	msgs := make([]message, 0, len(recs))
 	outcomes := make([]error, len(recs))
 	dead := map[uint64]bool{}
 	var newest time.Time
 	now := r.Now()
 	for i, rec := range recs {
-		obj, err := schemas.Decode(rec.Raw)
-		var src map[string]any // the platform's shape, when mapped
+		var obj, src map[string]any // src: the platform's shape, when mapped
+		err := rec.Refused
+		if err == nil && len(rec.Raw) > kafka.MaxMessageBytes {
+			err = tooLarge(len(rec.Raw)) // nor is it worth validating
+		}
+		if err == nil {
+			obj, err = schemas.Decode(rec.Raw)
+		}
 		if err == nil && r.Map != nil {
 			src = obj
 			obj, err = r.Map.Apply(src)
@@ -136,6 +151,24 @@ func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]b
 		if err == nil {
 			_, err = protect(r.Schema, r.Key, obj, now)
 		}
+		var m kafka.Message
+		if err == nil {
+			value, merr := marshal(obj)
+			if merr != nil {
+				outcomes[i] = errSkipped
+				continue // cannot happen for a decoded object
+			}
+			m = kafka.Message{
+				Topic:   r.Schema.Topic,
+				Key:     []byte(r.Schema.KeyOf(obj)),
+				Value:   value,
+				Headers: []kafka.Header{{Key: HeaderSource, Value: []byte(r.Name)}},
+				Time:    now,
+			}
+			if n := kafka.MessageBytes(m); n > kafka.MaxMessageBytes {
+				err, obj, src = tooLarge(n), nil, nil
+			}
+		}
 		if err != nil {
 			if rec.Cursor == cursor {
 				h := hash(rec.Raw)
@@ -145,76 +178,152 @@ func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]b
 				}
 				dead[h] = true
 			}
-			var re *schemas.RecordError
-			reason := schemas.ReasonSchema
-			if errors.As(err, &re) {
-				reason = re.Reason
-			}
-			r.Metrics.ConnectorRecords.WithLabelValues(r.Name, "deadletter").Inc()
-			r.Metrics.DeadLetters.WithLabelValues("connector", r.Name, r.Schema.Name, reason).Inc()
-			msgs = append(msgs, r.deadLetter(rec, src, obj, err, now))
+			m = r.deadLetter(rec, src, obj, err, now)
 			outcomes[i] = err
-			continue
-		}
-		value, err := marshal(obj)
-		if err != nil {
-			outcomes[i] = errSkipped
-			continue // cannot happen for a decoded object
-		}
-		if t := r.Schema.EventTimeOf(obj); t.After(newest) {
+		} else if t := r.Schema.EventTimeOf(obj); t.After(newest) {
 			newest = t
 		}
-		r.Metrics.ConnectorRecords.WithLabelValues(r.Name, "produced").Inc()
-		msgs = append(msgs, kafka.Message{
-			Topic:   r.Schema.Topic,
-			Key:     []byte(r.Schema.KeyOf(obj)),
-			Value:   value,
-			Headers: []kafka.Header{{Key: HeaderSource, Value: []byte(r.Name)}},
-			Time:    now,
-		})
+		msgs = append(msgs, message{m, i})
 	}
 	return msgs, dead, newest, outcomes
 }
 
-// HeaderPayloadShape marks a dead letter of a source with a mapping: its
-// payload is the record in the platform's own shape ("platform"), as the
-// source delivered it, so that a replay must map it first.
-const HeaderPayloadShape = "yiwang.payload.shape"
+// tooLarge is why a record of n bytes (as read, or as produced) is not
+// produced.
+func tooLarge(n int) error {
+	return &schemas.RecordError{Reason: schemas.ReasonTooLarge,
+		Msg: fmt.Sprintf("the record is %d bytes, more than Kafka takes (%d); shorten its longest values at the source", n, kafka.MaxMessageBytes)}
+}
+
+// count updates the record and dead-letter metrics for messages Kafka
+// acknowledged.
+func (r *Runner) count(msgs []message) {
+	for _, m := range msgs {
+		if m.Topic != DeadLetterTopic {
+			r.Metrics.ConnectorRecords.WithLabelValues(r.Name, "produced").Inc()
+			continue
+		}
+		r.Metrics.ConnectorRecords.WithLabelValues(r.Name, "deadletter").Inc()
+		r.Metrics.DeadLetters.WithLabelValues("connector", r.Name, r.Schema.Name, m.Header(HeaderCode)).Inc()
+	}
+}
 
 // deadLetter builds the dead letter of a refused record. A mapped source's
 // keeps the platform's shape — the clerk fixes the record there — but only
 // what the mapping reads, without what feeds personal fields
-// (Mapping.Evidence); ScrubPayload then masks whatever ID or phone number
-// is left anywhere.
+// (Mapping.Evidence); values it copies into fields the schema does not mark
+// personal are kept as they are, anything else is masked (ScrubPayload's
+// rules for unknown fields). A payload too large for Kafka is cut
+// (CutPayload).
 func (r *Runner) deadLetter(rec Record, src, obj map[string]any, err error, now time.Time) kafka.Message {
+	var m kafka.Message
 	if r.Map == nil {
-		return DeadLetter("connector", r.Name, r.Schema.Name, rec.Position, ScrubPayload(r.Schema, rec.Raw, obj), err, now)
-	}
-	var payload []byte
-	if src != nil {
-		payload = ScrubPayload(nil, nil, r.Map.Evidence(src))
+		m = DeadLetter("connector", r.Name, r.Schema.Name, rec.Position, ScrubPayload(r.Schema, rec.Raw, obj), err, now)
 	} else {
-		payload = ScrubPayload(nil, rec.Raw, nil) // not JSON: masked as text
+		var payload []byte
+		if src != nil {
+			payload = scrubbed(r.Map.MaskedEvidence(src, scrubValue))
+		} else {
+			payload = ScrubPayload(nil, rec.Raw, nil) // not JSON, or not read: masked as unknown
+		}
+		m = DeadLetter("connector", r.Name, r.Schema.Name, rec.Position, payload, err, now)
+		m.Headers = append(m.Headers, kafka.Header{Key: HeaderPayloadShape, Value: []byte(ShapePlatform)})
 	}
-	m := DeadLetter("connector", r.Name, r.Schema.Name, rec.Position, payload, err, now)
-	m.Headers = append(m.Headers, kafka.Header{Key: HeaderPayloadShape, Value: []byte("platform")})
+	if kafka.MessageBytes(m) > kafka.MaxMessageBytes || reasonOf(err) == schemas.ReasonTooLarge {
+		m = cutLetter(m)
+	}
 	return m
 }
 
 // produce writes msgs, retrying until Kafka acknowledged all of them or ctx
-// ends. Retried writes may store duplicates; the loader's upsert absorbs them.
-func (r *Runner) produce(ctx context.Context, msgs []kafka.Message) error {
+// ends, and returns the messages written. Retried writes may store
+// duplicates; the loader's upsert absorbs them. Records Kafka refuses for
+// their size (a broker's message.max.bytes below ours) are found by writing
+// the suspects one at a time; each refused one is replaced by a dead letter
+// with reason too_large (its outcome too), so that a page never loops on
+// them.
+func (r *Runner) produce(ctx context.Context, recs []Record, msgs []message, outcomes []error) ([]message, error) {
+	pending := msgs
+	var written []message
 	for attempt := 1; ; attempt++ {
-		err := r.Producer.Write(ctx, msgs...)
+		err := r.Producer.Write(ctx, plain(pending)...)
 		if err == nil {
-			return nil
+			return append(written, pending...), nil
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
+		}
+		var tl *kafka.TooLargeError
+		if errors.As(err, &tl) {
+			var done []message
+			pending, done = r.isolate(ctx, recs, pending, tl, outcomes)
+			written = append(written, done...)
+			if tl.Other == nil {
+				continue
+			}
 		}
 		r.Log.Warn("produce failed; retrying the page", "source", r.Name, "err", err, "attempt", attempt)
 		sleep(ctx, backoff(attempt, time.Second))
 	}
+}
+
+// isolate settles a size refusal: the messages stored are done; each
+// suspect is written alone, and one refused alone is replaced by its
+// too_large dead letter (a dead letter by its cut form) while one written
+// alone is done. What is left stays pending.
+func (r *Runner) isolate(ctx context.Context, recs []Record, pending []message, tl *kafka.TooLargeError, outcomes []error) ([]message, []message) {
+	var done []message
+	drop := map[int]bool{}
+	keep := map[int]bool{}
+	for _, i := range tl.Unsent {
+		keep[i] = true
+	}
+	for _, i := range tl.Indexes {
+		keep[i] = true
+	}
+	for i, m := range pending {
+		if !keep[i] {
+			done = append(done, m)
+			drop[i] = true
+		}
+	}
+	for _, i := range tl.Indexes {
+		if i < 0 || i >= len(pending) {
+			continue
+		}
+		m := pending[i]
+		err := r.Producer.Write(ctx, m.Message)
+		switch {
+		case err == nil:
+			done = append(done, m)
+			drop[i] = true
+		case errors.Is(err, kafka.ErrTooLarge):
+			n := kafka.MessageBytes(m.Message)
+			r.Log.Warn("kafka refused a record for its size; dead-lettering it", "source", r.Name, "bytes", n)
+			if m.Topic == DeadLetterTopic {
+				pending[i].Message = cutLetter(m.Message)
+				continue
+			}
+			e := tooLarge(n)
+			pending[i].Message = cutLetter(r.deadLetter(recs[m.rec], nil, nil, e, m.Time))
+			outcomes[m.rec] = e
+		}
+	}
+	left := make([]message, 0, len(pending)-len(drop))
+	for i, m := range pending {
+		if !drop[i] {
+			left = append(left, m)
+		}
+	}
+	return left, done
+}
+
+func plain(msgs []message) []kafka.Message {
+	out := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.Message
+	}
+	return out
 }
 
 func (r *Runner) saveCursor(ctx context.Context, cursor string) error {

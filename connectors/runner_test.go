@@ -226,7 +226,9 @@ func TestRunnerMapsAndScrubsPlatformShape(t *testing.T) {
 		`"hz":{"zjhm":"` + fullWidthID + `","lxdh":"138 0013 8000"},"bz":"户主身份证220104195603150425 电话13800138000","gxsj":"2026-03-01 10:00:00"}`
 	src := &pages{size: 10, recs: []string{
 		strings.NewReplacer("%s", "H1").Replace(strings.Replace(rec, `"rklx":"%s"`, `"rklx":"户籍"`, 1)),
-		strings.NewReplacer("%s", "H2").Replace(strings.Replace(rec, `"rklx":"%s"`, `"rklx":"暂住"`, 1)),
+		// Refused by the mapping; its grid code looks like an old 15-digit
+		// ID number, which a non-personal field's value is not masked for.
+		strings.NewReplacer("%s", "H2", "220173002001001", "220173001011009").Replace(strings.Replace(rec, `"rklx":"%s"`, `"rklx":"暂住"`, 1)),
 		strings.NewReplacer("%s", "H3").Replace(strings.Replace(strings.Replace(rec, `"rklx":"%s"`, `"rklx":"流动"`, 1), "220173002001001", "2201730020010", 1)),
 		`{"hbh":"H4", "bz":"220104195603150425 13800138000"`,
 	}}
@@ -293,7 +295,7 @@ func TestRunnerMapsAndScrubsPlatformShape(t *testing.T) {
 	// that the clerk can find it and a replay can map it again: the fields
 	// the mapping reads, not the ones feeding personal fields (hz.zjhm,
 	// hz.lxdh), nor the free-text remark it does not read (bz).
-	if got := string(dead[0].Value); got != `{"fwbm":"22017300200100012-02-0301","gxsj":"2026-03-01 10:00:00","hbh":"H2","rklx":"暂住","rs":"３","wgbm":"220173002001001"}` {
+	if got := string(dead[0].Value); got != `{"fwbm":"22017300200100012-02-0301","gxsj":"2026-03-01 10:00:00","hbh":"H2","rklx":"暂住","rs":"３","wgbm":"220173001011009"}` {
 		t.Fatalf("payload of the mapping refusal: %s", got)
 	}
 	// Not JSON: kept as text, its numbers masked.

@@ -24,6 +24,9 @@ const (
 	ReasonUnknownArea = "unknown_area"
 	ReasonChecksum    = "bad_checksum"
 	ReasonPersonal    = "bad_personal_data"
+	// ReasonTooLarge: the record, or one of its values, is larger than the
+	// pipeline carries (Kafka's message size, a source's cell or row limit).
+	ReasonTooLarge = "too_large"
 )
 
 // RecordError is why one record was refused.

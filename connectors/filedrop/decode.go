@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
@@ -388,7 +389,7 @@ func (c *converter) label(text string) (string, *note) {
 	if c.personal {
 		return text, &note{c.field, c.column, "unknown label; known: " + c.labels}
 	}
-	return text, &note{c.field, c.column, fmt.Sprintf("unknown label %q; known: %s", text, c.labels)}
+	return text, &note{c.field, c.column, fmt.Sprintf("unknown label %q; known: %s", masked(text), c.labels)}
 }
 
 func (c *converter) bad(why string) *note {
@@ -399,7 +400,17 @@ func (c *converter) badValue(text, why string) *note {
 	if c.personal {
 		return c.bad(why)
 	}
-	return &note{c.field, c.column, fmt.Sprintf("%q %s", text, why)}
+	return &note{c.field, c.column, fmt.Sprintf("%q %s", masked(text), why)}
+}
+
+// masked is a cell's text as a message may quote it: ID and mobile
+// numbers masked (pii.ScrubText, as in dead letters), at most 200 bytes.
+func masked(text string) string {
+	out, _ := pii.ScrubText(text)
+	if len(out) > 200 {
+		out = strings.ToValidUTF8(out[:200], "") + "…"
+	}
+	return out
 }
 
 // layoutList shows the accepted layouts as examples a clerk can copy.

@@ -56,6 +56,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/yiwang-gov/yiwang/connectors"
+	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
@@ -125,6 +126,19 @@ type Config struct {
 	PageSize int `yaml:"page_size"`
 	// MaxFileBytes refuses larger files (default 256 MiB).
 	MaxFileBytes int64 `yaml:"max_file_bytes"`
+	// MaxUnzippedBytes refuses an XLSX whose parts unpack to more (default
+	// 256 MiB): checked on the zip's declared sizes before anything is
+	// unpacked, so a decompression bomb costs neither memory nor disk.
+	MaxUnzippedBytes int64 `yaml:"max_unzipped_bytes"`
+	// MaxRowBytes bounds one row: a CSV record, an NDJSON line, a sheet
+	// row's XML or text (default 1 MiB, what one Kafka message holds). The
+	// reader stops at a longer row without holding it: the file fails at
+	// that row, the rows before it are kept.
+	MaxRowBytes int64 `yaml:"max_row_bytes"`
+	// MaxCellBytes bounds one mapped cell (default 128 KiB; Excel's own
+	// limit is 32,767 characters): a row with a longer cell is refused
+	// to the dead-letter topic with reason too_large, and the file goes on.
+	MaxCellBytes int64 `yaml:"max_cell_bytes"`
 }
 
 // FieldType says how to read one field's text.
@@ -290,6 +304,15 @@ func (c *Config) Validate() []FieldError {
 	if c.MaxFileBytes < 0 {
 		add("max_file_bytes", "must be > 0, got %d", c.MaxFileBytes)
 	}
+	if c.MaxUnzippedBytes < 0 {
+		add("max_unzipped_bytes", "must be > 0, got %d", c.MaxUnzippedBytes)
+	}
+	if c.MaxRowBytes < 0 || c.MaxRowBytes > 64<<20 {
+		add("max_row_bytes", "must be 1 byte to 64 MiB, got %d", c.MaxRowBytes)
+	}
+	if c.MaxCellBytes < 0 || c.MaxRowBytes > 0 && c.MaxCellBytes > c.MaxRowBytes {
+		add("max_cell_bytes", "must be > 0 and at most max_row_bytes, got %d", c.MaxCellBytes)
+	}
 	return out
 }
 
@@ -330,6 +353,15 @@ func (c *Config) defaults() {
 	if c.MaxFileBytes == 0 {
 		c.MaxFileBytes = DefaultMaxFileBytes
 	}
+	if c.MaxUnzippedBytes == 0 {
+		c.MaxUnzippedBytes = DefaultMaxUnzippedBytes
+	}
+	if c.MaxRowBytes == 0 {
+		c.MaxRowBytes = DefaultMaxRowBytes
+	}
+	if c.MaxCellBytes == 0 {
+		c.MaxCellBytes = min(DefaultMaxCellBytes, c.MaxRowBytes)
+	}
 }
 
 // Source reads one drop folder. Poll and Outcome are called by one runner;
@@ -346,10 +378,12 @@ type Source struct {
 	// a row's content (default: discarded).
 	Log *slog.Logger
 
-	mu   sync.Mutex
-	seen map[string]sighting
-	ix   *index
-	cur  *current
+	mu      sync.Mutex
+	seen    map[string]sighting
+	ignored map[string]bool // names not matching the pattern, logged once
+	ignore  func(name string)
+	ix      *index
+	cur     *current
 }
 
 var (
@@ -379,7 +413,7 @@ func New(cfg Config, s *schemas.Schema) (*Source, error) {
 		return nil, fmt.Errorf("open drop folder: %w", err)
 	}
 	return &Source{cfg: cfg, plan: p, comma: []rune(cfg.Delimiter)[0], pattern: expandBraces(strings.ToLower(cfg.Pattern)),
-		Now: time.Now, Log: slog.New(slog.DiscardHandler), seen: map[string]sighting{}}, nil
+		Now: time.Now, Log: slog.New(slog.DiscardHandler), seen: map[string]sighting{}, ignored: map[string]bool{}}, nil
 }
 
 // Cursor is the position after one record: the file's content hash and
@@ -461,6 +495,9 @@ func (s *Source) Poll(ctx context.Context, cursor string) ([]connectors.Record, 
 		return nil, false, fmt.Errorf("open drop folder: %w", err)
 	}
 	defer func() { _ = root.Close() }()
+	if err := checkFolders(root); err != nil {
+		return nil, false, err
+	}
 	if s.ix == nil {
 		for _, d := range []string{DoneDir, FailedDir, StateDir} {
 			if err := root.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
@@ -555,8 +592,17 @@ func (s *Source) rejected(row int, notes []note, err error) Rejected {
 	if len(also) > 0 {
 		r.Message += "; also " + strings.Join(also, "; ")
 	}
+	// The schema's messages may quote a value: mask what is shaped like an
+	// ID or mobile number, as dead letters do, and bound the length.
+	r.Message, _ = pii.ScrubText(r.Message)
+	if len(r.Message) > maxMessage {
+		r.Message = strings.ToValidUTF8(r.Message[:maxMessage], "") + "…"
+	}
 	return r
 }
+
+// maxMessage bounds a rejected row's message in the report.
+const maxMessage = 1000
 
 func (p *plan) headerOf(field string) string {
 	for h, f := range p.columns {
@@ -632,7 +678,7 @@ func (s *Source) read(root *os.Root) ([]connectors.Record, error) {
 			break
 		}
 		c.pageLast = row
-		raw, notes, blank := s.record(c, cells)
+		raw, notes, refused, blank := s.record(c, cells)
 		if blank {
 			c.pageBlank++
 			continue
@@ -643,6 +689,7 @@ func (s *Source) read(root *os.Root) ([]connectors.Record, error) {
 			Raw:      raw,
 			Cursor:   c.cursorPrefix + strconv.Itoa(row) + "}",
 			Position: c.positionPrefix + strconv.Itoa(row),
+			Refused:  refused,
 		})
 	}
 	if c.rows != nil && (c.eof || c.failed != nil) {
@@ -655,26 +702,38 @@ func (s *Source) read(root *os.Root) ([]connectors.Record, error) {
 	return recs, nil
 }
 
-// record converts one row; blank reports a row with no mapped content.
-func (s *Source) record(c *current, cells []string) ([]byte, []note, bool) {
+// record converts one row; blank reports a row with no mapped content. A
+// mapped cell over max_cell_bytes refuses the row (too_large): its text is
+// left out of the record, which keeps the row's other cells for the dead
+// letter.
+func (s *Source) record(c *current, cells []string) ([]byte, []note, error, bool) {
 	if c.format == FormatNDJSON {
 		raw, notes := s.plan.ndjson([]byte(cells[0]), c.mtime)
-		return raw, notes, false
+		return raw, notes, nil, false
 	}
 	var row []cell
+	var refused error
 	for i, text := range cells {
 		if i >= len(c.fields) || c.fields[i] == "" {
 			continue
 		}
-		if t := cleanCell(text); t != "" {
+		t := cleanCell(text)
+		if int64(len(t)) > s.cfg.MaxCellBytes {
+			if refused == nil {
+				refused = &schemas.RecordError{Reason: schemas.ReasonTooLarge, Field: c.fields[i],
+					Msg: fmt.Sprintf("the cell in column %s holds %s, more than %s (limit max_cell_bytes); shorten it", colName(i), sizeText(int64(len(t))), sizeText(s.cfg.MaxCellBytes))}
+			}
+			t = fmt.Sprintf("[cut: %d bytes]", len(t))
+		}
+		if t != "" {
 			row = append(row, cell{c.fields[i], t})
 		}
 	}
 	if len(row) == 0 {
-		return nil, nil, true
+		return nil, nil, nil, true
 	}
 	raw, notes := s.plan.build(make(map[string]any, len(row)+4), row, c.mtime)
-	return raw, notes, false
+	return raw, notes, refused, false
 }
 
 // open opens the current file, reads its header and skips the settled
@@ -699,15 +758,15 @@ func (s *Source) open(root *os.Root, c *current) error {
 		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != c.sha {
 			return errors.New("changed while it was being read; drop it again once it is complete")
 		}
-		x, sheet, err := newXLSXRows(data, s.cfg.Sheet)
+		x, sheet, err := newXLSXRows(data, s.cfg.Sheet, s.cfg.MaxUnzippedBytes, s.cfg.MaxRowBytes)
 		if err != nil {
 			return err
 		}
 		c.rows, c.sheet = x, sheet
 	case FormatCSV:
-		c.rows = newCSVRows(f, c.enc, s.comma, f)
+		c.rows = newCSVRows(f, c.enc, s.comma, s.cfg.MaxRowBytes, f)
 	case FormatNDJSON:
-		c.rows = newNDJSONRows(f, c.enc, f)
+		c.rows = newNDJSONRows(f, c.enc, s.cfg.MaxRowBytes, f)
 	}
 	if c.format != FormatNDJSON {
 		if err := s.header(c); err != nil {
@@ -777,11 +836,16 @@ func blankRow(cells []string) bool {
 	return true
 }
 
+// mapHeader maps the header row's cells to fields. Its messages never
+// quote a cell: a row taken as the header may be a data row (a file
+// without the title row header_row expects) whose cells are an ID or a
+// phone number. Ignored columns are listed masked (pii.ScrubText).
 func (s *Source) mapHeader(c *current, row int, cells []string) error {
 	c.fields = make([]string, len(cells))
 	c.ignored = nil
 	byField := map[string]int{}
 	var problems []string
+	known := 0
 	for i, h := range cells {
 		n := normHeader(h)
 		if n == "" {
@@ -789,9 +853,11 @@ func (s *Source) mapHeader(c *current, row int, cells []string) error {
 		}
 		f, ok := s.plan.columns[n]
 		if !ok {
-			c.ignored = append(c.ignored, cleanCell(h))
+			name, _ := pii.ScrubText(cleanCell(h))
+			c.ignored = append(c.ignored, name)
 			continue
 		}
+		known++
 		if j, dup := byField[f]; dup {
 			problems = append(problems, fmt.Sprintf("columns %s and %s of row %d both fill %s; keep one or rename the other", colName(j), colName(i), row, f))
 			continue
@@ -800,6 +866,7 @@ func (s *Source) mapHeader(c *current, row int, cells []string) error {
 		c.fields[i] = f
 	}
 	c.missing = nil
+	lacking := 0
 	for _, h := range sortedKeys(s.cfg.Columns) {
 		f := s.cfg.Columns[h]
 		if _, ok := byField[f]; ok {
@@ -808,12 +875,18 @@ func (s *Source) mapHeader(c *current, row int, cells []string) error {
 		col, _ := s.plan.schema.Column(f)
 		filled := s.plan.defaults[f] != nil || f == s.plan.keyField && (s.plan.template != "" || s.plan.hash) || f == s.plan.version
 		if !col.Nullable && !filled {
-			problems = append(problems, fmt.Sprintf("the header row %d lacks the column %s (%s, required); its columns: %s", row, h, f, strings.Join(nonEmpty(cells), ", ")))
+			problems = append(problems, fmt.Sprintf("the header row %d lacks the column %s (%s, required)", row, h, f))
+			lacking++
 		} else {
 			c.missing = append(c.missing, h)
 		}
 	}
+	if lacking > 0 {
+		problems = append(problems, fmt.Sprintf("row %d has %d cells, %d of them a header of columns; check header_row (%d) against where the file's header is",
+			row, len(nonEmpty(cells)), known, s.cfg.HeaderRow))
+	}
 	if len(problems) > 0 {
+		c.ignored, c.missing = nil, nil
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil

@@ -125,6 +125,9 @@ func drive(t testing.TB, src *Source, sc *schemas.Schema, cursor string, idle in
 			if err == nil {
 				err = sc.Validate(obj, areas, time.Now())
 			}
+			if r.Refused != nil { // as the runner: refused without validation
+				obj, err = nil, r.Refused
+			}
 			src.Outcome(r, err)
 			var re *schemas.RecordError
 			if errors.As(err, &re) {

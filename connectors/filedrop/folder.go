@@ -30,6 +30,14 @@ func (s *Source) pick(root *os.Root, prefer string) (*current, error) {
 	}
 	now := s.Now()
 	present := map[string]bool{}
+	ignoredNow := map[string]bool{}
+	s.ignore = func(name string) {
+		ignoredNow[name] = true
+		if !s.ignored[name] {
+			s.ignored[name] = true
+			s.Log.Info("file ignored: its name does not match the pattern", "file", name, "pattern", s.cfg.Pattern)
+		}
+	}
 	type candidate struct {
 		name  string
 		mtime time.Time
@@ -37,13 +45,14 @@ func (s *Source) pick(root *os.Root, prefer string) (*current, error) {
 	var ready []candidate
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "~$") || !s.matches(name) {
+		if e.IsDir() || strings.HasPrefix(name, "~$") { // Excel's lock file of an open workbook
 			continue
 		}
 		if s.cfg.Marker != "" && strings.HasSuffix(name, s.cfg.Marker) {
 			continue
 		}
-		if e.IsDir() {
+		if !s.matches(name) {
+			s.ignore(name)
 			continue
 		}
 		fi, err := e.Info()
@@ -60,6 +69,12 @@ func (s *Source) pick(root *os.Root, prefer string) (*current, error) {
 			continue
 		}
 		present[name] = true
+		if strings.HasPrefix(name, ".") {
+			if err := s.hidden(root, name, fi, now); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if s.complete(root, name, fi, now) {
 			ready = append(ready, candidate{name, fi.ModTime()})
 		}
@@ -67,6 +82,11 @@ func (s *Source) pick(root *os.Root, prefer string) (*current, error) {
 	for name := range s.seen {
 		if !present[name] {
 			delete(s.seen, name)
+		}
+	}
+	for name := range s.ignored {
+		if !ignoredNow[name] {
+			delete(s.ignored, name)
 		}
 	}
 	sort.Slice(ready, func(i, j int) bool {
@@ -86,6 +106,50 @@ func (s *Source) pick(root *os.Root, prefer string) (*current, error) {
 		}
 	}
 	return nil, nil
+}
+
+// HiddenGrace is how long, beyond stable_for, a file whose name starts
+// with "." may stay unchanged before it is refused: rsync and editors
+// write under such names and rename the file when it is complete, so one
+// that stays is left over and would otherwise wait forever.
+const HiddenGrace = time.Minute
+
+// hidden handles a matching file whose name starts with ".": it is never
+// read, and once unchanged for stable_for plus HiddenGrace it is refused
+// to failed/ with a report saying why.
+func (s *Source) hidden(root *os.Root, name string, fi fs.FileInfo, now time.Time) error {
+	seen, ok := s.seen[name]
+	if !ok || seen.size != fi.Size() || !seen.mtime.Equal(fi.ModTime()) {
+		s.seen[name] = sighting{size: fi.Size(), mtime: fi.ModTime(), since: now}
+		return nil
+	}
+	if now.Sub(seen.since) < s.cfg.StableFor+HiddenGrace {
+		return nil
+	}
+	return s.finishEarly(root, Report{File: name, Status: StatusRefused, Started: now, Size: fi.Size(),
+		Error: "is not read: names starting with . are taken as files still being written (rsync, editors), and this one stayed unchanged; rename it without the leading dot to load it"}, FailedDir)
+}
+
+// checkFolders makes sure done/, failed/ and .yiwang/ are folders of the
+// drop folder itself: a link in their place would send reports and files
+// elsewhere (os.Root refuses it, with an error that does not say why).
+func checkFolders(root *os.Root) error {
+	for _, d := range []string{DoneDir, FailedDir, StateDir} {
+		fi, err := root.Lstat(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", d, err)
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s/ in the drop folder is a symbolic link, not a folder: finished files and reports are kept only in a real folder inside the drop folder; remove the link and make a folder %s (its files, if any, can be moved into it)", d, d)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s in the drop folder is a file, not a folder: rename or remove it, and the connector makes the folder %s", d, d)
+		}
+	}
+	return nil
 }
 
 func (s *Source) matches(name string) bool {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -100,7 +101,7 @@ func decodeCSV(s *Source, data []byte) (int, error) {
 		return 0, nil // the file goes to failed/
 	}
 	c := &current{format: FormatCSV, enc: enc}
-	c.rows = newCSVRows(bytes.NewReader(data), enc, s.comma, nil)
+	c.rows = newCSVRows(bytes.NewReader(data), enc, s.comma, s.cfg.MaxRowBytes, nil)
 	if err := s.header(c); err != nil {
 		return 0, nil
 	}
@@ -117,7 +118,7 @@ func decodeCSV(s *Source, data []byte) (int, error) {
 			return n, errors.New("row numbers do not increase")
 		}
 		last = row
-		raw, _, blank := s.record(c, cells)
+		raw, _, _, blank := s.record(c, cells)
 		if blank {
 			continue
 		}
@@ -142,4 +143,56 @@ func TestDecodeCSVSeeds(t *testing.T) {
 	if n, err := decodeCSV(src, seed); err != nil || n != 7 {
 		t.Fatalf("%d records, %v", n, err)
 	}
+}
+
+// FuzzLimits: the CSV record limit and the XML scanner, on any bytes and
+// any limit, never let a reader hold a row over the limit: every record
+// read fits it, a read that fails names a row no earlier than the last
+// read; the scanner's row numbers and the rows it lets excelize read stay
+// in order.
+func FuzzLimits(f *testing.F) {
+	seed, err := os.ReadFile("testdata/ledger.csv")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed, uint16(64))
+	f.Add([]byte("a,b\n\n\r\n\"x\ny\",z\n"+strings.Repeat("q", 300)+"\nend\n"), uint16(100))
+	f.Add([]byte(`<worksheet><sheetData><row r="1"><c><v>1</v></c></row><row><c t="inlineStr"><is><t><![CDATA[<<>>]]></t></is></c></row><!-- <row> --></sheetData></worksheet>`), uint16(40))
+	f.Add([]byte(`<row r='3' a=">"/><x:row r="9"><x:c/></x:row><row r="2">`+strings.Repeat("z", 100)+`</row>`), uint16(50))
+	f.Fuzz(func(t *testing.T, data []byte, max uint16) {
+		limit := int64(max%4096) + 1
+		rows := newCSVRows(bytes.NewReader(data), EncodingUTF8, ',', limit, nil)
+		last, from := 0, int64(0)
+		for {
+			row, _, err := rows.next()
+			if rows.lim.n-from > limit+readSlack+1 {
+				t.Fatalf("%d bytes handed to the CSV reader for one record, limit %d", rows.lim.n-from, limit)
+			}
+			if err != nil {
+				var long *rowTooLong
+				if errors.As(err, &long) && long.row < last {
+					t.Fatalf("row %d too long after row %d was read", long.row, last)
+				}
+				break
+			}
+			end := rows.r.InputOffset()
+			if end-from > limit {
+				t.Fatalf("a record of %d bytes read, limit %d", end-from, limit)
+			}
+			last, from = row, end
+		}
+		for _, span := range []string{"row", "si"} {
+			s := newXMLScan(span, limit)
+			var v *xmlViolation
+			for b := data; len(b) > 0 && v == nil; b = b[min(len(b), 7):] {
+				v = s.write(b[:min(len(b), 7)])
+			}
+			if v != nil && (v.after > v.before || v.inRow && v.after != v.before) {
+				t.Fatalf("violation %+v", v)
+			}
+			if s.prev > s.last && s.last != 0 && span == "row" && !bytes.Contains(data, []byte(" r=")) {
+				t.Fatalf("rows out of order: %d then %d", s.prev, s.last)
+			}
+		}
+	})
 }

@@ -151,28 +151,43 @@ type rowReader interface {
 }
 
 type csvRows struct {
-	r *csv.Reader
-	c io.Closer
+	r    *csv.Reader
+	lim  *recordLimit
+	prev int64 // where the last record ended
+	c    io.Closer
 }
 
-func newCSVRows(r io.Reader, enc string, comma rune, c io.Closer) *csvRows {
-	cr := csv.NewReader(bufio.NewReaderSize(decoded(r, enc), 64<<10))
+// newCSVRows reads CSV records of at most maxRow bytes each: the reader
+// stops at a longer one without holding it.
+func newCSVRows(r io.Reader, enc string, comma rune, maxRow int64, c io.Closer) *csvRows {
+	lim := &recordLimit{r: bufio.NewReaderSize(decoded(r, enc), 64<<10), max: maxRow}
+	cr := csv.NewReader(lim)
 	cr.Comma = comma
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
 	cr.ReuseRecord = true
-	return &csvRows{r: cr, c: c}
+	lim.csv = cr
+	return &csvRows{r: cr, lim: lim, c: c}
 }
 
 func (c *csvRows) next() (int, []string, error) {
 	rec, err := c.r.Read()
 	if err != nil {
+		var long *rowTooLong
+		if errors.As(err, &long) {
+			return 0, nil, long
+		}
 		if errors.Is(err, io.EOF) {
 			return 0, nil, io.EOF
 		}
 		return 0, nil, fmt.Errorf("read CSV: %w", err)
 	}
 	line, _ := c.r.FieldPos(0)
+	end := c.r.InputOffset()
+	if end-c.prev > c.lim.max {
+		return 0, nil, &rowTooLong{row: line, max: c.lim.max}
+	}
+	c.prev = end
 	return line, rec, nil
 }
 
@@ -183,17 +198,16 @@ func (c *csvRows) Close() error {
 	return c.c.Close()
 }
 
-// maxLine bounds one NDJSON line.
-const maxLine = 16 << 20
-
 type ndjsonRows struct {
-	r    *bufio.Reader
-	line int
-	c    io.Closer
+	r       *bufio.Reader
+	line    int
+	maxLine int64
+	c       io.Closer
 }
 
-func newNDJSONRows(r io.Reader, enc string, c io.Closer) *ndjsonRows {
-	return &ndjsonRows{r: bufio.NewReaderSize(decoded(r, enc), 64<<10), c: c}
+// newNDJSONRows reads lines of at most maxLine bytes.
+func newNDJSONRows(r io.Reader, enc string, maxLine int64, c io.Closer) *ndjsonRows {
+	return &ndjsonRows{r: bufio.NewReaderSize(decoded(r, enc), 64<<10), maxLine: maxLine, c: c}
 }
 
 func (n *ndjsonRows) next() (int, []string, error) {
@@ -201,12 +215,12 @@ func (n *ndjsonRows) next() (int, []string, error) {
 		b, err := n.r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			long := append([]byte(nil), b...)
-			for errors.Is(err, bufio.ErrBufferFull) && len(long) <= maxLine {
+			for errors.Is(err, bufio.ErrBufferFull) && int64(len(long)) <= n.maxLine {
 				b, err = n.r.ReadSlice('\n')
 				long = append(long, b...)
 			}
-			if len(long) > maxLine {
-				return 0, nil, fmt.Errorf("line %d is longer than %d bytes", n.line+1, maxLine)
+			if int64(len(long)) > n.maxLine {
+				return 0, nil, &rowTooLong{row: n.line + 1, max: n.maxLine}
 			}
 			b = long
 		}
@@ -234,20 +248,28 @@ func (n *ndjsonRows) Close() error {
 }
 
 type xlsxRows struct {
-	f    *excelize.File
-	rows *excelize.Rows
-	n    int
+	f      *excelize.File
+	rows   *excelize.Rows
+	n      int
+	maxRow int64
+	check  *workbookCheck
 }
-
-// unzipLimit bounds what an XLSX may unpack to (decompression bombs).
-const unzipLimit = 2 << 30
 
 // newXLSXRows opens sheet (the first when "") of the workbook in data and
 // streams its rows: the sheet's XML is parsed as it is read, so a 50,000-row
 // sheet is never held as rows. Cells are raw values: a date cell gives its
 // serial number, read by the layout "excel".
-func newXLSXRows(data []byte, sheet string) (*xlsxRows, string, error) {
-	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{RawCellValue: true, UnzipSizeLimit: unzipLimit})
+//
+// checkWorkbook runs first: a workbook unpacking to more than maxUnzipped
+// is refused before excelize unpacks anything (so its temporary files,
+// for sheets over 16 MiB, are bounded by it too), and reading stops before
+// the first row that holds more than maxRow bytes of XML or text.
+func newXLSXRows(data []byte, sheet string, maxUnzipped, maxRow int64) (*xlsxRows, string, error) {
+	check, err := checkWorkbook(data, sheet, maxUnzipped, maxRow)
+	if err != nil {
+		return nil, "", err
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{RawCellValue: true, UnzipSizeLimit: maxUnzipped})
 	if err != nil {
 		return nil, "", fmt.Errorf("open workbook: %w", err)
 	}
@@ -267,10 +289,13 @@ func newXLSXRows(data []byte, sheet string) (*xlsxRows, string, error) {
 		_ = f.Close()
 		return nil, "", fmt.Errorf("read sheet %q: %w", sheet, err)
 	}
-	return &xlsxRows{f: f, rows: rows}, sheet, nil
+	return &xlsxRows{f: f, rows: rows, maxRow: maxRow, check: check}, sheet, nil
 }
 
 func (x *xlsxRows) next() (int, []string, error) {
+	if x.check.stop != nil && x.n >= x.check.after {
+		return 0, nil, x.check.stop
+	}
 	if !x.rows.Next() {
 		if err := x.rows.Error(); err != nil {
 			return 0, nil, fmt.Errorf("read sheet: %w", err)
@@ -281,6 +306,13 @@ func (x *xlsxRows) next() (int, []string, error) {
 	cols, err := x.rows.Columns()
 	if err != nil {
 		return 0, nil, fmt.Errorf("read sheet row %d: %w", x.n, err)
+	}
+	var n int64
+	for _, c := range cols {
+		n += int64(len(c))
+	}
+	if n > x.maxRow { // shared strings may make a short row of XML long
+		return 0, nil, &rowTooLong{row: x.n, max: x.maxRow}
 	}
 	return x.n, cols, nil
 }

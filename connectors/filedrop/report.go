@@ -32,7 +32,7 @@ const (
 	StatusLoaded    = "loaded"    // read to the end; every row produced or dead-lettered
 	StatusDuplicate = "duplicate" // the same content was loaded before: nothing produced
 	StatusFailed    = "failed"    // could not be read (to the end); in failed/
-	StatusRefused   = "refused"   // not a regular file (a symbolic link...); in failed/, never opened
+	StatusRefused   = "refused"   // not a regular file (a symbolic link...), or a name starting with "." left unchanged; in failed/, never opened
 )
 
 // Report is what became of one dropped file, kept as <name>.report.json
@@ -87,6 +87,9 @@ func Reports(dir string) ([]Report, error) {
 		return nil, fmt.Errorf("open drop folder: %w", err)
 	}
 	defer func() { _ = root.Close() }()
+	if err := checkFolders(root); err != nil {
+		return nil, err
+	}
 	var out []Report
 	for _, sub := range []string{DoneDir, FailedDir} {
 		entries, err := fs.ReadDir(root.FS(), sub)

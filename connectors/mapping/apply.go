@@ -525,3 +525,43 @@ func exprValue(v any) any {
 	}
 	return v
 }
+
+// MaskedEvidence is Evidence with mask applied to every value except those
+// a path field copies into a schema field that is not personal, by a path
+// of names only (no index): those are kept as the platform wrote them (a
+// grid code is no ID number). The values of kept fields and of the names
+// expressions read are masked, since what they hold is not known.
+func (m *Mapping) MaskedEvidence(src map[string]any, mask func(any) any) map[string]any {
+	plain := map[string]bool{}
+	for _, f := range m.pathF {
+		if f.personal {
+			continue
+		}
+		keys := make([]string, 0, len(f.path))
+		for _, s := range f.path {
+			if s.bracket || s.index >= 0 {
+				keys = nil
+				break
+			}
+			keys = append(keys, s.key)
+		}
+		if keys != nil {
+			plain[strings.Join(keys, "\x00")] = true
+		}
+	}
+	return maskExcept(m.Evidence(src), "", plain, mask)
+}
+
+func maskExcept(obj map[string]any, prefix string, plain map[string]bool, mask func(any) any) map[string]any {
+	for k, v := range obj {
+		p := prefix + k
+		switch sub, isObj := v.(map[string]any); {
+		case plain[p]:
+		case isObj:
+			obj[k] = maskExcept(sub, p+"\x00", plain, mask)
+		default:
+			obj[k] = mask(v)
+		}
+	}
+	return obj
+}

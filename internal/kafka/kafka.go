@@ -207,6 +207,71 @@ type WriterOptions struct {
 	Compress bool
 }
 
+// batchBytes is the writer's BatchBytes: kafka-go refuses a record whose
+// size (MessageBytes) exceeds it before sending anything.
+const batchBytes = 1 << 20
+
+// MaxMessageBytes is the most one record may weigh (MessageBytes) to be
+// produced: the writer's batch limit (1 MiB, which kafka-go enforces before
+// sending) less room for the record batch's framing, so that a record of
+// this size alone also passes a broker's default message.max.bytes
+// (1 MiB + 12 bytes). A larger record must not be written: Write refuses it.
+const MaxMessageBytes = batchBytes - 1<<10
+
+// MessageBytes returns the size kafka-go counts for m against its batch
+// limit: key, value, headers and their length prefixes.
+func MessageBytes(m Message) int {
+	n := 4 + 1 + 1 + 4 + len(m.Key) + 4 + len(m.Value) + 8 + varintLen(len(m.Headers))
+	for _, h := range m.Headers {
+		n += varintLen(len(h.Key)) + len(h.Key) + varintLen(len(h.Value)) + len(h.Value)
+	}
+	return n
+}
+
+// varintLen is the length of n as a zig-zag varint.
+func varintLen(n int) int {
+	u := uint64(n) << 1
+	l := 1
+	for u >= 0x80 {
+		u >>= 7
+		l++
+	}
+	return l
+}
+
+// ErrTooLarge is what a record too large for Kafka fails with (errors.Is).
+var ErrTooLarge = errors.New("record too large for Kafka")
+
+// TooLargeError is returned by Write when records were refused for their
+// size: by the writer before sending (larger than the batch limit; nothing
+// was sent) or by the broker (MESSAGE_TOO_LARGE against its
+// message.max.bytes; the rest may have been stored). A broker refuses a
+// whole batch of a partition, so Indexes may name records that would fit
+// alone: write those one at a time to learn which is too large.
+type TooLargeError struct {
+	// Indexes are the positions in the Write call of the refused records.
+	Indexes []int
+	// Total counts the records of the Write call.
+	Total int
+	// Unsent are the positions of the other records not stored: all of
+	// them when the writer refused before sending, else those that failed
+	// for another reason, the first of which is Other. The records in
+	// neither list were stored.
+	Unsent []int
+	Other  error
+}
+
+func (e *TooLargeError) Error() string {
+	msg := fmt.Sprintf("produce: %d of %d records too large for Kafka (message.max.bytes)", len(e.Indexes), e.Total)
+	if e.Other != nil {
+		msg += fmt.Sprintf("; others failed: %v", e.Other)
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrTooLarge) true.
+func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
 // Writer produces records. Every write waits for acknowledgement by all
 // in-sync replicas (acks=all) and keys are hashed to partitions, so one key
 // keeps its order. kafka-go has no idempotent producer: a retried write can
@@ -228,7 +293,7 @@ func NewWriter(brokers []string, o WriterOptions) *Writer {
 		Balancer:        &kgo.Hash{},
 		RequiredAcks:    kgo.RequireAll,
 		BatchSize:       o.BatchSize,
-		BatchBytes:      1 << 20, // ≤ the broker's message.max.bytes
+		BatchBytes:      batchBytes, // ≤ the broker's message.max.bytes
 		BatchTimeout:    o.BatchTimeout,
 		MaxAttempts:     10,
 		WriteBackoffMin: 50 * time.Millisecond,
@@ -254,14 +319,52 @@ func (w *Writer) Write(ctx context.Context, msgs ...Message) error {
 		km[i] = toKafka(m)
 	}
 	if err := w.w.WriteMessages(ctx, km...); err != nil {
+		var tl kgo.MessageTooLargeError
+		if errors.As(err, &tl) {
+			// kafka-go names only the first; nothing was sent.
+			e := &TooLargeError{Total: len(msgs)}
+			for i, m := range msgs {
+				if MessageBytes(m) > batchBytes {
+					e.Indexes = append(e.Indexes, i)
+				} else {
+					e.Unsent = append(e.Unsent, i)
+				}
+			}
+			return e
+		}
 		var we kgo.WriteErrors
 		if errors.As(err, &we) {
+			if e := tooLarge(we); e != nil {
+				return e
+			}
 			// The joined text of many identical errors can be megabytes.
 			return fmt.Errorf("produce: %d of %d records failed, first: %w", we.Count(), len(msgs), firstErr(we))
 		}
 		return fmt.Errorf("produce: %w", err)
 	}
 	return nil
+}
+
+// tooLarge returns the records the broker refused for their size, or nil
+// when it refused none.
+func tooLarge(we kgo.WriteErrors) *TooLargeError {
+	e := &TooLargeError{Total: len(we)}
+	for i, err := range we {
+		switch {
+		case err == nil:
+		case errors.Is(err, kgo.MessageSizeTooLarge):
+			e.Indexes = append(e.Indexes, i)
+		default:
+			e.Unsent = append(e.Unsent, i)
+			if e.Other == nil {
+				e.Other = err
+			}
+		}
+	}
+	if len(e.Indexes) == 0 {
+		return nil
+	}
+	return e
 }
 
 func firstErr(we kgo.WriteErrors) error {

@@ -2,7 +2,9 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -81,5 +83,39 @@ func TestProduceReadRestart(t *testing.T) {
 	}
 	if len(got2) != 300 {
 		t.Fatalf("after restart read %d records, want 300", len(got2))
+	}
+}
+
+// TestWriteTooLarge: a record over the writer's limit and one over the
+// topic's max.message.bytes both come back as a TooLargeError naming them,
+// instead of an error a caller can only retry.
+func TestWriteTooLarge(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b := startBroker(t, t.TempDir())
+	defer b.Close()
+	c := NewClient([]string{b.Addr()})
+	defer c.Close()
+	if err := c.EnsureTopics(ctx, []Topic{{Name: "small", Partitions: 1, Configs: map[string]string{"max.message.bytes": "20000"}},
+		{Name: "big", Partitions: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	w := NewWriter([]string{b.Addr()}, WriterOptions{})
+	defer func() { _ = w.Close() }()
+	huge := Message{Topic: "big", Key: []byte("k"), Value: make([]byte, MaxMessageBytes+2<<10)}
+	if MessageBytes(huge) <= MaxMessageBytes {
+		t.Fatalf("MessageBytes %d", MessageBytes(huge))
+	}
+	err := w.Write(ctx, Message{Topic: "big", Value: []byte("a")}, huge)
+	var tl *TooLargeError
+	if !errors.As(err, &tl) || !errors.Is(err, ErrTooLarge) || !slices.Equal(tl.Indexes, []int{1}) {
+		t.Fatalf("writer limit: %v", err)
+	}
+	err = w.Write(ctx, Message{Topic: "small", Value: make([]byte, 30000)})
+	if !errors.As(err, &tl) || !slices.Equal(tl.Indexes, []int{0}) {
+		t.Fatalf("broker limit: %v", err)
+	}
+	if err := w.Write(ctx, Message{Topic: "small", Value: make([]byte, 1000)}); err != nil {
+		t.Fatal(err)
 	}
 }
