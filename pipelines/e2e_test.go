@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,7 +19,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/text/encoding/simplifiedchinese"
+
 	"github.com/yiwang-gov/yiwang/connectors"
+	"github.com/yiwang-gov/yiwang/connectors/filedrop"
+	"github.com/yiwang-gov/yiwang/internal/api"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/internal/simulate"
@@ -33,6 +38,7 @@ type running struct {
 	stop           func() error
 	logs           *syncBuffer // everything the pipeline logged, at debug level
 	dir            string      // the data directory
+	drop           string      // the ledgers' drop folders, one per record type
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers.
@@ -99,6 +105,7 @@ func startDemo(t *testing.T, sim *simulate.Simulator, token string, mutate func(
 	env["YIWANG_SOURCE_URL"] = web.URL
 	env["YIWANG_KAFKA_LISTEN"] = "127.0.0.1:0"
 	p := startPipelineEnv(t, t.TempDir(), env, token, mutate)
+	p.drop = env[EnvLedgerDir]
 	ctx, cancel := context.WithCancel(context.Background())
 	ds.Run(ctx, []string{p.broker})
 	t.Cleanup(func() { cancel(); ds.Close() })
@@ -324,6 +331,55 @@ func leaks(text string, raw map[string]bool) []string {
 	return out
 }
 
+// dropHeaderless drops a GBK store ledger without its title line, whose
+// first data row carries a raw mobile and ID number of the sources, and
+// waits for its report: failed, and saying the header row is not one.
+func dropHeaderless(t *testing.T, p *running, raw map[string]bool) string {
+	t.Helper()
+	var phone, id string
+	for v := range raw {
+		switch {
+		case len(v) == 11 && phone == "":
+			phone = v
+		case len(v) == 18 && id == "":
+			id = v
+		}
+	}
+	if phone == "" || id == "" {
+		t.Fatal("no raw phone and ID number in the sources")
+	}
+	csv := "门店编号,招牌名称,统一社会信用代码,门店类别,网格编码,经营面积（平方米）,从业人数,特征,联系电话,最近走访时间,最近消防检查,更新时间\r\n" +
+		"S-NOHEAD-1,老王小吃 " + id + ",91220101MA0000000X,小餐饮,220173002001001,35,3,使用燃气," + phone + ",2026-11-20 10:00,2026-11-01,2026-11-20 10:00\r\n" +
+		"S-NOHEAD-2,小李商店,91220101MA0000001X,小商店,220173002001001,20,1,,13800000000,2026-11-21 10:00,2026-11-02,2026-11-21 10:00\r\n"
+	gbk, err := simplifiedchinese.GBK.NewEncoder().String(csv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "十小门店台账_无标题行.csv"
+	if err := os.WriteFile(filepath.Join(p.drop, "store", name), []byte(gbk), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		var list struct {
+			Files []api.FileReport
+		}
+		getJSON(t, "http://"+p.server+"/api/v1/files?source=ledger.store&limit=1000", &list)
+		for _, f := range list.Files {
+			if f.File != name {
+				continue
+			}
+			if f.Status != filedrop.StatusFailed || !strings.Contains(f.Error+f.Message, "header") {
+				t.Fatalf("the header-less ledger: %s %q %q", f.Status, f.Error, f.Message)
+			}
+			return name
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatal("the header-less ledger has no report after 60 s")
+	return ""
+}
+
 func newSim(token string) (*simulate.Simulator, *httptest.Server) {
 	sim := simulate.New(simulate.Config{Seed: testSeed, Scale: 0.01, InvalidShare: 0.05, Token: token, Now: time.Now})
 	return sim, httptest.NewServer(sim.Handler())
@@ -394,6 +450,38 @@ func TestLedgerEndToEnd(t *testing.T) {
 			dump.Write(h.Value)
 		}
 	}
+	// A store ledger whose title line was deleted: its first data row,
+	// with a contact's mobile and an ID number typed into the sign, stands
+	// where the header belongs. The file fails, and its report, the files
+	// API and the logs say why without quoting a cell.
+	headerless := dropHeaderless(t, p, raw)
+	for _, u := range []string{"/api/v1/files?limit=1000", "/api/v1/files/report?" + url.Values{"file": {headerless}}.Encode()} {
+		resp, err := http.Get("http://" + p.server + u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: HTTP %d %s", u, resp.StatusCode, b)
+		}
+		dump.Write(b)
+	}
+	reports := 0
+	if err := filepath.WalkDir(p.drop, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(path, filedrop.ReportSuffix) {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		reports++
+		dump.Write(b)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if reports < 2 {
+		t.Fatalf("%d file reports on disk: the check would prove little", reports)
+	}
 	resp0, err := http.Get("http://" + p.server + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -402,7 +490,7 @@ func TestLedgerEndToEnd(t *testing.T) {
 	resp0.Body.Close()
 	dump.Write(mb)
 	if l := leaks(dump.String(), raw); len(l) > 0 {
-		t.Fatalf("%d raw personal values leaked into tables, topics, dead letters or metrics, e.g. %s", len(l), l[0][:3]+"…")
+		t.Fatalf("%d raw personal values leaked into tables, topics, dead letters, file reports or metrics, e.g. %s", len(l), l[0][:3]+"…")
 	}
 	// Nor into the logs, nor any file the pipeline wrote: the broker's
 	// segments (every topic, the cursor topic included) and the database.
@@ -479,8 +567,8 @@ func TestLedgerEndToEnd(t *testing.T) {
 	if l := leaks(files.String(), raw); len(l) > 0 {
 		t.Fatalf("%d raw personal values leaked into the data directory's files, e.g. %s", len(l), l[0][:3]+"…")
 	}
-	t.Logf("no raw personal value in %d tables, the topics, the dead letters, /metrics, %d bytes of logs or %d files (%d bytes) of the data directory",
-		len(reg.All()), len(p.logs.String()), nfiles, files.Len())
+	t.Logf("no raw personal value in %d tables, the topics, the dead letters, %d file reports (a header-less ledger's among them), /api/v1/files, /metrics, %d bytes of logs or %d files (%d bytes) of the data directory",
+		len(reg.All()), reports, len(p.logs.String()), nfiles, files.Len())
 }
 
 // checkSamePseudonym counts the work orders whose reporter's phone is a
