@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 )
@@ -45,41 +44,25 @@ func (c *ReportCache) Summaries() ([]Report, error) {
 	defer func() { _ = root.Close() }()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	files, err := reportFiles(root)
+	if err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	var out []Report
-	for _, sub := range []string{DoneDir, FailedDir} {
-		entries, err := fs.ReadDir(root.FS(), sub)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", sub, err)
-		}
-		for _, e := range entries {
-			if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ReportSuffix) {
-				continue
-			}
-			name := sub + "/" + e.Name()
-			fi, err := e.Info()
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
+	for _, f := range files {
+		seen[f.name] = true
+		ce, ok := c.entries[f.name]
+		if !ok || ce.size != f.Size() || !ce.modTime.Equal(f.ModTime()) {
+			rep, err := loadReport(root, f.name)
 			if err != nil {
-				return nil, fmt.Errorf("stat report %s: %w", name, err)
+				return nil, err
 			}
-			seen[name] = true
-			ce, ok := c.entries[name]
-			if !ok || ce.size != fi.Size() || !ce.modTime.Equal(fi.ModTime()) {
-				rep, err := loadReport(root, name)
-				if err != nil {
-					return nil, err
-				}
-				rep.RejectedRows = nil
-				ce = cachedReport{size: fi.Size(), modTime: fi.ModTime(), summary: rep}
-				c.entries[name] = ce
-			}
-			out = append(out, ce.summary)
+			rep.RejectedRows = nil
+			ce = cachedReport{size: f.Size(), modTime: f.ModTime(), summary: rep}
+			c.entries[f.name] = ce
 		}
+		out = append(out, ce.summary)
 	}
 	for name := range c.entries {
 		if !seen[name] {

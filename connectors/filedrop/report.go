@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"sort"
 	"strings"
 	"time"
 )
@@ -87,10 +86,34 @@ func Reports(dir string) ([]Report, error) {
 		return nil, fmt.Errorf("open drop folder: %w", err)
 	}
 	defer func() { _ = root.Close() }()
+	files, err := reportFiles(root)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Report, 0, len(files))
+	for _, f := range files {
+		r, err := loadReport(root, f.name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	sortReports(out)
+	return out, nil
+}
+
+// reportFile is one report in done/ or failed/.
+type reportFile struct {
+	name string // done/<file>.report.json
+	fs.FileInfo
+}
+
+// reportFiles lists the reports of a drop folder's finished files.
+func reportFiles(root *os.Root) ([]reportFile, error) {
 	if err := checkFolders(root); err != nil {
 		return nil, err
 	}
-	var out []Report
+	var out []reportFile
 	for _, sub := range []string{DoneDir, FailedDir} {
 		entries, err := fs.ReadDir(root.FS(), sub)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -103,23 +126,16 @@ func Reports(dir string) ([]Report, error) {
 			if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ReportSuffix) {
 				continue
 			}
-			b, err := fs.ReadFile(root.FS(), sub+"/"+e.Name())
+			fi, err := e.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // moved meanwhile
+			}
 			if err != nil {
-				return nil, fmt.Errorf("read report %s/%s: %w", sub, e.Name(), err)
+				return nil, fmt.Errorf("stat report %s/%s: %w", sub, e.Name(), err)
 			}
-			var r Report
-			if err := json.Unmarshal(b, &r); err != nil {
-				return nil, fmt.Errorf("decode report %s/%s: %w", sub, e.Name(), err)
-			}
-			out = append(out, r)
+			out = append(out, reportFile{name: sub + "/" + e.Name(), FileInfo: fi})
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].Finished.Equal(out[j].Finished) {
-			return out[i].Finished.After(out[j].Finished)
-		}
-		return out[i].StoredAs < out[j].StoredAs
-	})
 	return out, nil
 }
 
