@@ -489,21 +489,39 @@ func (c Config) files(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, err)
 		return
 	}
+	// Newest first, ties by source and stored name: the order the cursor
+	// continues in, even when the file it names has moved meanwhile.
+	key := func(r FileReport) [3]string {
+		return [3]string{r.Finished.UTC().Format(time.RFC3339Nano), r.Source, r.StoredAs}
+	}
+	before := func(a, b [3]string) bool { // a comes before b in the list
+		ta, _ := time.Parse(time.RFC3339Nano, a[0])
+		tb, _ := time.Parse(time.RFC3339Nano, b[0])
+		if !ta.Equal(tb) {
+			return ta.After(tb)
+		}
+		return a[1] < b[1] || a[1] == b[1] && a[2] < b[2]
+	}
+	sort.SliceStable(reps, func(i, j int) bool { return before(key(reps[i]), key(reps[j])) })
+	var from [3]string
+	if after != nil {
+		for i := range from {
+			from[i], _ = after[i].(string)
+		}
+	}
 	out := []FileReport{}
-	skipping := after != nil
 	var next any
-	for _, rep := range reps { // newest first
-		key := []any{rep.Finished.UTC().Format(time.RFC3339Nano), rep.Source, rep.StoredAs}
-		if skipping {
-			skipping = fmt.Sprint(key...) != fmt.Sprint(after...)
-			continue
+	for _, rep := range reps {
+		k := key(rep)
+		if after != nil && !before(from, k) {
+			continue // on or before the cursor
 		}
 		if status != "" && rep.Status != status {
 			continue
 		}
 		if len(out) == limit {
-			last := out[len(out)-1]
-			next = encodeCursor([]any{last.Finished.UTC().Format(time.RFC3339Nano), last.Source, last.StoredAs})
+			last := key(out[len(out)-1])
+			next = encodeCursor([]any{last[0], last[1], last[2]})
 			break
 		}
 		rep.RejectedRows = nil

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/url"
 	"sync"
@@ -69,7 +70,9 @@ func (f *flights) do(w http.ResponseWriter, r *http.Request, h http.HandlerFunc)
 			fl.status, fl.header, fl.body = rec.code(), rec.header, rec.buf.Bytes()
 			close(fl.done)
 		}()
-		h(rec, r)
+		// The answer is shared: a leader whose client leaves must not
+		// cancel it for the others. Its queries keep their own timeouts.
+		h(rec, r.WithContext(context.WithoutCancel(r.Context())))
 	}()
 	fl.replay(w)
 }

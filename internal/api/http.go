@@ -182,6 +182,9 @@ func newGuard(listen string) *guard {
 				h = "[" + h + "]"
 			}
 			g.hosts[h+":"+port] = true
+			if port == "80" { // a browser leaves the default port out
+				g.hosts[h] = true
+			}
 		}
 	}
 	return g

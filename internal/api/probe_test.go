@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -377,5 +378,110 @@ func TestAdminSQLAgainstTheProbe(t *testing.T) {
 	}
 	if code, out = sqlReq("SELECT count(*) AS n FROM grid_events", 10); code != 200 {
 		t.Errorf("after the probe: HTTP %d %v", code, out)
+	}
+}
+
+// A shared answer survives its first requester leaving: the others get
+// it whole.
+func TestSharedAnswerOutlivesItsLeader(t *testing.T) {
+	var f flights
+	release, started := make(chan struct{}), make(chan struct{})
+	h := func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		if r.Context().Err() != nil {
+			http.Error(w, "cancelled", http.StatusBadRequest)
+			return
+		}
+		fmt.Fprint(w, "answer")
+	}
+	ctx, leave := context.WithCancel(context.Background())
+	leaderDone := make(chan struct{})
+	go func() {
+		f.do(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil).WithContext(ctx), h)
+		close(leaderDone)
+	}()
+	<-started
+	follower := make(chan string)
+	go func() {
+		rec := httptest.NewRecorder()
+		f.do(rec, httptest.NewRequest("GET", "/x", nil), h)
+		follower <- rec.Body.String()
+	}()
+	for { // until the follower waits
+		f.mu.Lock()
+		n := 0
+		for _, fl := range f.m {
+			n = fl.waiters
+		}
+		f.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	leave()
+	close(release)
+	if got := <-follower; got != "answer" {
+		t.Errorf("the follower got %q after the leader left", got)
+	}
+	<-leaderDone
+}
+
+// fixedFiles serves a list of report summaries.
+type fixedFiles struct{ reps *[]FileReport }
+
+func (f fixedFiles) Reports(context.Context, string) ([]FileReport, error) {
+	return append([]FileReport(nil), *f.reps...), nil
+}
+func (f fixedFiles) Report(context.Context, string, string) (FileReport, bool, error) {
+	return FileReport{}, false, nil
+}
+
+// GET /api/v1/files in pages: every file once, ties in time kept apart,
+// and a cursor whose file moved away meanwhile still continues.
+func TestFilesArePaged(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	var reps []FileReport
+	for i := range 7 {
+		r := FileReport{Source: []string{"ledger.store", "ledger.door_visit"}[i%2]}
+		r.File = fmt.Sprintf("f%d.csv", i)
+		r.StoredAs = "done/" + r.File
+		r.Status = "loaded"
+		r.Finished = t0.Add(time.Duration(i/2) * time.Minute) // pairs finished at the same time
+		reps = append(reps, r)
+	}
+	ts := server(t, Config{AdminToken: "tok", Files: fixedFiles{&reps}})
+	seen := map[string]int{}
+	after := ""
+	for page := 0; page < 10; page++ {
+		u := ts.URL + "/api/v1/files?limit=3"
+		if after != "" {
+			u += "&after=" + after
+		}
+		code, body := send(t, "GET", u, map[string]string{"Authorization": "Bearer tok"}, "")
+		var res struct {
+			Files []FileReport
+			Next  *string
+		}
+		if code != 200 || json.Unmarshal([]byte(body), &res) != nil {
+			t.Fatalf("page %d: %d %s", page, code, body)
+		}
+		for _, f := range res.Files {
+			seen[f.File]++
+		}
+		if page == 0 { // the file the cursor names moves away
+			last := res.Files[len(res.Files)-1].File
+			reps = slices.DeleteFunc(reps, func(r FileReport) bool { return r.File == last })
+		}
+		if res.Next == nil {
+			break
+		}
+		after = *res.Next
+	}
+	for i := range 6 {
+		if n := seen[fmt.Sprintf("f%d.csv", i)]; n != 1 {
+			t.Errorf("f%d.csv listed %d times: %v", i, n, seen)
+		}
 	}
 }
