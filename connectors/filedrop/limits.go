@@ -8,7 +8,6 @@ package filedrop
 import (
 	"archive/zip"
 	"bytes"
-	"encoding/csv"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -53,13 +52,14 @@ func (e *rowTooLong) Error() string {
 }
 
 // recordLimit sits between a text file and csv.Reader and fails the read
-// once the record being read (from the end of the last one, which the
-// reader's InputOffset tells) would pass max bytes, so that the reader never
-// holds a longer one. It counts the lines before the record for the error.
+// once the record being read (from the end of the last one returned, which
+// its reader passes to advance) would pass max bytes, so that the reader
+// never holds a longer one. csv.Reader's InputOffset cannot tell where the
+// record started: it moves on with every line of a quoted field that spans
+// lines. It counts the lines before the record for the error.
 type recordLimit struct {
 	r     io.Reader
 	max   int64
-	csv   *csv.Reader
 	n     int64   // bytes handed out
 	start int64   // where the record being read starts
 	lines int     // newlines before start
@@ -67,9 +67,6 @@ type recordLimit struct {
 }
 
 func (l *recordLimit) Read(p []byte) (int, error) {
-	if l.csv != nil {
-		l.advance(l.csv.InputOffset())
-	}
 	room := l.start + l.max + readSlack + 1 - l.n
 	if room <= 0 {
 		return 0, &rowTooLong{row: l.startLine(), max: l.max}

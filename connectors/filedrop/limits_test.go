@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -381,4 +382,31 @@ func vmHWM(t *testing.T) int {
 	}
 	t.Skip("no VmHWM")
 	return 0
+}
+
+// A quoted cell that spans many short lines is one record: the row limit
+// counts all its lines (csv.Reader's InputOffset moves on line by line,
+// so a limit reset from it would let a cell of any size through in lines
+// under the limit; FuzzLimits found this).
+func TestRowLimitCountsEveryLineOfAQuotedCell(t *testing.T) {
+	cell := strings.Repeat(strings.Repeat("x", 99)+"\n", 30000) // 3 MB
+	data := "a,b\nok,1\n\"" + cell + "\",2\nafter,3\n"
+	rows := newCSVRows(strings.NewReader(data), EncodingUTF8, ',', 1<<20, nil)
+	for i := 0; ; i++ {
+		_, _, err := rows.next()
+		if err == nil {
+			if i >= 2 {
+				t.Fatal("the 3 MB quoted cell was read as a row under a 1 MiB limit")
+			}
+			continue
+		}
+		var long *rowTooLong
+		if !errors.As(err, &long) || long.row != 3 {
+			t.Fatalf("record %d: %v, want row 3 too long", i, err)
+		}
+		if rows.lim.n > 1<<20+readSlack+64 {
+			t.Errorf("%d bytes read for a 1 MiB limit", rows.lim.n)
+		}
+		return
+	}
 }

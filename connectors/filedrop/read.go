@@ -166,7 +166,6 @@ func newCSVRows(r io.Reader, enc string, comma rune, maxRow int64, c io.Closer) 
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
 	cr.ReuseRecord = true
-	lim.csv = cr
 	return &csvRows{r: cr, lim: lim, c: c}
 }
 
@@ -188,6 +187,7 @@ func (c *csvRows) next() (int, []string, error) {
 		return 0, nil, &rowTooLong{row: line, max: c.lim.max}
 	}
 	c.prev = end
+	c.lim.advance(end)
 	return line, rec, nil
 }
 
