@@ -24,6 +24,13 @@ const (
 	// maxPartBytes bounds a workbook part excelize parses whole when it
 	// opens the file (workbook, styles, theme, relationships).
 	maxPartBytes = 16 << 20
+	// maxSharedStrings bounds the texts of a workbook's shared-strings
+	// part: excelize keeps an index entry (about 60 bytes) or a decoded
+	// item (about 150) for each, so a part of millions of empty <si/>
+	// costs gigabytes while its bytes stay within max_unzipped_bytes.
+	// A sheet of Excel's 1,048,576 rows with one distinct text each
+	// stays within it.
+	maxSharedStrings = 1 << 20
 	// readSlack is how far csv.Reader's buffer reads past a record.
 	readSlack = 4096
 )
@@ -150,9 +157,12 @@ func checkWorkbook(data []byte, sheet string, maxUnzipped, maxRow int64) (*workb
 		return nil, fmt.Errorf("the sheet unpacks to more than %s (limit max_unzipped_bytes): its parts declare %s; split the workbook or raise the limit", sizeText(maxUnzipped), sizeText(int64(min(total, 1<<62))))
 	}
 	if sst := parts["xl/sharedstrings.xml"]; sst != nil {
-		v, err := scanPart(sst, "si", maxRow)
+		v, err := scanPart(sst, "si", maxRow, maxSharedStrings)
 		if err != nil {
 			return nil, fmt.Errorf("read shared strings: %w", err)
+		}
+		if v != nil && v.tooMany {
+			return nil, fmt.Errorf("its shared strings hold more than %d texts, more than a workbook this connector reads may have; save the sheet as CSV, or split it", maxSharedStrings)
 		}
 		if v != nil {
 			return nil, fmt.Errorf("its shared strings hold a text longer than %s (limit max_row_bytes); shorten the longest cells", sizeText(maxRow))
@@ -169,7 +179,7 @@ func checkWorkbook(data []byte, sheet string, maxUnzipped, maxRow int64) (*workb
 		}
 	}
 	for _, f := range sheets {
-		v, err := scanPart(f, "row", maxRow)
+		v, err := scanPart(f, "row", maxRow, 0)
 		if err != nil {
 			return nil, fmt.Errorf("read sheet: %w", err)
 		}
@@ -237,7 +247,9 @@ func decodePart(f *zip.File, v any) error {
 	return xml.NewDecoder(rc).Decode(v)
 }
 
-func scanPart(f *zip.File, span string, max int64) (*xmlViolation, error) {
+// scanPart streams a part through an xmlScan; maxSpans, when not 0,
+// bounds how many span elements it may hold.
+func scanPart(f *zip.File, span string, max int64, maxSpans int) (*xmlViolation, error) {
 	rc, err := f.Open()
 	if err != nil {
 		return nil, err
@@ -249,6 +261,9 @@ func scanPart(f *zip.File, span string, max int64) (*xmlViolation, error) {
 		n, err := rc.Read(buf)
 		if v := s.write(buf[:n]); v != nil {
 			return v, nil
+		}
+		if maxSpans > 0 && s.spans > maxSpans {
+			return &xmlViolation{tooMany: true}, nil
 		}
 		if err == io.EOF {
 			return nil, nil
@@ -265,6 +280,8 @@ type xmlViolation struct {
 	inRow  bool // inside a row's content (not its start tag, not between rows)
 	after  int  // the rows up to this one can be read without reaching it
 	before int  // the last complete row before it
+	// tooMany: the part holds more span elements than allowed.
+	tooMany bool
 }
 
 func (v *xmlViolation) err(max int64) error {
@@ -296,6 +313,7 @@ type xmlScan struct {
 	row       int // number of the row being read
 	last      int // the last complete row
 	prev      int // the complete row before it
+	spans     int // span elements started so far
 }
 
 const (
@@ -406,9 +424,11 @@ func (s *xmlScan) endTag() {
 		s.inSpan = false
 		s.prev, s.last = s.last, s.row
 	case selfClosing:
+		s.spans++
 		s.row = s.rowNumber(h)
 		s.prev, s.last = s.last, s.row
 	default:
+		s.spans++
 		s.row = s.rowNumber(h)
 		s.inSpan, s.spanStart = true, s.pos-s.tok
 	}

@@ -30,6 +30,14 @@ import (
 // cell either.
 func writeBombXLSX(t testing.TB, path string, good []ledgerRow, cellBytes int64, after []ledgerRow) {
 	t.Helper()
+	writeWorkbook(t, path, good, cellBytes, after, 0)
+}
+
+// writeWorkbook is writeBombXLSX with, when sharedStrings is not 0, a
+// shared-strings part of that many empty texts, the title cell being the
+// first of them.
+func writeWorkbook(t testing.TB, path string, good []ledgerRow, cellBytes int64, after []ledgerRow, sharedStrings int) {
+	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +76,11 @@ func writeBombXLSX(t testing.TB, path string, good []ledgerRow, cellBytes int64,
 		bw.WriteString(`</row>`)
 	}
 	bw.WriteString(`<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>`)
-	row(1, []any{"某某社区敲门行动台账"})
+	if sharedStrings > 0 {
+		bw.WriteString(`<row r="1"><c r="A1" t="s"><v>0</v></c></row>`)
+	} else {
+		row(1, []any{"某某社区敲门行动台账"})
+	}
 	head := make([]any, len(ledgerHeader))
 	for i, h := range ledgerHeader {
 		head[i] = h
@@ -102,6 +114,21 @@ func writeBombXLSX(t testing.TB, path string, good []ledgerRow, cellBytes int64,
 	bw.WriteString(`</sheetData></worksheet>`)
 	if err := bw.Flush(); err != nil {
 		t.Fatal(err)
+	}
+	if sharedStrings > 0 {
+		w, err := zw.Create("xl/sharedStrings.xml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bw := bufio.NewWriterSize(w, 1<<20)
+		fmt.Fprintf(bw, `<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="%d" uniqueCount="%d"><si><t>某某社区敲门行动台账</t></si>`, sharedStrings, sharedStrings)
+		for range sharedStrings - 1 {
+			bw.WriteString(`<si/>`)
+		}
+		bw.WriteString(`</sst>`)
+		if err := bw.Flush(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
@@ -351,6 +378,8 @@ func memoryChild(t *testing.T) {
 		{"xlsx 1.86 GiB cell", "bomb.xlsx", func(p string) { writeBombXLSX(t, p, good, 1997<<20, after) }, "unpacks to more than 256 MiB"},
 		{"xlsx 100 MiB cell", "long.xlsx", func(p string) { writeBombXLSX(t, p, good, 100<<20, after) }, "row 8 is longer"},
 		{"csv 100 MB cell", "long.csv", func(p string) { writeBigCellCSV(t, p, good, 100<<20, false, after) }, "row 8 is longer"},
+		// 612 KB on disk that excelize indexed into 1.6 GB.
+		{"xlsx 50 million shared strings", "strings.xlsx", func(p string) { writeWorkbook(t, p, good, 10, after, 50_000_000) }, "shared strings hold more than 1048576 texts"},
 	} {
 		dir := t.TempDir()
 		tc.write(filepath.Join(dir, tc.file))
