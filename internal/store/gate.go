@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -64,7 +65,7 @@ var ErrNotReadOnly = errors.New("only one read-only statement, a plain SELECT, i
 // and functions of their arguments only, and the catalog functions that
 // describe the schema.
 var tableFuncs = map[string]bool{
-	"range": true, "generate_series": true, "unnest": true, "repeat": true,
+	"range": true, "generate_series": true, "unnest": true, "repeat": true, "repeat_row": true,
 	"json_each": true, "json_tree": true,
 	"duckdb_tables": true, "duckdb_views": true, "duckdb_columns": true,
 	"duckdb_constraints": true, "duckdb_indexes": true, "duckdb_schemas": true,
@@ -82,7 +83,37 @@ var deniedFuncs = map[string]bool{
 	"sleep_ms":            true, // holds a worker thread
 	"pg_sleep":            true,
 	"json_serialize_plan": true, // binds (and so may read files for) SQL given as text
+	"current_setting":     true, // shows the process's settings (paths, limits)
+	"get_block_size":      true, // a macro over pragma_database_size
 }
+
+// sizeFuncs are the scalar functions whose result's size an argument sets
+// rather than the data: repeat('x', 1e9), lpad, printf('%01000000000d'),
+// the list range(1e9). One call can build gigabytes that DuckDB's
+// memory_limit does not count (strings and lists), so an admin query may
+// not call them; their table forms (range, generate_series, repeat as
+// FROM items) only make rows, which the LIMIT bounds.
+var sizeFuncs = map[string]bool{
+	"repeat": true, "lpad": true, "rpad": true, "printf": true, "format": true,
+	"list_resize": true, "array_resize": true, "range": true, "generate_series": true,
+	"bitstring": true, "equi_width_bins": true,
+}
+
+// systemViews are the catalog's views an admin query may read: the ones
+// describing the schema. Other views of the system catalogs show the
+// process — pg_settings and duckdb_settings its settings and paths,
+// duckdb_databases its files, duckdb_logs and duckdb_temporary_files
+// what it did — and are refused, as their table functions are.
+var systemViews = map[string]bool{
+	"duckdb_tables": true, "duckdb_views": true, "duckdb_columns": true, "duckdb_constraints": true,
+	"duckdb_indexes": true, "duckdb_schemas": true, "duckdb_types": true, "duckdb_functions": true,
+	"duckdb_keywords": true, "duckdb_sequences": true, "duckdb_dependencies": true,
+	"pg_class": true, "pg_namespace": true, "pg_attribute": true, "pg_type": true, "pg_index": true,
+	"pg_tables": true, "pg_views": true, "pg_proc": true, "pg_constraint": true, "pg_attrdef": true,
+}
+
+// systemPrefixes mark the names of the system catalogs' views.
+var systemPrefixes = []string{"duckdb_", "pg_", "sqlite_"}
 
 // showTables are the SHOW forms without a query that the gate lets through.
 var showTables = map[string]bool{`"tables"`: true, "__show_tables_expanded": true}
@@ -206,6 +237,22 @@ func walk(v any) error {
 		if err := judge(x); err != nil {
 			return err
 		}
+		if x["type"] == "TABLE_FUNCTION" && x["class"] == nil {
+			// The call itself was judged as a table function; its
+			// arguments are expressions like any other.
+			f, _ := x["function"].(map[string]any)
+			if err := walk(f["children"]); err != nil {
+				return err
+			}
+			for k, e := range x {
+				if k != "function" {
+					if err := walk(e); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
 		for _, e := range x {
 			if err := walk(e); err != nil {
 				return err
@@ -219,6 +266,9 @@ func judge(o map[string]any) error {
 	if name, ok := o["function_name"].(string); ok {
 		if n := strings.ToLower(name); deniedFuncs[n] || strings.HasPrefix(n, "__internal") {
 			return refuse("function %s", name)
+		}
+		if n := strings.ToLower(name); sizeFuncs[n] {
+			return refuse("function %s, whose result's size an argument sets (an admin query may not build values of any size)", name)
 		}
 	}
 	typ, ok := o["type"].(string)
@@ -240,6 +290,9 @@ func judge(o map[string]any) error {
 			if n, _ := o[k].(string); !plainName(n) {
 				return refuse("table name %q", n)
 			}
+		}
+		if n := strings.ToLower(fmt.Sprint(o["table_name"])); !systemViews[n] && slices.ContainsFunc(systemPrefixes, func(p string) bool { return strings.HasPrefix(n, p) }) {
+			return refuse("system view %s, which shows the process rather than the schema", n)
 		}
 	case typ == "SHOW_REF":
 		if _, ok := o["query"].(map[string]any); !ok && !showTables[strings.ToLower(fmt.Sprint(o["table_name"]))] {

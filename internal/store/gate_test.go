@@ -153,6 +153,20 @@ var probeStatements = []struct{ name, sql string }{
 	{"nextval", `SELECT nextval('s')`},
 	{"query runs text", `FROM query('delete from grid_events')`},
 	{"multi statement", `select 1; drop table grid_events`},
+	// Values of any size in one call, which DuckDB's memory_limit does
+	// not count: the first took the process to 7.4 GB.
+	{"repeat of repeat", `SELECT repeat(repeat('x', 1000000), 1500)`},
+	{"lpad", `SELECT lpad('x', 1000000000, 'y')`},
+	{"printf width", `SELECT printf('%%01000000000d', 1)`},
+	{"list range", `SELECT range(1000000000)`},
+	{"list_resize", `SELECT list_resize([1], 1000000000)`},
+	// System views that show the process rather than the schema.
+	{"pg_settings", `SELECT * FROM pg_settings`},
+	{"duckdb_settings view", `SELECT * FROM duckdb_settings`},
+	{"duckdb_databases view", `SELECT path FROM duckdb_databases`},
+	{"duckdb_logs view", `FROM duckdb_logs`},
+	{"current_setting", `SELECT current_setting('temp_directory')`},
+	{"get_block_size", `SELECT get_block_size('memory')`},
 }
 
 // TestProbeStatementsRefused replays the probe: every statement is refused
@@ -197,7 +211,9 @@ func TestGateAccepts(t *testing.T) {
 		"FROM grid_events PIVOT (count(*) FOR status IN ('closed', 'reported'))",
 		"SELECT table_name, estimated_size FROM duckdb_tables() ORDER BY 1",
 		"SELECT * FROM unnest([1, 2, 3]) UNION ALL SELECT 4 EXCEPT SELECT 2",
-		"SELECT current_setting('memory_limit'), version(), md5('x'), [x * 2 FOR x IN [1, 2]]",
+		"SELECT version(), md5('x'), [x * 2 FOR x IN [1, 2]], concat('a', 'b')",
+		"SELECT * FROM range(2) r, generate_series(1, 2) g, repeat('x', 2)",
+		"SELECT table_name FROM duckdb_tables UNION ALL SELECT relname FROM pg_class",
 		"SELECT 'a;b' AS s, 42 AS n -- trailing; comment\n;",
 		"SELECT event_id FROM grid_events ORDER BY event_id DESC LIMIT 1 OFFSET 1",
 		"SELECT * FROM main.grid_events e JOIN load_offsets o ON true",
@@ -224,7 +240,7 @@ func TestAdminQueryLimits(t *testing.T) {
 	}{
 		{"complete", "SELECT * FROM range(5)", Limits{Rows: 5}, 5, ""},
 		{"rows", "SELECT * FROM range(1000000)", Limits{Rows: 3}, 3, TruncatedRows},
-		{"bytes", "SELECT repeat('x', 1000) FROM range(100)", Limits{Bytes: 10_000}, 9, TruncatedBytes},
+		{"bytes", "SELECT md5(range::VARCHAR) FROM range(1000)", Limits{Bytes: 10_000}, 285, TruncatedBytes},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var cols []string
@@ -288,6 +304,34 @@ func TestAdminQueryTimeoutAndCancel(t *testing.T) {
 	// And the admin connection answers again.
 	if res, err := s.Query(context.Background(), "SELECT 1", 1); err != nil || len(res.Rows) != 1 {
 		t.Fatalf("after interrupts: %+v %v", res, err)
+	}
+}
+
+// TestAdminQueryMemoryBudget: queries that build values outside DuckDB's
+// memory_limit — one aggregated string, a string doubled by recursion —
+// stop once the process has grown past Limits.Memory, and the store
+// answers after.
+func TestAdminQueryMemoryBudget(t *testing.T) {
+	if _, ok := residentBytes(); !ok {
+		t.Skip("no /proc/self/statm on this system")
+	}
+	ctx := context.Background()
+	s := openTest(t)
+	none := func([]string) error { return nil }
+	for _, q := range []string{
+		"SELECT length(string_agg(md5(range::VARCHAR), '')) FROM range(200000000)",
+		"WITH RECURSIVE t(s, n) AS (SELECT 'x', 0 UNION ALL SELECT s || s, n + 1 FROM t WHERE n < 34) SELECT max(length(s)) FROM t",
+	} {
+		before, _ := residentBytes()
+		_, err := s.AdminQuery(ctx, q, Limits{Memory: 256 << 20, Timeout: 5 * time.Minute}, none, func([]any) error { return nil })
+		after, _ := residentBytes()
+		t.Logf("%s: %v; RSS %d → %d MiB", q, err, before>>20, after>>20)
+		if !errors.Is(err, ErrQueryMemory) {
+			t.Errorf("%s: err = %v, want ErrQueryMemory", q, err)
+		}
+	}
+	if res, err := s.Query(ctx, "SELECT 1", 1); err != nil || len(res.Rows) != 1 {
+		t.Fatalf("after: %+v %v", res, err)
 	}
 }
 

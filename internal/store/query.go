@@ -58,10 +58,13 @@ type Limits struct {
 	Bytes int64
 	// Timeout bounds the whole call, from the parse to the last row.
 	Timeout time.Duration
+	// Memory bounds how much an admin query may grow the process (see
+	// watchMemory); AdminQuery stops it past that with ErrQueryMemory.
+	Memory int64
 }
 
 // DefaultLimits fill the zero fields of a Limits.
-var DefaultLimits = Limits{Rows: 10000, Bytes: 64 << 20, Timeout: 30 * time.Second}
+var DefaultLimits = Limits{Rows: 10000, Bytes: 64 << 20, Timeout: 30 * time.Second, Memory: 1 << 30}
 
 func (l Limits) orDefault() Limits {
 	if l.Rows <= 0 {
@@ -72,6 +75,9 @@ func (l Limits) orDefault() Limits {
 	}
 	if l.Timeout <= 0 {
 		l.Timeout = DefaultLimits.Timeout
+	}
+	if l.Memory <= 0 {
+		l.Memory = DefaultLimits.Memory
 	}
 	return l
 }
@@ -106,8 +112,11 @@ type Result struct {
 // LIMIT of lim.Rows+1, so it stops producing rows once the cap is passed;
 // what it computes until then (a sort, a join) is bounded by the process's
 // memory_limit and temp-directory cap (Options), past which the query fails
-// with an out-of-memory error and the process lives on. Cancelling ctx (the
-// client leaving) interrupts DuckDB and frees the query's memory. Values are
+// with an out-of-memory error and the process lives on. What DuckDB does
+// not count (the strings and lists a query builds) is watched from outside:
+// past lim.Memory of growth the query stops with an error matching
+// ErrQueryMemory. Cancelling ctx (the client leaving) interrupts DuckDB and
+// frees the query's memory. Values are
 // converted as for Result. cols and row must not keep the slices they get.
 func (s *Store) AdminQuery(ctx context.Context, q string, lim Limits, cols func([]string) error, row func([]any) error) (truncated string, err error) {
 	lim = lim.orDefault()
@@ -123,7 +132,10 @@ func (s *Store) AdminQuery(ctx context.Context, q string, lim Limits, cols func(
 	if err != nil {
 		return "", err
 	}
-	return stream(ctx, s.admin, wrapped, lim, cols, row)
+	ctx, stop := watchMemory(ctx, lim.Memory)
+	defer stop()
+	truncated, err = stream(ctx, s.admin, wrapped, lim, cols, row)
+	return truncated, memoryStopped(ctx, err)
 }
 
 // StreamArgs runs a query yiwang itself wrote, with arguments, on a pooled
