@@ -98,6 +98,11 @@ const (
 	listTimeout = 30 * time.Second
 	// busyWait is how long a costly request waits for a slot.
 	busyWait = 10 * time.Second
+	// sharedAnswers bounds the indicator answers buffered at once to be
+	// sent to the requests sharing them, sharedPageBytes each one's rows:
+	// at most about 128 MiB held for slow readers.
+	sharedAnswers   = 8
+	sharedPageBytes = 16 << 20
 )
 
 // FileService reads the per-file reports of the file-drop sources.
@@ -145,8 +150,19 @@ func New(c Config) http.Handler {
 	}
 	// Costly requests wait for one of a few slots, the administrator's
 	// apart from the public's, so that neither starves the other, health
-	// checks or the loader.
-	public, admin := newLimiter(2, busyWait), newLimiter(2, busyWait)
+	// checks or the loader. A mode switch (平急转换) has slots of its own:
+	// it must not wait behind a long admin query or replay. An admin
+	// route checks the token before it takes a slot, so that requests
+	// without one cannot hold the administrator's slots.
+	public, heavy, switches := newLimiter(2, busyWait), newLimiter(2, busyWait), newLimiter(2, busyWait)
+	admin := func(l *limiter, wired bool, missing string, h http.HandlerFunc) http.HandlerFunc {
+		limited := l.wrap(h)
+		return func(w http.ResponseWriter, r *http.Request) {
+			if c.admin(w, r, wired, missing) {
+				limited(w, r)
+			}
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
@@ -167,14 +183,10 @@ func New(c Config) http.Handler {
 		}
 		writeJSON(w, map[string]any{"tables": t})
 	}))
-	mux.HandleFunc("POST /api/v1/sql", admin.wrap(c.sql))
-	var shared flights
-	indicators := public.wrap(c.indicators)
-	mux.HandleFunc("GET /api/v1/indicators", func(w http.ResponseWriter, r *http.Request) { shared.do(w, r, indicators) })
-	mux.HandleFunc("POST /api/v1/indicators/run", admin.wrap(func(w http.ResponseWriter, r *http.Request) {
-		if !c.admin(w, r, c.Indicators != nil, "indicators are not computed") {
-			return
-		}
+	mux.HandleFunc("POST /api/v1/sql", admin(heavy, true, "", c.sql))
+	shared := newFlights(sharedAnswers, "name", "area", "level", "from", "to", "status", "limit", "after")
+	mux.HandleFunc("GET /api/v1/indicators", func(w http.ResponseWriter, r *http.Request) { shared.do(w, r, public, c.indicators) })
+	mux.HandleFunc("POST /api/v1/indicators/run", admin(heavy, c.Indicators != nil, "indicators are not computed", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Select   []string `json:"select"`
 			From, To string
@@ -197,10 +209,7 @@ func New(c Config) http.Handler {
 		writeJSON(w, res)
 	}))
 	mux.HandleFunc("GET /api/v1/modes", public.wrap(c.modes))
-	mux.HandleFunc("POST /api/v1/modes", admin.wrap(func(w http.ResponseWriter, r *http.Request) {
-		if !c.admin(w, r, c.Modes != nil, "modes are not kept") {
-			return
-		}
+	mux.HandleFunc("POST /api/v1/modes", admin(switches, c.Modes != nil, "modes are not kept", func(w http.ResponseWriter, r *http.Request) {
 		var req struct{ Area, Mode, Reason string }
 		if !decodeBody(w, r, maxBody, &req, `{"area", "mode", "reason"}`) {
 			return
@@ -211,11 +220,8 @@ func New(c Config) http.Handler {
 		}
 		writeJSON(w, map[string]string{"area": req.Area, "mode": req.Mode})
 	}))
-	mux.HandleFunc("GET /api/v1/deadletters", admin.wrap(c.deadLetters))
-	mux.HandleFunc("POST /api/v1/deadletters/replay", admin.wrap(func(w http.ResponseWriter, r *http.Request) {
-		if !c.admin(w, r, c.DeadLetters != nil, "dead letters are not available") {
-			return
-		}
+	mux.HandleFunc("GET /api/v1/deadletters", admin(heavy, c.DeadLetters != nil, "dead letters are not available", c.deadLetters))
+	mux.HandleFunc("POST /api/v1/deadletters/replay", admin(heavy, c.DeadLetters != nil, "dead letters are not available", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Source, Schema, Reason, Stage string
 			Limit                         int
@@ -237,9 +243,10 @@ func New(c Config) http.Handler {
 		}
 		writeJSON(w, res)
 	}))
-	mux.HandleFunc("GET /api/v1/doorknock/missing", admin.wrap(c.missing))
-	mux.HandleFunc("GET /api/v1/files", admin.wrap(c.files))
-	mux.HandleFunc("GET /api/v1/files/report", admin.wrap(c.fileReport))
+	mux.HandleFunc("GET /api/v1/doorknock/missing", admin(heavy, true, "", c.missing))
+	files := c.Files != nil
+	mux.HandleFunc("GET /api/v1/files", admin(heavy, files, "no file-drop source runs", c.files))
+	mux.HandleFunc("GET /api/v1/files/report", admin(heavy, files, "no file-drop source runs", c.fileReport))
 	return newGuard(c.Listen).wrap(mux)
 }
 
@@ -250,9 +257,6 @@ const (
 )
 
 func (c Config) sql(w http.ResponseWriter, r *http.Request) {
-	if !c.admin(w, r, true, "") {
-		return
-	}
 	var req struct {
 		SQL   string `json:"sql"`
 		Limit int    `json:"limit"`
@@ -277,8 +281,15 @@ func (c Config) sql(w http.ResponseWriter, r *http.Request) {
 // pg.limit rows (and the one after, to know whether there is a next page).
 func (c Config) stream(r *http.Request, q string, pg *paging, args ...any) query {
 	lim := store.Limits{Rows: pg.limit + 1, Bytes: MaxAnswerBytes, Timeout: listTimeout}
+	if pg.bytes > 0 {
+		lim.Bytes = pg.bytes
+	}
 	return func(cols func([]string) error, row func([]any) error) (string, error) {
-		return c.Store.StreamArgs(r.Context(), q, lim, cols, row, args...)
+		why, err := c.Store.StreamArgs(r.Context(), q, lim, cols, row, args...)
+		if err != nil && !errors.Is(err, errPageFull) {
+			err = internalError{err}
+		}
+		return why, err
 	}
 }
 
@@ -325,7 +336,7 @@ func (c Config) indicators(w http.ResponseWriter, r *http.Request) {
 		}
 		where, args = append(where, "v.status = ?"), append(args, v)
 	}
-	pg, after, ok := pageParams(w, q, 4)
+	pg, after, ok := pageParams(w, q, keyText, keyTime, keyText, keyText)
 	if !ok {
 		return
 	}
@@ -334,6 +345,7 @@ func (c Config) indicators(w http.ResponseWriter, r *http.Request) {
 		args = append(args, after...)
 	}
 	pg.token = func(last []any) string { return encodeCursor([]any{last[0], last[4], last[1], last[2]}) }
+	pg.bytes = sharedPageBytes
 	sqlText := `SELECT ` + indicatorColumns + `
 FROM indicator_status v
 LEFT JOIN areas a ON a.code = v.area_code AND v.level <> 'gov_unit'
@@ -343,8 +355,8 @@ WHERE ` + strings.Join(where, " AND ") + ` ORDER BY v.name, v.period_start, v.le
 }
 
 // pageParams reads limit (1 to MaxPage, default DefaultPage) and after, the
-// cursor of the page before, a key of n values.
-func pageParams(w http.ResponseWriter, q url.Values, n int) (*paging, []any, bool) {
+// cursor of the page before, a key of values of these kinds.
+func pageParams(w http.ResponseWriter, q url.Values, kinds ...keyKind) (*paging, []any, bool) {
 	limit, err := intParam(q, "limit", DefaultPage, 1, MaxPage)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, err)
@@ -352,7 +364,7 @@ func pageParams(w http.ResponseWriter, q url.Values, n int) (*paging, []any, boo
 	}
 	var after []any
 	if v := q.Get("after"); v != "" {
-		if after, err = decodeCursor(v, n); err != nil {
+		if after, err = decodeCursor(v, kinds...); err != nil {
 			writeErr(w, http.StatusBadRequest, err)
 			return nil, nil, false
 		}
@@ -361,7 +373,7 @@ func pageParams(w http.ResponseWriter, q url.Values, n int) (*paging, []any, boo
 }
 
 func (c Config) modes(w http.ResponseWriter, r *http.Request) {
-	pg, after, ok := pageParams(w, r.URL.Query(), 1)
+	pg, after, ok := pageParams(w, r.URL.Query(), keyText)
 	if !ok {
 		return
 	}
@@ -381,9 +393,6 @@ FROM area_modes m LEFT JOIN areas a ON a.code = m.area_code ` + where + ` ORDER 
 const maxDeadLetters = 1000
 
 func (c Config) deadLetters(w http.ResponseWriter, r *http.Request) {
-	if !c.admin(w, r, c.DeadLetters != nil, "dead letters are not available") {
-		return
-	}
 	q := r.URL.Query()
 	f := connectors.DeadLetterFilter{Source: q.Get("source"), Schema: q.Get("schema"), Reason: q.Get("reason"), Stage: q.Get("stage")}
 	var err error
@@ -421,9 +430,6 @@ func (c Config) deadLetters(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c Config) missing(w http.ResponseWriter, r *http.Request) {
-	if !c.admin(w, r, true, "") {
-		return
-	}
 	q := r.URL.Query()
 	target := q.Get("target")
 	if target == "" {
@@ -443,7 +449,7 @@ func (c Config) missing(w http.ResponseWriter, r *http.Request) {
 		}
 		at = d.AddDate(0, 0, 1) // the whole day
 	}
-	pg, after, ok := pageParams(w, q, 2)
+	pg, after, ok := pageParams(w, q, keyText, keyText)
 	if !ok {
 		return
 	}
@@ -462,9 +468,6 @@ func (c Config) missing(w http.ResponseWriter, r *http.Request) {
 const maxFiles = 1000
 
 func (c Config) files(w http.ResponseWriter, r *http.Request) {
-	if !c.admin(w, r, c.Files != nil, "no file-drop source runs") {
-		return
-	}
 	q := r.URL.Query()
 	status := q.Get("status")
 	known := []string{filedrop.StatusLoaded, filedrop.StatusDuplicate, filedrop.StatusFailed, filedrop.StatusRefused}
@@ -479,7 +482,7 @@ func (c Config) files(w http.ResponseWriter, r *http.Request) {
 	}
 	var after []any
 	if v := q.Get("after"); v != "" {
-		if after, err = decodeCursor(v, 3); err != nil {
+		if after, err = decodeCursor(v, keyTime, keyText, keyText); err != nil {
 			writeErr(w, http.StatusBadRequest, err)
 			return
 		}
@@ -506,7 +509,7 @@ func (c Config) files(w http.ResponseWriter, r *http.Request) {
 	var from [3]string
 	if after != nil {
 		for i := range from {
-			from[i], _ = after[i].(string)
+			from[i] = after[i].(string)
 		}
 	}
 	out := []FileReport{}
@@ -531,9 +534,6 @@ func (c Config) files(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c Config) fileReport(w http.ResponseWriter, r *http.Request) {
-	if !c.admin(w, r, c.Files != nil, "no file-drop source runs") {
-		return
-	}
 	q := r.URL.Query()
 	file := q.Get("file")
 	if file == "" {

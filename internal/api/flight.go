@@ -3,8 +3,11 @@ package api
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 )
 
@@ -13,68 +16,125 @@ import (
 // two hundred of them asking for one page cost one query, not two hundred.
 // An answer is shared only with requests that arrived before it was
 // complete, so nothing is served staler than a query already running.
+//
+// A shared answer is buffered, to be sent to each of its requests; at most
+// buffers of them are held at once (each within a page's byte cap), so a
+// crowd of slow readers cannot pile answers up in memory. The work goes on
+// while any of its requests waits — its first client leaving does not stop
+// it for the others — and is cancelled when all have left.
 type flights struct {
-	mu sync.Mutex
-	m  map[string]*flight
+	mu      sync.Mutex
+	m       map[string]*flight
+	buffers *limiter
+	params  []string // the query parameters that make a request different
 }
 
 type flight struct {
-	done    chan struct{}
-	waiters int // requests sharing it, guarded by flights.mu
-	status  int
-	header  http.Header
-	body    []byte
+	done   chan struct{}
+	refs   int // requests still to be answered from it, guarded by flights.mu
+	cancel context.CancelFunc
+	status int
+	header http.Header
+	body   []byte
 }
 
-// key is the request's canonical form: path, sorted query and the CSV
-// preference.
-func flightKey(r *http.Request) string {
+// newFlights shares answers of requests that differ only outside params,
+// holding at most buffers answers at once.
+func newFlights(buffers int, params ...string) *flights {
+	return &flights{buffers: newLimiter(buffers, busyWait), params: params}
+}
+
+// flightKey is the request's canonical form: path, the known parameters
+// in order and the CSV preference. Parameters the handler does not read
+// (a cache-buster) do not make two requests different.
+func (f *flights) flightKey(r *http.Request) string {
 	q := r.URL.Query()
-	csv := q.Get("format") == "csv" || bytes.Contains([]byte(r.Header.Get("Accept")), []byte("text/csv"))
-	q.Del("format")
-	k := r.URL.Path + "?" + url.Values(q).Encode()
-	if csv {
-		k += "#csv"
+	var b strings.Builder
+	b.WriteString(r.URL.Path)
+	for _, p := range f.params {
+		if v, ok := q[p]; ok {
+			fmt.Fprintf(&b, "&%s=%s", p, url.QueryEscape(strings.Join(v, "\x00")))
+		}
 	}
-	return k
+	if q.Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv") {
+		b.WriteString("#csv")
+	}
+	return b.String()
 }
 
-// do answers r with h's answer, computed once for every identical request
-// in flight. h writes into a buffer (its answer is a bounded page).
-func (f *flights) do(w http.ResponseWriter, r *http.Request, h http.HandlerFunc) {
-	key := flightKey(r)
+// do answers r with h's answer, computed once, within one of slots, for
+// every identical request in flight.
+func (f *flights) do(w http.ResponseWriter, r *http.Request, slots *limiter, h http.HandlerFunc) {
+	key := f.flightKey(r)
 	f.mu.Lock()
 	if f.m == nil {
 		f.m = map[string]*flight{}
 	}
 	if fl, ok := f.m[key]; ok {
-		fl.waiters++
+		fl.refs++
 		f.mu.Unlock()
 		select {
 		case <-fl.done:
 			fl.replay(w)
 		case <-r.Context().Done():
 		}
+		f.release(fl)
 		return
 	}
-	fl := &flight{done: make(chan struct{})}
+	// The answer is shared: a leader whose client leaves must not cancel
+	// it for the others. It is cancelled when no request waits for it.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	fl := &flight{done: make(chan struct{}), refs: 1, cancel: cancel}
 	f.m[key] = fl
 	f.mu.Unlock()
+	stop := context.AfterFunc(r.Context(), func() { f.release(fl) })
 
 	rec := &bufferedResponse{header: http.Header{}}
-	func() {
-		defer func() {
-			f.mu.Lock()
-			delete(f.m, key)
-			f.mu.Unlock()
-			fl.status, fl.header, fl.body = rec.code(), rec.header, rec.buf.Bytes()
-			close(fl.done)
-		}()
-		// The answer is shared: a leader whose client leaves must not
-		// cancel it for the others. Its queries keep their own timeouts.
-		h(rec, r.WithContext(context.WithoutCancel(r.Context())))
-	}()
-	fl.replay(w)
+	buffered := f.run(rec, r.WithContext(ctx), slots, h)
+	f.mu.Lock()
+	delete(f.m, key)
+	fl.status, fl.header, fl.body = rec.code(), rec.header, rec.buf.Bytes()
+	close(fl.done)
+	free := func() {}
+	if buffered {
+		free = func() { <-f.buffers.slots }
+	}
+	// From now on the last request answered gives the buffer back; when
+	// every one has left already, it goes back now.
+	fl.cancel = func() { cancel(); free() }
+	idle := fl.refs == 0
+	f.mu.Unlock()
+	if idle {
+		fl.cancel()
+	}
+	if stop() { // the leader's client is still there
+		fl.replay(w)
+		f.release(fl)
+	}
+}
+
+// run computes the answer into rec: a buffer, then a slot, then h. It
+// reports whether it holds a buffer.
+func (f *flights) run(rec *bufferedResponse, r *http.Request, slots *limiter, h http.HandlerFunc) bool {
+	if !f.buffers.acquire(r.Context()) {
+		busy(rec, r, f.buffers, errors.New("answers waiting to be sent"))
+		return false
+	}
+	slots.wrap(h)(rec, r)
+	return true
+}
+
+// release drops one request's hold on fl; the last one cancels its work
+// (if it still runs) and gives back its buffer (if it is done).
+func (f *flights) release(fl *flight) {
+	f.mu.Lock()
+	fl.refs--
+	last := fl.refs == 0
+	cancel := fl.cancel
+	f.mu.Unlock()
+	if last {
+		cancel()
+	}
 }
 
 func (fl *flight) replay(w http.ResponseWriter) {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The server's timeouts. A route that may take longer to answer (a
@@ -46,7 +47,8 @@ const (
 // decodeBody reads the request's JSON object into v, strictly: the body
 // must be application/json, at most max bytes (413 beyond), one object with
 // no key twice (keys compared as encoding/json matches them, without
-// regard to case), no unknown field and nothing after it (400). shape
+// regard to case) and no key outside ASCII, no unknown field and nothing
+// after it (400). shape
 // describes the expected body in the error. It answers the error itself
 // and returns false when the body is refused.
 func decodeBody(w http.ResponseWriter, r *http.Request, max int64, v any, shape string) bool {
@@ -92,6 +94,9 @@ const maxDepth = 32
 // noDuplicateKeys reads one JSON value from dec and fails on an object
 // that names a key twice. encoding/json would keep the last and, since it
 // matches fields without regard to case, "sql" and "SQL" are the same key.
+// Its case folding is Unicode's ("ſql" matches "sql" too: ſ folds to s,
+// K to k), so a key outside ASCII, which no field has, is refused rather
+// than folded here differently.
 func noDuplicateKeys(dec *json.Decoder, depth int) error {
 	if depth > maxDepth {
 		return fmt.Errorf("nested deeper than %d levels", maxDepth)
@@ -115,7 +120,13 @@ func noDuplicateKeys(dec *json.Decoder, depth int) error {
 			if err != nil {
 				return err
 			}
-			key := strings.ToLower(k.(string))
+			key := k.(string)
+			for i := 0; i < len(key); i++ {
+				if key[i] >= utf8.RuneSelf {
+					return fmt.Errorf("key %q is not a field name: field names are ASCII", key)
+				}
+			}
+			key = strings.ToLower(key)
 			if seen[key] {
 				return fmt.Errorf("key %q appears twice", k)
 			}
@@ -232,16 +243,22 @@ func newLimiter(n int, wait time.Duration) *limiter {
 func (l *limiter) wrap(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !l.acquire(r.Context()) {
-			if r.Context().Err() != nil {
-				return // the client left
-			}
-			w.Header().Set("Retry-After", "5")
-			writeErr(w, http.StatusServiceUnavailable, fmt.Errorf("busy: %d requests are running and others waited %s; retry later", cap(l.slots), l.wait))
+			busy(w, r, l, errors.New("requests are running"))
 			return
 		}
 		defer func() { <-l.slots }()
 		h(w, r)
 	}
+}
+
+// busy answers 503 with Retry-After for a request that waited for one of
+// l's slots in vain (what holds them); nothing when its client left.
+func busy(w http.ResponseWriter, r *http.Request, l *limiter, what error) {
+	if r.Context().Err() != nil {
+		return
+	}
+	w.Header().Set("Retry-After", "5")
+	writeErr(w, http.StatusServiceUnavailable, fmt.Errorf("busy: %d %v and others waited %s; retry later", cap(l.slots), what, l.wait))
 }
 
 func (l *limiter) acquire(ctx context.Context) bool {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -106,6 +107,8 @@ func TestBodiesAndLimitsAreChecked(t *testing.T) {
 		{"/api/v1/sql", big, 413, "larger than"},
 		{"/api/v1/sql", `{"sql":"select 1","sql":"select 2"}`, 400, "twice"},
 		{"/api/v1/sql", `{"sql":"select 1","SQL":"select 2"}`, 400, "twice"},
+		// encoding/json folds ſ to s: the second key would replace the first.
+		{"/api/v1/sql", `{"sql":"select 1","ſql":"select 2"}`, 400, "ASCII"},
 		{"/api/v1/sql", `{"sql":"select 1"} garbage`, 400, "after the JSON value"},
 		{"/api/v1/sql", `{"sql":"select 1"}{"sql":"select 2"}`, 400, "after the JSON value"},
 		{"/api/v1/sql", `{"sql":"select 1","limt":5}`, 400, "unknown field"},
@@ -277,7 +280,8 @@ func TestServerTimeouts(t *testing.T) {
 // Identical requests in flight share one answer: one query for many
 // dashboards polling the same page.
 func TestIdenticalRequestsShareOneAnswer(t *testing.T) {
-	var f flights
+	f := newFlights(2, "name", "area")
+	slots := newLimiter(2, time.Second)
 	var calls atomic.Int32
 	release := make(chan struct{})
 	h := func(w http.ResponseWriter, r *http.Request) {
@@ -294,7 +298,7 @@ func TestIdenticalRequestsShareOneAnswer(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			rec := httptest.NewRecorder()
-			f.do(rec, httptest.NewRequest("GET", "/api/v1/indicators?name=a&area=2201", nil), h)
+			f.do(rec, httptest.NewRequest("GET", fmt.Sprintf("/api/v1/indicators?name=a&area=2201&nocache=%d", i), nil), slots, h)
 			bodies[i] = rec.Body.String()
 		}()
 	}
@@ -302,10 +306,10 @@ func TestIdenticalRequestsShareOneAnswer(t *testing.T) {
 		f.mu.Lock()
 		waiting := 0
 		for _, fl := range f.m {
-			waiting = fl.waiters
+			waiting = fl.refs
 		}
 		f.mu.Unlock()
-		if waiting == n-1 {
+		if waiting == n {
 			break
 		}
 		time.Sleep(time.Millisecond)
@@ -322,7 +326,7 @@ func TestIdenticalRequestsShareOneAnswer(t *testing.T) {
 	}
 	// A different query is its own.
 	rec := httptest.NewRecorder()
-	f.do(rec, httptest.NewRequest("GET", "/api/v1/indicators?name=b", nil), h)
+	f.do(rec, httptest.NewRequest("GET", "/api/v1/indicators?name=b", nil), slots, h)
 	if calls.Load() != 2 {
 		t.Errorf("a different query shared an answer")
 	}
@@ -373,8 +377,8 @@ func TestAdminSQLAgainstTheProbe(t *testing.T) {
 		t.Errorf("10 M md5 rows, limit 1: HTTP %d %v", code, out)
 	}
 	code, out = sqlReq("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM t) SELECT count(*) FROM t", 10)
-	if code != 400 || !strings.Contains(fmt.Sprint(out["error"]), "deadline") {
-		t.Errorf("never-ending recursive query: HTTP %d %v, want 400 at the timeout", code, out)
+	if code != 504 || !strings.Contains(fmt.Sprint(out["error"]), "deadline") {
+		t.Errorf("never-ending recursive query: HTTP %d %v, want 504 at the timeout", code, out)
 	}
 	if code, out = sqlReq("SELECT count(*) AS n FROM grid_events", 10); code != 200 {
 		t.Errorf("after the probe: HTTP %d %v", code, out)
@@ -384,7 +388,8 @@ func TestAdminSQLAgainstTheProbe(t *testing.T) {
 // A shared answer survives its first requester leaving: the others get
 // it whole.
 func TestSharedAnswerOutlivesItsLeader(t *testing.T) {
-	var f flights
+	f := newFlights(1)
+	slots := newLimiter(1, time.Second)
 	release, started := make(chan struct{}), make(chan struct{})
 	h := func(w http.ResponseWriter, r *http.Request) {
 		close(started)
@@ -398,24 +403,24 @@ func TestSharedAnswerOutlivesItsLeader(t *testing.T) {
 	ctx, leave := context.WithCancel(context.Background())
 	leaderDone := make(chan struct{})
 	go func() {
-		f.do(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil).WithContext(ctx), h)
+		f.do(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil).WithContext(ctx), slots, h)
 		close(leaderDone)
 	}()
 	<-started
 	follower := make(chan string)
 	go func() {
 		rec := httptest.NewRecorder()
-		f.do(rec, httptest.NewRequest("GET", "/x", nil), h)
+		f.do(rec, httptest.NewRequest("GET", "/x", nil), slots, h)
 		follower <- rec.Body.String()
 	}()
 	for { // until the follower waits
 		f.mu.Lock()
 		n := 0
 		for _, fl := range f.m {
-			n = fl.waiters
+			n = fl.refs
 		}
 		f.mu.Unlock()
-		if n == 1 {
+		if n == 2 {
 			break
 		}
 		time.Sleep(time.Millisecond)
@@ -483,5 +488,177 @@ func TestFilesArePaged(t *testing.T) {
 		if n := seen[fmt.Sprintf("f%d.csv", i)]; n != 1 {
 			t.Errorf("f%d.csv listed %d times: %v", i, n, seen)
 		}
+	}
+}
+
+// A list route's failing query is answered 500 with a message that quotes
+// neither the query nor its arguments (it was DuckDB's error, SQL text
+// and all, sent to any client); a cursor of the wrong kinds is refused
+// before any query.
+func TestListErrorsQuoteNothing(t *testing.T) {
+	ts, st := serverStore(t, Config{AdminToken: "tok", Files: noFiles{}})
+	bad := encodeCursor([]any{"n", "not a time", "grid", "2201"})
+	code, resp := send(t, "GET", ts.URL+"/api/v1/indicators?after="+bad, nil, "")
+	if code != 400 || !strings.Contains(resp, "after must be") {
+		t.Errorf("cursor with a bad time: HTTP %d %s", code, resp)
+	}
+	code, resp = send(t, "GET", ts.URL+"/api/v1/files?after="+encodeCursor([]any{1, 2, 3}), map[string]string{"Authorization": "Bearer tok"}, "")
+	if code != 400 || !strings.Contains(resp, "after must be") {
+		t.Errorf("files cursor: HTTP %d %s", code, resp)
+	}
+	// This store has no indicator_status view: the query fails in DuckDB.
+	if _, err := st.DB().Exec("SELECT 1 FROM indicator_status"); err == nil {
+		t.Fatal("the store has indicator_status")
+	}
+	code, resp = send(t, "GET", ts.URL+"/api/v1/indicators?name=secret_name", nil, "")
+	if code != 500 || strings.Contains(resp, "indicator_status") || strings.Contains(resp, "secret_name") || strings.Contains(resp, "SELECT") {
+		t.Errorf("failing list query: HTTP %d %s, want 500 quoting nothing", code, resp)
+	}
+}
+
+// A page cut short by the byte cap or the time limit names the next page
+// from its last row (it said next: null, so a client stopped there); in
+// CSV, the cursor and an error come as trailers.
+func TestCutPageNamesTheNext(t *testing.T) {
+	rows := func(n int, why string, err error) query {
+		return func(cols func([]string) error, row func([]any) error) (string, error) {
+			_ = cols([]string{"k"})
+			for i := range n {
+				if e := row([]any{fmt.Sprint(i)}); e != nil {
+					return "", e
+				}
+			}
+			return why, err
+		}
+	}
+	pg := func() *paging { return &paging{limit: 10, token: func(last []any) string { return "after-" + last[0].(string) }} }
+	for _, tc := range []struct {
+		name string
+		q    query
+		next any
+	}{
+		{"complete", rows(3, "", nil), nil},
+		{"full page", rows(11, "", nil), "after-9"},
+		{"bytes", rows(4, "bytes", nil), "after-3"},
+		{"timeout", rows(2, "timeout", nil), "after-1"},
+		{"error", rows(2, "", internalError{errors.New("Binder Error: SELECT secret")}), "after-1"},
+	} {
+		rec := httptest.NewRecorder()
+		writeQuery(rec, httptest.NewRequest("GET", "/x", nil), tc.q, pg(), 200)
+		var out map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			t.Fatalf("%s: %v %s", tc.name, err, rec.Body)
+		}
+		if out["next"] != tc.next || strings.Contains(rec.Body.String(), "secret") {
+			t.Errorf("%s: %s, want next %v", tc.name, rec.Body, tc.next)
+		}
+	}
+	rec := httptest.NewRecorder()
+	writeQuery(rec, httptest.NewRequest("GET", "/x?format=csv", nil), rows(2, "", internalError{errors.New("secret")}), pg(), 200)
+	if h := rec.Result().Trailer; h.Get("X-Yiwang-Next") != "after-1" || h.Get("X-Yiwang-Error") == "" || strings.Contains(h.Get("X-Yiwang-Error"), "secret") {
+		t.Errorf("CSV trailers %v, body %q", h, rec.Body)
+	}
+}
+
+// blockingRuns holds every recomputation until release is closed.
+type blockingRuns struct{ entered, release chan struct{} }
+
+func (b blockingRuns) Run(ctx context.Context, _ []string, _, _ time.Time) (map[string]queries.Result, error) {
+	b.entered <- struct{}{}
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+	}
+	return map[string]queries.Result{}, nil
+}
+
+// While long admin work holds the administrator's slots, requests without
+// the token are refused at once (401, they took a slot first and waited
+// into a 503) and a mode switch still goes through: it has slots of its
+// own.
+func TestAdminSlotsNeedTheToken(t *testing.T) {
+	runs := blockingRuns{entered: make(chan struct{}), release: make(chan struct{})}
+	m := &recordingModes{}
+	ts := server(t, Config{AdminToken: "tok", Modes: m, Indicators: runs})
+	json := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer tok"}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			send(t, "POST", ts.URL+"/api/v1/indicators/run", json, `{"from":"2026-11-01","to":"2026-12-01"}`)
+		}()
+		<-runs.entered
+	}
+	for _, route := range []string{"/api/v1/sql", "/api/v1/indicators/run"} {
+		code, resp := send(t, "POST", ts.URL+route, map[string]string{"Content-Type": "application/json"}, `{"sql":"select 1"}`)
+		if code != 401 {
+			t.Errorf("%s without a token while the slots are held: HTTP %d %s, want 401", route, code, resp)
+		}
+	}
+	code, resp := send(t, "POST", ts.URL+"/api/v1/modes", json, `{"area":"220173002","mode":"emergency","reason":"flood"}`)
+	if code != 200 || len(m.calls) != 1 {
+		t.Errorf("mode switch while the slots are held: HTTP %d %s (calls %v)", code, resp, m.calls)
+	}
+	if code, _ := send(t, "GET", ts.URL+"/healthz", nil, ""); code != 200 {
+		t.Errorf("healthz: %d", code)
+	}
+	close(runs.release)
+	wg.Wait()
+}
+
+// When every request sharing an answer has left, its work is cancelled
+// and its buffer given back (the work went on for nobody, and buffered
+// answers had no bound).
+func TestSharedWorkStopsWhenAllLeft(t *testing.T) {
+	f := newFlights(1)
+	slots := newLimiter(1, time.Second)
+	started, cancelled := make(chan struct{}), make(chan struct{})
+	h := func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-r.Context().Done()
+		close(cancelled)
+	}
+	var wg sync.WaitGroup
+	leaves := []context.CancelFunc{}
+	for i := range 3 {
+		ctx, leave := context.WithCancel(context.Background())
+		leaves = append(leaves, leave)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.do(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil).WithContext(ctx), slots, h)
+		}()
+		if i == 0 {
+			<-started
+		}
+	}
+	for { // until all three share it
+		f.mu.Lock()
+		n := 0
+		for _, fl := range f.m {
+			n = fl.refs
+		}
+		f.mu.Unlock()
+		if n == 3 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	leaves[0]()
+	leaves[1]()
+	select {
+	case <-cancelled:
+		t.Fatal("cancelled while a request still waited")
+	case <-time.After(50 * time.Millisecond):
+	}
+	leaves[2]()
+	<-cancelled
+	wg.Wait()
+	// The one buffer is free again: another answer can be computed.
+	rec := httptest.NewRecorder()
+	f.do(rec, httptest.NewRequest("GET", "/y", nil), slots, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "y") })
+	if rec.Body.String() != "y" {
+		t.Fatalf("after all left: %d %q", rec.Code, rec.Body)
 	}
 }

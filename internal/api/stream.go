@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // query is a result to stream: it calls cols once, then row for each row,
@@ -22,6 +24,7 @@ type query func(cols func([]string) error, row func([]any) error) (truncated str
 // page's cursor from the last row sent.
 type paging struct {
 	limit int
+	bytes int64 // the page's byte cap, when not MaxAnswerBytes
 	token func(last []any) string
 }
 
@@ -29,8 +32,12 @@ type paging struct {
 // "next"}) or, with ?format=csv or Accept: text/csv, as CSV with the next
 // page's cursor in the X-Yiwang-Next trailer. Nothing is written before
 // the first row arrives, so a query that fails at once is answered with
-// its error and a proper status; one that fails later ends the answer with
-// an "error" member (JSON) or a cut (CSV).
+// its error and a proper status (504 for its time limit); one that fails
+// later ends the answer with an "error" member (JSON) or an X-Yiwang-Error
+// trailer (CSV). A page cut short by the byte cap, its time limit or an
+// error still names the next page, from its last row. The error of a query
+// yiwang wrote itself (internalError) is logged, not sent: it may quote
+// the query and the values it was given.
 func writeQuery(w http.ResponseWriter, r *http.Request, run query, pg *paging, status int) {
 	asCSV := r.URL.Query().Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv")
 	var (
@@ -48,7 +55,9 @@ func writeQuery(w http.ResponseWriter, r *http.Request, run query, pg *paging, s
 		if asCSV {
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			if pg != nil {
-				w.Header().Set("Trailer", "X-Yiwang-Next")
+				w.Header().Set("Trailer", "X-Yiwang-Next, X-Yiwang-Error")
+			} else {
+				w.Header().Set("Trailer", "X-Yiwang-Truncated, X-Yiwang-Error")
 			}
 			w.WriteHeader(status)
 			cw = csv.NewWriter(bw)
@@ -103,8 +112,12 @@ func writeQuery(w http.ResponseWriter, r *http.Request, run query, pg *paging, s
 		err, truncated = nil, ""
 	}
 	if err != nil && !started {
-		writeErr(w, http.StatusBadRequest, err)
+		code, shown := queryError(r, err)
+		writeErr(w, code, shown)
 		return
+	}
+	if err != nil {
+		_, err = queryError(r, err)
 	}
 	if !started {
 		if err := start(); err != nil {
@@ -112,7 +125,7 @@ func writeQuery(w http.ResponseWriter, r *http.Request, run query, pg *paging, s
 		}
 	}
 	next := ""
-	if pg != nil && held != nil && last != nil {
+	if pg != nil && last != nil && (held != nil || truncated != "" || err != nil) {
 		next = pg.token(last)
 	}
 	if asCSV {
@@ -121,8 +134,11 @@ func writeQuery(w http.ResponseWriter, r *http.Request, run query, pg *paging, s
 		if next != "" {
 			w.Header().Set("X-Yiwang-Next", next)
 		}
+		if truncated != "" && pg == nil {
+			w.Header().Set("X-Yiwang-Truncated", truncated)
+		}
 		if err != nil {
-			slog.Warn("query failed while its answer was sent", "path", r.URL.Path, "err", err)
+			w.Header().Set("X-Yiwang-Error", err.Error())
 		}
 		return
 	}
@@ -144,6 +160,31 @@ func writeQuery(w http.ResponseWriter, r *http.Request, run query, pg *paging, s
 	_, _ = bw.Write(t[1:]) // the members of tail, after the rows
 	_ = bw.WriteByte('\n')
 	_ = bw.Flush()
+}
+
+// internalError is the error of a query yiwang wrote itself.
+type internalError struct{ err error }
+
+func (e internalError) Error() string { return e.err.Error() }
+func (e internalError) Unwrap() error { return e.err }
+
+// queryError is the status and the error to send for a query's error:
+// 504 for its time limit; for a query of yiwang's own (internalError) a
+// message that quotes nothing (the error is logged), else 400 and the
+// error itself, an administrator's SQL.
+func queryError(r *http.Request, err error) (int, error) {
+	var own internalError
+	if !errors.As(err, &own) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return http.StatusGatewayTimeout, err
+		}
+		return http.StatusBadRequest, err
+	}
+	slog.Warn("query failed", "path", r.URL.Path, "err", own.err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return http.StatusGatewayTimeout, errors.New("the query passed its time limit; narrow the filters or ask for a smaller page")
+	}
+	return http.StatusInternalServerError, errors.New("the query failed; the server's log says why")
 }
 
 type pageFull struct{}
@@ -169,14 +210,37 @@ func encodeCursor(key []any) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func decodeCursor(s string, n int) ([]any, error) {
+// keyKind is what one value of a cursor's key must be.
+type keyKind int
+
+const (
+	keyText keyKind = iota // a string
+	keyTime                // an RFC 3339 time, as the rows' times are sent
+)
+
+// decodeCursor reads a cursor whose key has one value of each kind, so
+// that what reaches a query is what it compares with: a cursor made up by
+// hand is refused here, not by DuckDB's casts.
+func decodeCursor(s string, kinds ...keyKind) ([]any, error) {
+	bad := fmt.Errorf("after must be the next cursor of a previous page, got %q", s)
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	var key []any
 	if err == nil {
 		err = json.Unmarshal(b, &key)
 	}
-	if err != nil || len(key) != n {
-		return nil, fmt.Errorf("after must be the next cursor of a previous page, got %q", s)
+	if err != nil || len(key) != len(kinds) {
+		return nil, bad
+	}
+	for i, k := range kinds {
+		v, ok := key[i].(string)
+		if !ok {
+			return nil, bad
+		}
+		if k == keyTime {
+			if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
+				return nil, bad
+			}
+		}
 	}
 	return key, nil
 }
