@@ -132,7 +132,7 @@ func adminCall(ctx context.Context, method, u string, body []byte, out any) erro
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if t := adminToken(); t != "" {
+	if t := adminToken(""); t != "" {
 		req.Header.Set("Authorization", "Bearer "+t)
 	}
 	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
@@ -157,19 +157,26 @@ const adminTokenFile = "admin.token"
 
 // adminToken is $YIWANG_ADMIN_TOKEN or, when unset, the token a demo wrote
 // to $YIWANG_DATA (default ./yiwang-data).
-func adminToken() string {
+func adminToken(dir string) string {
 	if t := os.Getenv("YIWANG_ADMIN_TOKEN"); t != "" {
 		return t
 	}
-	dir := os.Getenv("YIWANG_DATA")
 	if dir == "" {
-		dir = "./yiwang-data"
+		dir = dataDir()
 	}
 	b, err := os.ReadFile(filepath.Join(dir, adminTokenFile))
 	if err != nil {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// dataDir is $YIWANG_DATA, else ./yiwang-data.
+func dataDir() string {
+	if d := os.Getenv("YIWANG_DATA"); d != "" {
+		return d
+	}
+	return "./yiwang-data"
 }
 
 func truncate(s string, n int) string {

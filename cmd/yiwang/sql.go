@@ -28,7 +28,7 @@ func newSQL() *cobra.Command {
 		Short: "Run a read-only query through the running server, or on the database file when none runs",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := queryServer(cmd.Context(), server, args[0], limit)
+			res, err := queryServer(cmd.Context(), server, args[0], limit, adminToken(data))
 			if errors.Is(err, syscall.ECONNREFUSED) {
 				res, err = queryFile(cmd.Context(), filepath.Join(data, "yiwang.duckdb"), args[0], limit)
 			}
@@ -40,21 +40,21 @@ func newSQL() *cobra.Command {
 	}
 	def := defaultServer()
 	cmd.Flags().StringVar(&server, "server", def, "server URL (default $YIWANG_SERVER or http://127.0.0.1:8080)")
-	cmd.Flags().StringVar(&data, "data", "./yiwang-data", "data directory, used when no server answers")
+	cmd.Flags().StringVar(&data, "data", dataDir(), "data directory: its admin.token when $YIWANG_ADMIN_TOKEN is unset, its database when no server answers (default $YIWANG_DATA or ./yiwang-data)")
 	cmd.Flags().StringVar(&format, "format", "table", "output: table, json or csv")
 	cmd.Flags().IntVar(&limit, "limit", 1000, "most rows returned")
 	return cmd
 }
 
-func queryServer(ctx context.Context, server, q string, limit int) (*store.Result, error) {
+func queryServer(ctx context.Context, server, q string, limit int, token string) (*store.Result, error) {
 	body, _ := json.Marshal(map[string]any{"sql": q, "limit": limit})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(server, "/")+"/api/v1/sql", bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if t := adminToken(); t != "" {
-		req.Header.Set("Authorization", "Bearer "+t)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
 	if err != nil {

@@ -531,7 +531,9 @@ func TestCutPageNamesTheNext(t *testing.T) {
 			return why, err
 		}
 	}
-	pg := func() *paging { return &paging{limit: 10, token: func(last []any) string { return "after-" + last[0].(string) }} }
+	pg := func() *paging {
+		return &paging{limit: 10, token: func(last []any) string { return "after-" + last[0].(string) }}
+	}
 	for _, tc := range []struct {
 		name string
 		q    query
