@@ -60,6 +60,5 @@ var errSkipped = errors.New("skipped")
 
 // Topic names.
 const (
-	StateTopic      = "yiwang.connector-state"
-	DeadLetterTopic = "yiwang.deadletter.v1"
+	StateTopic = "yiwang.connector-state"
 )

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/deadletter"
+
 	"github.com/yiwang-gov/yiwang/connectors/mapping"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
@@ -162,7 +164,7 @@ func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]b
 				Topic:   r.Schema.Topic,
 				Key:     []byte(r.Schema.KeyOf(obj)),
 				Value:   value,
-				Headers: []kafka.Header{{Key: HeaderSource, Value: []byte(r.Name)}},
+				Headers: []kafka.Header{{Key: deadletter.HeaderSource, Value: []byte(r.Name)}},
 				Time:    now,
 			}
 			if n := kafka.MessageBytes(m); n > kafka.MaxMessageBytes {
@@ -199,12 +201,12 @@ func tooLarge(n int) error {
 // acknowledged.
 func (r *Runner) count(msgs []message) {
 	for _, m := range msgs {
-		if m.Topic != DeadLetterTopic {
+		if m.Topic != deadletter.Topic {
 			r.Metrics.ConnectorRecords.WithLabelValues(r.Name, "produced").Inc()
 			continue
 		}
 		r.Metrics.ConnectorRecords.WithLabelValues(r.Name, "deadletter").Inc()
-		r.Metrics.DeadLetters.WithLabelValues("connector", r.Name, r.Schema.Name, m.Header(HeaderCode)).Inc()
+		r.Metrics.DeadLetters.WithLabelValues("connector", r.Name, r.Schema.Name, m.Header(deadletter.HeaderCode)).Inc()
 	}
 }
 
@@ -212,25 +214,25 @@ func (r *Runner) count(msgs []message) {
 // keeps the platform's shape — the clerk fixes the record there — but only
 // what the mapping reads, without what feeds personal fields
 // (Mapping.Evidence); values it copies into fields the schema does not mark
-// personal are kept as they are, anything else is masked (ScrubPayload's
+// personal are kept as they are, anything else is masked (deadletter.Scrub's
 // rules for unknown fields). A payload too large for Kafka is cut
 // (CutPayload).
 func (r *Runner) deadLetter(rec Record, src, obj map[string]any, err error, now time.Time) kafka.Message {
 	var m kafka.Message
 	if r.Map == nil {
-		m = DeadLetter("connector", r.Name, r.Schema.Name, rec.Position, ScrubPayload(r.Schema, rec.Raw, obj), err, now)
+		m = deadletter.New("connector", r.Name, r.Schema.Name, rec.Position, deadletter.Scrub(r.Schema, rec.Raw, obj), err, now)
 	} else {
 		var payload []byte
 		if src != nil {
-			payload = scrubbed(r.Map.MaskedEvidence(src, scrubValue))
+			payload = deadletter.Encode(r.Map.MaskedEvidence(src, deadletter.ScrubValue))
 		} else {
-			payload = ScrubPayload(nil, rec.Raw, nil) // not JSON, or not read: masked as unknown
+			payload = deadletter.Scrub(nil, rec.Raw, nil) // not JSON, or not read: masked as unknown
 		}
-		m = DeadLetter("connector", r.Name, r.Schema.Name, rec.Position, payload, err, now)
-		m.Headers = append(m.Headers, kafka.Header{Key: HeaderPayloadShape, Value: []byte(ShapePlatform)})
+		m = deadletter.New("connector", r.Name, r.Schema.Name, rec.Position, payload, err, now)
+		m.Headers = append(m.Headers, kafka.Header{Key: deadletter.HeaderPayloadShape, Value: []byte(deadletter.ShapePlatform)})
 	}
-	if kafka.MessageBytes(m) > kafka.MaxMessageBytes || reasonOf(err) == schemas.ReasonTooLarge {
-		m = cutLetter(m)
+	if kafka.MessageBytes(m) > kafka.MaxMessageBytes || deadletter.Reason(err) == schemas.ReasonTooLarge {
+		m = deadletter.Cut(m)
 	}
 	return m
 }
@@ -300,12 +302,12 @@ func (r *Runner) isolate(ctx context.Context, recs []Record, pending []message, 
 		case errors.Is(err, kafka.ErrTooLarge):
 			n := kafka.MessageBytes(m.Message)
 			r.Log.Warn("kafka refused a record for its size; dead-lettering it", "source", r.Name, "bytes", n)
-			if m.Topic == DeadLetterTopic {
-				pending[i].Message = cutLetter(m.Message)
+			if m.Topic == deadletter.Topic {
+				pending[i].Message = deadletter.Cut(m.Message)
 				continue
 			}
 			e := tooLarge(n)
-			pending[i].Message = cutLetter(r.deadLetter(recs[m.rec], nil, nil, e, m.Time))
+			pending[i].Message = deadletter.Cut(r.deadLetter(recs[m.rec], nil, nil, e, m.Time))
 			outcomes[m.rec] = e
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/deadletter"
+
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
 	"github.com/yiwang-gov/yiwang/internal/pii"
@@ -66,7 +68,7 @@ func TestRunnerTooLargeForKafka(t *testing.T) {
 			if tc.topicMax != "" {
 				topic.Configs = map[string]string{"max.message.bytes": tc.topicMax}
 			}
-			dlq := kafka.Topic{Name: DeadLetterTopic, Partitions: 1}
+			dlq := kafka.Topic{Name: deadletter.Topic, Partitions: 1}
 			if tc.dlqMax != "" {
 				dlq.Configs = map[string]string{"max.message.bytes": tc.dlqMax}
 			}
@@ -105,15 +107,15 @@ func TestRunnerTooLargeForKafka(t *testing.T) {
 			if got := strings.Join(keys, ","); got != "H1,H3" {
 				t.Fatalf("records %s, want H1,H3", got)
 			}
-			dead, err := c.ReadAll(ctx, DeadLetterTopic)
+			dead, err := c.ReadAll(ctx, deadletter.Topic)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(dead) != 1 {
 				t.Fatalf("%d dead letters, want 1", len(dead))
 			}
-			d := deadLetterOf(dead[0])
-			if d.Reason != tc.reason || d.Shape != ShapeCut || len(d.Payload) > cutPayloadBytes ||
+			d := deadletter.Of(dead[0])
+			if d.Reason != tc.reason || d.Shape != deadletter.ShapeCut || len(d.Payload) > deadletter.CutPayloadBytes ||
 				tc.reason == schemas.ReasonTooLarge && !strings.Contains(d.Message, "bytes, more than Kafka takes") {
 				t.Fatalf("dead letter: reason %s shape %q message %q, payload %d bytes", d.Reason, d.Shape, d.Message, len(d.Payload))
 			}
@@ -133,55 +135,9 @@ func TestRunnerTooLargeForKafka(t *testing.T) {
 			}
 			// A replay cannot bring a cut payload back.
 			rp := &Replayer{Client: c, Producer: w, Registry: reg, Areas: areas{"220173002001": true}, Key: key, Now: time.Now}
-			res, err := rp.Replay(ctx, DeadLetterFilter{}, true)
+			res, err := rp.Replay(ctx, deadletter.Filter{}, true)
 			if err != nil || res.Replayed != 0 || res.StillInvalid[schemas.ReasonTooLarge] != 1 {
 				t.Fatalf("replay: %+v, %v", res, err)
-			}
-		})
-	}
-}
-
-// TestScrubPayloadBySchema: a dead letter masks only what the schema marks
-// personal — hmac fields removed, scan text scrubbed — and keeps the other
-// schema fields as they are (a grid code shaped like a 15-digit old-style
-// ID number stays whole), while unknown fields and text that is not JSON stay masked.
-func TestScrubPayloadBySchema(t *testing.T) {
-	reg, err := schemas.LoadEmbedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	household, _ := reg.Get("household")
-	event, _ := reg.Get("grid_event")
-	cases := []struct {
-		name      string
-		sc        *schemas.Schema
-		in        string
-		want      []string // substrings the payload keeps
-		forbidden []string
-	}{
-		{"plain fields kept", household, `{"household_id":"H1","grid_code":"220173001011009","room_code":"22017300200100012-02-0301","members_n":3}`,
-			[]string{`"grid_code":"220173001011009"`, `"room_code":"22017300200100012-02-0301"`, `"members_n":3`}, nil},
-		{"hmac fields removed", household, `{"household_id":"H1","head_id_number":"220104195603150425","head_phone":"13800138000"}`,
-			[]string{`"household_id":"H1"`}, []string{"head_id_number", "head_phone", "0425", "8000"}},
-		{"scan text scrubbed", event, `{"event_id":"E1","grid_code":"220173001011009","description":"报警人13800138000，身份证220104195603150425"}`,
-			[]string{`"grid_code":"220173001011009"`, "138****8000", "220***********0425"}, []string{"13800138000", "220104195603150425"}},
-		{"unknown fields masked", household, `{"household_id":"H1","note":"13800138000","grid":"220173001011009"}`,
-			[]string{`"household_id":"H1"`, "138****8000"}, []string{"13800138000", "220173001011009"}},
-		{"not JSON masked", household, `{"household_id":"H1", 13800138000`, []string{"138****8000"}, []string{"13800138000"}},
-		{"no schema: all masked", nil, `{"grid_code":"13800138000"}`, []string{"138****8000"}, []string{"13800138000"}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got := string(ScrubPayload(tc.sc, []byte(tc.in), nil))
-			for _, w := range tc.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("%q missing from %s", w, got)
-				}
-			}
-			for _, f := range tc.forbidden {
-				if strings.Contains(got, f) {
-					t.Errorf("%q left in %s", f, got)
-				}
 			}
 		})
 	}

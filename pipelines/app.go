@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/deadletter"
+
 	"github.com/yiwang-gov/yiwang/connectors"
 	"github.com/yiwang-gov/yiwang/connectors/filedrop"
 	"github.com/yiwang-gov/yiwang/connectors/httpapi"
@@ -492,11 +494,11 @@ type deadLetters struct {
 	replayer *connectors.Replayer
 }
 
-func (d deadLetters) List(ctx context.Context, f connectors.DeadLetterFilter) ([]connectors.DeadLetterRecord, error) {
-	return connectors.ReadDeadLetters(ctx, d.client, f)
+func (d deadLetters) List(ctx context.Context, f deadletter.Filter) ([]deadletter.Record, error) {
+	return deadletter.Read(ctx, d.client, f)
 }
 
-func (d deadLetters) Replay(ctx context.Context, f connectors.DeadLetterFilter, dryRun bool) (connectors.ReplayResult, error) {
+func (d deadLetters) Replay(ctx context.Context, f deadletter.Filter, dryRun bool) (connectors.ReplayResult, error) {
 	return d.replayer.Replay(ctx, f, dryRun)
 }
 
@@ -514,7 +516,7 @@ func Topics(cfg *Config, reg *schemas.Registry) []kafka.Topic {
 		out = append(out, kafka.Topic{Name: sc.Topic, Partitions: cfg.Kafka.Partitions, Configs: bounded})
 	}
 	out = append(out,
-		kafka.Topic{Name: connectors.DeadLetterTopic, Partitions: 1, Configs: bounded},
+		kafka.Topic{Name: deadletter.Topic, Partitions: 1, Configs: bounded},
 		kafka.Topic{Name: connectors.StateTopic, Partitions: 1, Configs: map[string]string{
 			"cleanup.policy": "compact", "segment.bytes": fmt.Sprint(cfg.Kafka.SegmentBytes)}},
 	)

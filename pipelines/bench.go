@@ -15,7 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/yiwang-gov/yiwang/connectors"
+	"github.com/yiwang-gov/yiwang/internal/deadletter"
+
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
 	"github.com/yiwang-gov/yiwang/internal/store"
@@ -118,7 +119,7 @@ func benchOnce(ctx context.Context, o BenchOptions, reg *schemas.Registry, sc *s
 	for _, s := range reg.All() {
 		topics = append(topics, kafka.Topic{Name: s.Topic, Partitions: o.Partitions, Configs: map[string]string{"segment.bytes": strconv.Itoa(64 << 20)}})
 	}
-	topics = append(topics, kafka.Topic{Name: connectors.DeadLetterTopic, Partitions: 1})
+	topics = append(topics, kafka.Topic{Name: deadletter.Topic, Partitions: 1})
 	if err := client.EnsureTopics(ctx, topics); err != nil {
 		return r, err
 	}

@@ -19,9 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/deadletter"
+
 	"golang.org/x/text/encoding/simplifiedchinese"
 
-	"github.com/yiwang-gov/yiwang/connectors"
 	"github.com/yiwang-gov/yiwang/connectors/filedrop"
 	"github.com/yiwang-gov/yiwang/internal/api"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
@@ -209,11 +210,11 @@ func checkLedger(t *testing.T, reg *schemas.Registry, l simulate.Ledger, server 
 	t.Helper()
 	dead := map[string]map[string]string{} // schema → id → reason
 	for _, m := range dlq {
-		sc, ok := reg.Get(m.Header(connectors.HeaderSchema))
+		sc, ok := reg.Get(m.Header(deadletter.HeaderSchema))
 		if !ok {
 			return fmt.Sprintf("dead letter without a known schema header: %v", m.Headers)
 		}
-		if m.Header(connectors.HeaderCode) == "" || m.Header(connectors.HeaderMessage) == "" {
+		if m.Header(deadletter.HeaderCode) == "" || m.Header(deadletter.HeaderMessage) == "" {
 			return fmt.Sprintf("dead letter without a reason: %v", m.Headers)
 		}
 		var obj map[string]any
@@ -224,12 +225,12 @@ func checkLedger(t *testing.T, reg *schemas.Registry, l simulate.Ledger, server 
 			dead[sc.Name] = map[string]string{}
 		}
 		key := obj[sc.Key[0]]
-		if m.Header(connectors.HeaderPayloadShape) == "platform" {
+		if m.Header(deadletter.HeaderPayloadShape) == "platform" {
 			// Refused before its mapping: the payload is in the platform's
 			// own shape, the key where the mapping reads it.
 			key = obj[platformKeys(t)[sc.Name]]
 		}
-		dead[sc.Name][fmt.Sprint(key)] = m.Header(connectors.HeaderCode)
+		dead[sc.Name][fmt.Sprint(key)] = m.Header(deadletter.HeaderCode)
 	}
 	for _, sc := range reg.All() {
 		rows := query(t, server, fmt.Sprintf("SELECT %s, epoch_us(%s), count(*) OVER (PARTITION BY %s) FROM %s",
@@ -276,7 +277,7 @@ func waitLedger(t *testing.T, sim *simulate.Simulator, server, broker string, wi
 	deadline := time.Now().Add(within)
 	var diff string
 	for time.Now().Before(deadline) {
-		dlq, err := c.ReadAll(context.Background(), connectors.DeadLetterTopic)
+		dlq, err := c.ReadAll(context.Background(), deadletter.Topic)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -440,7 +441,7 @@ func TestLedgerEndToEnd(t *testing.T) {
 			dump.Write(m.Key)
 		}
 	}
-	dlq, err := c.ReadAll(context.Background(), connectors.DeadLetterTopic)
+	dlq, err := c.ReadAll(context.Background(), deadletter.Topic)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/deadletter"
+
 	"github.com/yiwang-gov/yiwang/connectors"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
@@ -189,13 +191,13 @@ func (l *Loader) decode(sc *schemas.Schema, m kafka.Message) item {
 	it := item{topic: m.Topic, partition: m.Partition, offset: m.Offset, schema: sc, produced: m.Time}
 	rec, err := sc.Load(m.Value, l.Areas, l.Now())
 	if err != nil {
-		source := m.Header(connectors.HeaderSource)
+		source := m.Header(deadletter.HeaderSource)
 		if source == "" {
 			source = "kafka:" + m.Topic
 		}
 		pos := "kafka:" + m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10)
 		obj, _ := schemas.Decode(m.Value)
-		dl := connectors.DeadLetter("loader", source, sc.Name, pos, connectors.ScrubPayload(sc, m.Value, obj), err, l.Now())
+		dl := deadletter.New("loader", source, sc.Name, pos, deadletter.Scrub(sc, m.Value, obj), err, l.Now())
 		it.dead = &dl
 		return it
 	}
@@ -314,7 +316,7 @@ func (l *Loader) commit(ctx context.Context, batch []item, w *store.Writer) erro
 			return fmt.Errorf("write dead letters: %w", err)
 		}
 		for _, d := range dead {
-			l.Metrics.DeadLetters.WithLabelValues("loader", d.Header(connectors.HeaderSource), d.Header(connectors.HeaderSchema), d.Header(connectors.HeaderCode)).Inc()
+			l.Metrics.DeadLetters.WithLabelValues("loader", d.Header(deadletter.HeaderSource), d.Header(deadletter.HeaderSchema), d.Header(deadletter.HeaderCode)).Inc()
 		}
 	}
 	for attempt := 1; ; attempt++ {
@@ -339,7 +341,7 @@ func (l *Loader) commit(ctx context.Context, batch []item, w *store.Writer) erro
 		l.Metrics.LoaderRecords.WithLabelValues(sc.Table, "loaded").Add(float64(len(m)))
 	}
 	for _, d := range dead {
-		l.Metrics.LoaderRecords.WithLabelValues(d.Header(connectors.HeaderSchema), "deadletter").Inc()
+		l.Metrics.LoaderRecords.WithLabelValues(d.Header(deadletter.HeaderSchema), "deadletter").Inc()
 	}
 	for sc, t := range newest {
 		l.tableNewest(sc.Table, t)

@@ -15,6 +15,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/deadletter"
+
 	"github.com/spf13/cobra"
 
 	"github.com/yiwang-gov/yiwang/connectors"
@@ -22,7 +24,7 @@ import (
 
 func newDeadLetters() *cobra.Command {
 	var server string
-	var f connectors.DeadLetterFilter
+	var f deadletter.Filter
 	cmd := &cobra.Command{
 		Use:   "deadletters",
 		Short: "List, show and replay the records refused into yiwang.deadletter.v1 (through the running server)",
@@ -40,8 +42,8 @@ func newDeadLetters() *cobra.Command {
 		Short: "The newest dead letters, with counts by source and reason",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var res struct {
-				DeadLetters []connectors.DeadLetterRecord `json:"deadletters"`
-				Counts      map[string]map[string]int     `json:"counts"`
+				DeadLetters []deadletter.Record       `json:"deadletters"`
+				Counts      map[string]map[string]int `json:"counts"`
 			}
 			if err := adminCall(cmd.Context(), http.MethodGet, server+"/api/v1/deadletters?"+filterQuery(f), nil, &res); err != nil {
 				return err
@@ -75,7 +77,7 @@ func newDeadLetters() *cobra.Command {
 			}
 			f.Limit = 1 << 30
 			var res struct {
-				DeadLetters []connectors.DeadLetterRecord `json:"deadletters"`
+				DeadLetters []deadletter.Record `json:"deadletters"`
 			}
 			if err := adminCall(cmd.Context(), http.MethodGet, server+"/api/v1/deadletters?"+filterQuery(f), nil, &res); err != nil {
 				return err
@@ -113,7 +115,7 @@ func newDeadLetters() *cobra.Command {
 	return cmd
 }
 
-func filterQuery(f connectors.DeadLetterFilter) string {
+func filterQuery(f deadletter.Filter) string {
 	v := url.Values{}
 	for k, s := range map[string]string{"source": f.Source, "schema": f.Schema, "reason": f.Reason, "stage": f.Stage} {
 		if s != "" {

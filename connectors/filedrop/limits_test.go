@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/deadletter"
+
 	"github.com/yiwang-gov/yiwang/connectors"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
@@ -281,7 +283,7 @@ func TestBigCellDoesNotBlockTheFolder(t *testing.T) {
 	defer b.Close()
 	c := kafka.NewClient([]string{b.Addr()})
 	defer c.Close()
-	if err := c.EnsureTopics(ctx, []kafka.Topic{{Name: sc.Topic, Partitions: 1}, {Name: connectors.DeadLetterTopic, Partitions: 1},
+	if err := c.EnsureTopics(ctx, []kafka.Topic{{Name: sc.Topic, Partitions: 1}, {Name: deadletter.Topic, Partitions: 1},
 		{Name: connectors.StateTopic, Partitions: 1, Configs: map[string]string{"cleanup.policy": "compact"}}}); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/deadletter"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/yiwang-gov/yiwang/connectors"
@@ -412,7 +414,7 @@ func TestRunnerEndToEnd(t *testing.T) {
 	defer cancel()
 	b, c, w := cluster(t, 3, nil)
 	cfg, sc, m := loadSample(t)
-	if err := c.EnsureTopics(ctx, []kafka.Topic{{Name: sc.Topic, Partitions: 2}, {Name: connectors.DeadLetterTopic, Partitions: 1},
+	if err := c.EnsureTopics(ctx, []kafka.Topic{{Name: sc.Topic, Partitions: 2}, {Name: deadletter.Topic, Partitions: 1},
 		{Name: connectors.StateTopic, Partitions: 1, Configs: map[string]string{"cleanup.policy": "compact"}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -475,7 +477,7 @@ func TestRunnerEndToEnd(t *testing.T) {
 		}
 	}
 
-	dead, err := connectors.ReadDeadLetters(ctx, c, connectors.DeadLetterFilter{Source: cfg.Name})
+	dead, err := deadletter.Read(ctx, c, deadletter.Filter{Source: cfg.Name})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/deadletter"
+
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/yiwang-gov/yiwang/connectors"
@@ -138,9 +140,9 @@ type IndicatorService interface {
 // DeadLetterService reads and replays the dead-letter topic.
 type DeadLetterService interface {
 	// List returns the newest dead letters matching f, oldest first.
-	List(ctx context.Context, f connectors.DeadLetterFilter) ([]connectors.DeadLetterRecord, error)
+	List(ctx context.Context, f deadletter.Filter) ([]deadletter.Record, error)
 	// Replay sends the matching dead letters back through validation.
-	Replay(ctx context.Context, f connectors.DeadLetterFilter, dryRun bool) (connectors.ReplayResult, error)
+	Replay(ctx context.Context, f deadletter.Filter, dryRun bool) (connectors.ReplayResult, error)
 }
 
 // New returns the server's handler.
@@ -235,7 +237,7 @@ func New(c Config) http.Handler {
 			return
 		}
 		extendWrite(w)
-		res, err := c.DeadLetters.Replay(r.Context(), connectors.DeadLetterFilter{Source: req.Source, Schema: req.Schema,
+		res, err := c.DeadLetters.Replay(r.Context(), deadletter.Filter{Source: req.Source, Schema: req.Schema,
 			Reason: req.Reason, Stage: req.Stage, Limit: req.Limit}, req.DryRun)
 		if err != nil {
 			writeErr(w, http.StatusBadGateway, err)
@@ -394,7 +396,7 @@ const maxDeadLetters = 1000
 
 func (c Config) deadLetters(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := connectors.DeadLetterFilter{Source: q.Get("source"), Schema: q.Get("schema"), Reason: q.Get("reason"), Stage: q.Get("stage")}
+	f := deadletter.Filter{Source: q.Get("source"), Schema: q.Get("schema"), Reason: q.Get("reason"), Stage: q.Get("stage")}
 	var err error
 	if f.Limit, err = intParam(q, "limit", 100, 1, maxDeadLetters); err != nil {
 		writeErr(w, http.StatusBadRequest, err)
@@ -424,7 +426,7 @@ func (c Config) deadLetters(w http.ResponseWriter, r *http.Request) {
 		counts[d.Source][d.Reason]++
 	}
 	if dls == nil {
-		dls = []connectors.DeadLetterRecord{}
+		dls = []deadletter.Record{}
 	}
 	writeJSON(w, map[string]any{"deadletters": dls, "counts": counts})
 }

@@ -9,76 +9,11 @@ import (
 	"time"
 
 	"github.com/yiwang-gov/yiwang/connectors/mapping"
+	"github.com/yiwang-gov/yiwang/internal/deadletter"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
-
-// DeadLetterRecord is one record of the dead-letter topic, as the API and
-// the CLI show it.
-type DeadLetterRecord struct {
-	Partition int       `json:"partition"`
-	Offset    int64     `json:"offset"`
-	Time      time.Time `json:"time"`
-	Source    string    `json:"source"`
-	Schema    string    `json:"schema"`
-	Stage     string    `json:"stage"`
-	Reason    string    `json:"reason"`
-	Field     string    `json:"field,omitempty"`
-	Message   string    `json:"message"`
-	Position  string    `json:"position"`
-	// Shape is ShapePlatform when the payload is in the source system's
-	// own shape (refused before or by its mapping), ShapeCut when it was
-	// cut to fit Kafka, else "".
-	Shape   string `json:"shape,omitempty"`
-	Payload string `json:"payload"`
-}
-
-// DeadLetterFilter selects dead letters; empty fields match everything.
-type DeadLetterFilter struct {
-	Source, Schema, Reason, Stage string
-	// Limit bounds the records returned, newest last (default 1000).
-	Limit int
-	// Scan bounds how many of the newest records per partition are read
-	// (default 100,000).
-	Scan int64
-}
-
-func (f DeadLetterFilter) match(d DeadLetterRecord) bool {
-	return (f.Source == "" || f.Source == d.Source) && (f.Schema == "" || f.Schema == d.Schema) &&
-		(f.Reason == "" || f.Reason == d.Reason) && (f.Stage == "" || f.Stage == d.Stage)
-}
-
-func deadLetterOf(m kafka.Message) DeadLetterRecord {
-	return DeadLetterRecord{Partition: m.Partition, Offset: m.Offset, Time: m.Time,
-		Source: m.Header(HeaderSource), Schema: m.Header(HeaderSchema), Stage: m.Header(HeaderStage),
-		Reason: m.Header(HeaderCode), Field: m.Header(HeaderField), Message: m.Header(HeaderMessage),
-		Position: m.Header(HeaderPosition), Shape: m.Header(HeaderPayloadShape), Payload: string(m.Value)}
-}
-
-// ReadDeadLetters returns the newest dead letters matching f, oldest first.
-func ReadDeadLetters(ctx context.Context, c *kafka.Client, f DeadLetterFilter) ([]DeadLetterRecord, error) {
-	if f.Limit <= 0 {
-		f.Limit = 1000
-	}
-	if f.Scan <= 0 {
-		f.Scan = 100000
-	}
-	msgs, err := c.ReadTail(ctx, DeadLetterTopic, f.Scan)
-	if err != nil {
-		return nil, fmt.Errorf("read dead letters: %w", err)
-	}
-	var out []DeadLetterRecord
-	for _, m := range msgs {
-		if d := deadLetterOf(m); f.match(d) {
-			out = append(out, d)
-		}
-	}
-	if len(out) > f.Limit {
-		out = out[len(out)-f.Limit:]
-	}
-	return out, nil
-}
 
 // ReplayResult counts what a replay did.
 type ReplayResult struct {
@@ -107,9 +42,9 @@ type Replayer struct {
 
 // Replay replays the dead letters matching f. With dryRun nothing is
 // produced.
-func (r *Replayer) Replay(ctx context.Context, f DeadLetterFilter, dryRun bool) (ReplayResult, error) {
+func (r *Replayer) Replay(ctx context.Context, f deadletter.Filter, dryRun bool) (ReplayResult, error) {
 	res := ReplayResult{StillInvalid: map[string]int{}, DryRun: dryRun}
-	dls, err := ReadDeadLetters(ctx, r.Client, f)
+	dls, err := deadletter.Read(ctx, r.Client, f)
 	if err != nil {
 		return res, err
 	}
@@ -128,8 +63,8 @@ func (r *Replayer) Replay(ctx context.Context, f DeadLetterFilter, dryRun bool) 
 		}
 		obj, _ := schemas.Decode(value)
 		msgs = append(msgs, kafka.Message{Topic: sc.Topic, Key: []byte(sc.KeyOf(obj)), Value: value, Time: now,
-			Headers: []kafka.Header{{Key: HeaderSource, Value: []byte(d.Source)},
-				{Key: "yiwang.replayed-from", Value: []byte(DeadLetterTopic + "/" + strconv.Itoa(d.Partition) + "/" + strconv.FormatInt(d.Offset, 10))}}})
+			Headers: []kafka.Header{{Key: deadletter.HeaderSource, Value: []byte(d.Source)},
+				{Key: "yiwang.replayed-from", Value: []byte(deadletter.Topic + "/" + strconv.Itoa(d.Partition) + "/" + strconv.FormatInt(d.Offset, 10))}}})
 	}
 	res.Replayed = len(msgs)
 	if dryRun || len(msgs) == 0 {
@@ -143,7 +78,7 @@ func (r *Replayer) Replay(ctx context.Context, f DeadLetterFilter, dryRun bool) 
 
 // revalidate runs a dead letter's payload through the stage it failed at:
 // the source form for the connector's, the topic form for the loader's.
-func (r *Replayer) revalidate(d DeadLetterRecord, now time.Time) ([]byte, *schemas.Schema, error) {
+func (r *Replayer) revalidate(d deadletter.Record, now time.Time) ([]byte, *schemas.Schema, error) {
 	sc, ok := r.Registry.Get(d.Schema)
 	if !ok {
 		return nil, nil, &schemas.RecordError{Reason: schemas.ReasonSchema, Msg: fmt.Sprintf("unknown schema %q", d.Schema)}
@@ -154,7 +89,7 @@ func (r *Replayer) revalidate(d DeadLetterRecord, now time.Time) ([]byte, *schem
 		}
 		return []byte(d.Payload), sc, nil
 	}
-	if d.Shape == ShapeCut {
+	if d.Shape == deadletter.ShapeCut {
 		return nil, nil, &schemas.RecordError{Reason: schemas.ReasonTooLarge,
 			Msg: "the payload was cut to fit Kafka and cannot be replayed; correct the record at its source and send it again"}
 	}
@@ -162,7 +97,7 @@ func (r *Replayer) revalidate(d DeadLetterRecord, now time.Time) ([]byte, *schem
 	if err != nil {
 		return nil, nil, err
 	}
-	if d.Shape == ShapePlatform {
+	if d.Shape == deadletter.ShapePlatform {
 		m := r.Maps[d.Source]
 		if m == nil {
 			return nil, nil, &schemas.RecordError{Reason: mapping.ReasonMapping,

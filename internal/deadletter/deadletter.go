@@ -1,4 +1,9 @@
-package connectors
+// Package deadletter is the dead-letter topic's record format: the headers
+// that say who refused a record, where and why, the payload scrubbed of
+// personal data and cut to fit Kafka, and reading the newest letters back.
+// Connectors and the loader write dead letters; the API and the CLI read
+// them; replaying them through validation is the connectors' part.
+package deadletter
 
 import (
 	"bytes"
@@ -15,7 +20,11 @@ import (
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
-// Dead-letter headers.
+// Topic is the dead-letter topic.
+const Topic = "yiwang.deadletter.v1"
+
+// Headers of a dead letter. HeaderSource also marks every record a
+// connector produces (the source it came from).
 const (
 	HeaderSource   = "yiwang.source"
 	HeaderSchema   = "yiwang.schema"
@@ -27,9 +36,9 @@ const (
 	HeaderTime     = "yiwang.deadletter.time"
 )
 
-// DeadLetter builds the dead-letter record of a refused record. payload must
-// already be free of personal data (see ScrubPayload).
-func DeadLetter(stage, source, schema, position string, payload []byte, err error, now time.Time) kafka.Message {
+// New builds the dead-letter record of a refused record. payload must
+// already be free of personal data (see Scrub).
+func New(stage, source, schema, position string, payload []byte, err error, now time.Time) kafka.Message {
 	code, field, msg := schemas.ReasonSchema, "", err.Error()
 	var re *schemas.RecordError
 	if errors.As(err, &re) {
@@ -40,7 +49,7 @@ func DeadLetter(stage, source, schema, position string, payload []byte, err erro
 		msg = msg[:1000]
 	}
 	return kafka.Message{
-		Topic: DeadLetterTopic,
+		Topic: Topic,
 		Key:   []byte(source + "|" + position),
 		Value: payload,
 		Headers: []kafka.Header{
@@ -72,14 +81,14 @@ const (
 	ShapeCut = "cut"
 )
 
-// Bounds of a cut payload.
+// Bounds of a cut payload (CutPayloadBytes in all).
 const (
-	cutPayloadBytes = 8 << 10
+	CutPayloadBytes = 8 << 10
 	cutValueBytes   = 256
 )
 
-// reasonOf returns the reason code of a refusal.
-func reasonOf(err error) string {
+// Reason returns the reason code of a refusal.
+func Reason(err error) string {
 	var re *schemas.RecordError
 	if errors.As(err, &re) {
 		return re.Reason
@@ -87,11 +96,11 @@ func reasonOf(err error) string {
 	return schemas.ReasonSchema
 }
 
-// cutLetter bounds a dead letter's payload (already masked) to a few
+// Cut bounds a dead letter's payload (already masked) to a few
 // kilobytes and marks it ShapeCut: a JSON object keeps its short values and
 // has each longer one replaced by "[cut: N bytes]"; other text keeps its
 // start.
-func cutLetter(m kafka.Message) kafka.Message {
+func Cut(m kafka.Message) kafka.Message {
 	m.Value = cutPayload(m.Value)
 	hs := make([]kafka.Header, 0, len(m.Headers)+1)
 	for _, h := range m.Headers {
@@ -110,23 +119,23 @@ func cutPayload(p []byte) []byte {
 				obj[k] = fmt.Sprintf("[cut: %d bytes]", len(b))
 			}
 		}
-		if b, err := marshal(obj); err == nil && len(b) <= cutPayloadBytes {
+		if b, err := json.Marshal(obj); err == nil && len(b) <= CutPayloadBytes {
 			return b
 		}
 		b, _ := json.Marshal(map[string]string{"_cut": fmt.Sprintf("%d bytes", len(p))})
 		return b
 	}
-	if len(p) <= cutPayloadBytes {
+	if len(p) <= CutPayloadBytes {
 		return p
 	}
-	cut := p[:cutPayloadBytes]
+	cut := p[:CutPayloadBytes]
 	for i := 0; i < utf8.UTFMax && len(cut) > 0 && !utf8.Valid(cut[len(cut)-min(len(cut), utf8.UTFMax):]); i++ {
 		cut = cut[:len(cut)-1]
 	}
 	return append(bytes.Clone(cut), fmt.Sprintf("…[cut: %d bytes]", len(p))...)
 }
 
-// ScrubPayload makes a refused record safe to keep, by what the schema
+// Scrub makes a refused record safe to keep, by what the schema
 // says of each field: a personal field (x-pii hmac, mask or drop) is
 // removed; free text marked x-pii scan has its ID and mobile numbers
 // masked (pii.ScrubText, which keeps to digit groups, so that a longer code
@@ -135,12 +144,12 @@ func cutPayload(p []byte) []byte {
 // schema does not know — and every field when sc is nil — is masked like
 // scan text in every string and number, and so is the whole text of a
 // record that does not decode: what it is cannot be known.
-func ScrubPayload(sc *schemas.Schema, raw []byte, obj map[string]any) []byte {
+func Scrub(sc *schemas.Schema, raw []byte, obj map[string]any) []byte {
 	if obj == nil {
 		obj, _ = schemas.Decode(raw)
 	}
 	if obj != nil {
-		if b := scrubbed(scrubObject(sc, obj)); b != nil {
+		if b := Encode(scrubObject(sc, obj)); b != nil {
 			return b
 		}
 	}
@@ -148,21 +157,22 @@ func ScrubPayload(sc *schemas.Schema, raw []byte, obj map[string]any) []byte {
 	return []byte(out)
 }
 
-func scrubbed(obj map[string]any) []byte {
-	b, err := marshal(obj)
+// Encode encodes a scrubbed object as a payload, nil if it cannot be.
+func Encode(obj map[string]any) []byte {
+	b, err := json.Marshal(obj)
 	if err != nil {
 		return nil
 	}
 	return b
 }
 
-// scrubObject applies ScrubPayload's rules to obj in place.
+// scrubObject applies Scrub's rules to obj in place.
 func scrubObject(sc *schemas.Schema, obj map[string]any) map[string]any {
 	for k, v := range obj {
 		pi, known := piiOf(sc, k)
 		switch {
 		case !known || pi == schemas.PIIScan:
-			obj[k] = scrubValue(v)
+			obj[k] = ScrubValue(v)
 		case pi != schemas.PIINone:
 			delete(obj, k)
 		}
@@ -192,16 +202,16 @@ func piiOf(sc *schemas.Schema, name string) (schemas.PII, bool) {
 // hex digits are no phone number.
 var pseudonym = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}:[0-9a-f]{64}$`)
 
-// scrubValue masks ID and mobile numbers in every string and number of v.
-func scrubValue(v any) any {
+// ScrubValue masks ID and mobile numbers in every string and number of v.
+func ScrubValue(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			x[k] = scrubValue(e)
+			x[k] = ScrubValue(e)
 		}
 	case []any:
 		for i, e := range x {
-			x[i] = scrubValue(e)
+			x[i] = ScrubValue(e)
 		}
 	case string:
 		if pseudonym.MatchString(x) {
