@@ -29,6 +29,7 @@ import (
 	"github.com/yiwang-gov/yiwang/internal/api"
 	"github.com/yiwang-gov/yiwang/internal/calendar"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
+	"github.com/yiwang-gov/yiwang/internal/loader"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
 	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/internal/store"
@@ -212,9 +213,9 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	}()
 	log.Info("serving", "addr", "http://"+ln.Addr().String())
 
-	loader := &Loader{Client: p.client, Store: p.store, Registry: p.registry, Areas: p.areas, Producer: p.writer,
+	loader := &loader.Loader{Log: p.client, Tables: loader.DuckDB(p.store), Registry: p.registry, Areas: p.areas, Producer: p.writer,
 		Metrics: p.metrics, BatchSize: cfg.Loader.BatchSize, BatchWait: cfg.Loader.BatchWait, Writers: cfg.Loader.Writers, Group: "yiwang-loader." + cfg.Name,
-		Now: time.Now, Log: log}
+		Now: time.Now, Logger: log}
 	loaderCtx, stopLoader := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLoader()
 	loaderDone := make(chan error, 1)
@@ -567,7 +568,7 @@ func (a AreaSet) Known(code string) bool { return a[code] }
 // LoadReference reads the reference CSV files named in cfg into the
 // database and returns the known area codes.
 func LoadReference(ctx context.Context, cfg *Config, st *store.Store) (AreaSet, error) {
-	areas, err := readAreas(cfg)
+	areas, err := ReadAreas(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -595,7 +596,8 @@ func LoadReference(ctx context.Context, cfg *Config, st *store.Store) (AreaSet, 
 	return set, nil
 }
 
-func readAreas(cfg *Config) ([]store.Area, error) {
+// ReadAreas reads the areas reference file named in cfg.
+func ReadAreas(cfg *Config) ([]store.Area, error) {
 	raw, err := cfg.ReadFile(cfg.Reference.Areas)
 	if err != nil {
 		return nil, err

@@ -734,7 +734,7 @@ func Check(file, schemaDir string, getenv func(string) (string, bool)) []error {
 	if valueProblems > 0 {
 		return out // the reference files and tables are checked once the values are right
 	}
-	if _, err := readAreas(cfg); err != nil {
+	if _, err := ReadAreas(cfg); err != nil {
 		out = append(out, cfg.problem(err.Error(), "reference", "areas"))
 	}
 	if reg != nil {

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/demo"
+
 	"github.com/yiwang-gov/yiwang/internal/deadletter"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
@@ -73,25 +75,25 @@ func startPipeline(t *testing.T, srcURL, dir, kafkaListen string, token string, 
 		}
 	}
 	return startPipelineEnv(t, dir, map[string]string{"YIWANG_SOURCE_URL": srcURL, "YIWANG_KAFKA_LISTEN": kafkaListen,
-		EnvLedgerDir: drop, EnvPropertySQL: "false"}, token, mutate)
+		demo.EnvLedgerDir: drop, demo.EnvPropertySQL: "false"}, token, mutate)
 }
 
 // demoEnv starts the platforms of the demo that have no REST API for sim,
 // publishing every 200 ms, and returns the variables of the pipeline file
 // (the property system's delay window shortened to fit).
-func demoEnv(t *testing.T, sim *simulate.Simulator) (*DemoSources, map[string]string) {
+func demoEnv(t *testing.T, sim *simulate.Simulator) (*demo.Sources, map[string]string) {
 	t.Helper()
-	ds := &DemoSources{Sim: sim, Dir: t.TempDir(), TempPostgres: true, Every: 200 * time.Millisecond,
+	ds := &demo.Sources{Sim: sim, Dir: t.TempDir(), TempPostgres: true, Every: 200 * time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	env, err := ds.Start(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if env[EnvPropertyAPI] == "true" {
+	if env[demo.EnvPropertyAPI] == "true" {
 		t.Fatal("PostgreSQL is not installed: scripts/install-test-deps installs it")
 	}
-	t.Setenv(EnvPropertyDSN, env[EnvPropertyDSN])
-	env[EnvPropertyDelay] = "1s"
+	t.Setenv(demo.EnvPropertyDSN, env[demo.EnvPropertyDSN])
+	env[demo.EnvPropertyDelay] = "1s"
 	return ds, env
 }
 
@@ -106,7 +108,7 @@ func startDemo(t *testing.T, sim *simulate.Simulator, token string, mutate func(
 	env["YIWANG_SOURCE_URL"] = web.URL
 	env["YIWANG_KAFKA_LISTEN"] = "127.0.0.1:0"
 	p := startPipelineEnv(t, t.TempDir(), env, token, mutate)
-	p.drop = env[EnvLedgerDir]
+	p.drop = env[demo.EnvLedgerDir]
 	ctx, cancel := context.WithCancel(context.Background())
 	ds.Run(ctx, []string{p.broker})
 	t.Cleanup(func() { cancel(); ds.Close() })

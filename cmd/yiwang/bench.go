@@ -7,13 +7,13 @@ import (
 	"slices"
 	"time"
 
-	"github.com/spf13/cobra"
+	"github.com/yiwang-gov/yiwang/internal/bench"
 
-	"github.com/yiwang-gov/yiwang/pipelines"
+	"github.com/spf13/cobra"
 )
 
 func newBench() *cobra.Command {
-	var o pipelines.BenchOptions
+	var o bench.LoaderOptions
 	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -31,11 +31,11 @@ func newBench() *cobra.Command {
 				}
 				defer pprof.StopCPUProfile()
 			}
-			runs, err := pipelines.Bench(cmd.Context(), o, cmd.ErrOrStderr())
+			runs, err := bench.Loader(cmd.Context(), o, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			m := pipelines.Median(runs)
+			m := bench.Median(runs)
 			ratios := make([]float64, len(runs))
 			for i, r := range runs {
 				ratios[i] = r.Ratio()
@@ -67,17 +67,17 @@ func newBench() *cobra.Command {
 }
 
 func newBenchAPI() *cobra.Command {
-	var o pipelines.APIBenchOptions
+	var o bench.APIOptions
 	var runs int
 	cmd := &cobra.Command{
 		Use:   "api [--server URL] [--broker ADDR] [--clients N] [--duration D]",
 		Short: "Load a running server's indicator endpoint with concurrent clients: their latency, /healthz's, the server's memory, and the loader's rate alone and under the load",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
-			var all []pipelines.APIBenchResult
+			var all []bench.APIResult
 			for i := range runs {
 				fmt.Fprintf(cmd.ErrOrStderr(), "run %d of %d\n", i+1, runs)
-				r, err := pipelines.BenchAPI(cmd.Context(), o, cmd.ErrOrStderr())
+				r, err := bench.API(cmd.Context(), o, cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}
@@ -87,7 +87,7 @@ func newBenchAPI() *cobra.Command {
 					r.HealthP50.Round(100*time.Microsecond), r.HealthP99.Round(100*time.Microsecond), r.HealthMax.Round(100*time.Microsecond), len(r.Health),
 					r.RSSBefore/(1<<20), r.RSSPeak/(1<<20), r.LoaderIdle, r.LoaderLoaded)
 			}
-			med := func(f func(pipelines.APIBenchResult) float64) float64 {
+			med := func(f func(bench.APIResult) float64) float64 {
 				v := make([]float64, len(all))
 				for i, r := range all {
 					v[i] = f(r)
@@ -97,19 +97,19 @@ func newBenchAPI() *cobra.Command {
 			}
 			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 			fmt.Fprintf(out, "yiwang bench api: %d clients on %s for %s, %d run(s), medians\n", o.Clients, o.Path, o.Duration, len(all))
-			fmt.Fprintf(out, "  answers ok / busy / failed     %.0f / %.0f / %.0f\n", med(func(r pipelines.APIBenchResult) float64 { return float64(r.OK) }),
-				med(func(r pipelines.APIBenchResult) float64 { return float64(r.Busy) }), med(func(r pipelines.APIBenchResult) float64 { return float64(r.Failed) }))
-			fmt.Fprintf(out, "  answer p50 / p99               %.0f / %.0f ms\n", med(func(r pipelines.APIBenchResult) float64 { return ms(r.P50) }), med(func(r pipelines.APIBenchResult) float64 { return ms(r.P99) }))
-			fmt.Fprintf(out, "  /healthz p99 (limit 50 ms)     %.1f ms = %.2f of the limit\n", med(func(r pipelines.APIBenchResult) float64 { return ms(r.HealthP99) }), med(func(r pipelines.APIBenchResult) float64 { return ms(r.HealthP99) })/50)
+			fmt.Fprintf(out, "  answers ok / busy / failed     %.0f / %.0f / %.0f\n", med(func(r bench.APIResult) float64 { return float64(r.OK) }),
+				med(func(r bench.APIResult) float64 { return float64(r.Busy) }), med(func(r bench.APIResult) float64 { return float64(r.Failed) }))
+			fmt.Fprintf(out, "  answer p50 / p99               %.0f / %.0f ms\n", med(func(r bench.APIResult) float64 { return ms(r.P50) }), med(func(r bench.APIResult) float64 { return ms(r.P99) }))
+			fmt.Fprintf(out, "  /healthz p99 (limit 50 ms)     %.1f ms = %.2f of the limit\n", med(func(r bench.APIResult) float64 { return ms(r.HealthP99) }), med(func(r bench.APIResult) float64 { return ms(r.HealthP99) })/50)
 			// Each run adds its backlog to the server (the embedded broker
 			// keeps its log in memory, DuckDB caches the new rows), so
 			// later runs start higher: the first run's peak is the
 			// server's under the load, the growth in a run what one run
 			// adds.
 			fmt.Fprintf(out, "  server RSS peak, first run     %.0f MiB = %.2f of the 1 GiB limit\n", all[0].RSSPeak/(1<<20), all[0].RSSPeak/(1<<30))
-			fmt.Fprintf(out, "  server RSS growth in a run     %.0f MiB (its backlogs included)\n", med(func(r pipelines.APIBenchResult) float64 { return (r.RSSPeak - r.RSSBefore) / (1 << 20) }))
-			fmt.Fprintf(out, "  loader under load / alone      %.0f / %.0f records/s = %.2f\n", med(func(r pipelines.APIBenchResult) float64 { return r.LoaderLoaded }), med(func(r pipelines.APIBenchResult) float64 { return r.LoaderIdle }),
-				med(func(r pipelines.APIBenchResult) float64 { return r.LoaderLoaded / r.LoaderIdle }))
+			fmt.Fprintf(out, "  server RSS growth in a run     %.0f MiB (its backlogs included)\n", med(func(r bench.APIResult) float64 { return (r.RSSPeak - r.RSSBefore) / (1 << 20) }))
+			fmt.Fprintf(out, "  loader under load / alone      %.0f / %.0f records/s = %.2f\n", med(func(r bench.APIResult) float64 { return r.LoaderLoaded }), med(func(r bench.APIResult) float64 { return r.LoaderIdle }),
+				med(func(r bench.APIResult) float64 { return r.LoaderLoaded / r.LoaderIdle }))
 			return nil
 		},
 	}
@@ -123,7 +123,7 @@ func newBenchAPI() *cobra.Command {
 	return cmd
 }
 
-func fmtRatios(runs []pipelines.BenchRun) string {
+func fmtRatios(runs []bench.LoaderRun) string {
 	s := ""
 	for i, r := range runs {
 		if i > 0 {

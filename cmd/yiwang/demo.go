@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/demo"
+
 	"github.com/spf13/cobra"
 
 	"github.com/yiwang-gov/yiwang/internal/pii"
@@ -64,14 +66,14 @@ func newDemo() *cobra.Command {
 			// The platforms that do not offer a REST API: ledgers in a
 			// drop folder, the property system's database, the police
 			// platform's topic.
-			platforms := &pipelines.DemoSources{Sim: sim, Dir: sources, Log: slog.Default()}
+			platforms := &demo.Sources{Sim: sim, Dir: sources, Log: slog.Default()}
 			env, err := platforms.Start(ctx)
 			if err != nil {
 				return err
 			}
 			defer func() { stopSim(); platforms.Close() }()
-			if dsn, ok := env[pipelines.EnvPropertyDSN]; ok {
-				if err := os.Setenv(pipelines.EnvPropertyDSN, dsn); err != nil {
+			if dsn, ok := env[demo.EnvPropertyDSN]; ok {
+				if err := os.Setenv(demo.EnvPropertyDSN, dsn); err != nil {
 					return err
 				}
 			}
@@ -101,8 +103,8 @@ func newDemo() *cobra.Command {
 				PIIKey:     key,
 				Ready: func(server, broker string) {
 					platforms.Run(simCtx, []string{broker})
-					property := "PostgreSQL " + env[pipelines.EnvPropertyDSN]
-					if env[pipelines.EnvPropertyAPI] == "true" {
+					property := "PostgreSQL " + env[demo.EnvPropertyDSN]
+					if env[demo.EnvPropertyAPI] == "true" {
 						property = "HTTP API (no PostgreSQL here)"
 					}
 					fmt.Fprintf(cmd.ErrOrStderr(), `

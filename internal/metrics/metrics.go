@@ -55,7 +55,14 @@ type Metrics struct {
 	LoaderBatchTime  prometheus.Histogram
 	LoaderLag        *prometheus.GaugeVec
 	LoaderLastCommit prometheus.Gauge
-	TableNewestEvent *prometheus.GaugeVec
+	// LoaderFetchErrors counts failed fetches (each retried with backoff).
+	LoaderFetchErrors *prometheus.CounterVec
+	// LoaderSkipped counts records retention deleted before the loader
+	// read them; LoaderOffsetResets, partitions whose stored offset was past
+	// their end and were loaded again from their start.
+	LoaderSkipped      *prometheus.CounterVec
+	LoaderOffsetResets *prometheus.CounterVec
+	TableNewestEvent   *prometheus.GaugeVec
 
 	DeadLetters *prometheus.CounterVec
 
@@ -103,6 +110,9 @@ func New() *Metrics {
 	m.LoaderBatches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_loader_batches_total", Help: "Loader batches by outcome (committed, failed)."}, []string{"outcome"})
 	m.LoaderBatchTime = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "yiwang_loader_batch_duration_seconds", Help: "Time to commit one batch to DuckDB.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
 	m.LoaderLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_loader_lag_records", Help: "Records between the loader's committed offset and the partition's high watermark."}, []string{"topic", "partition"})
+	m.LoaderFetchErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_loader_fetch_errors_total", Help: "Loader fetches that failed and were retried with backoff."}, []string{"topic"})
+	m.LoaderSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_loader_skipped_records_total", Help: "Records deleted by retention before the loader read them (its stored offset was below the log start)."}, []string{"topic", "partition"})
+	m.LoaderOffsetResets = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_loader_offset_resets_total", Help: "Times a partition's stored offset was past its end (the log was lost or recreated) and the partition was loaded again from its start."}, []string{"topic", "partition"})
 	m.LoaderLastCommit = prometheus.NewGauge(prometheus.GaugeOpts{Name: "yiwang_loader_last_commit_timestamp_seconds", Help: "Unix time of the loader's last committed batch."})
 	m.TableNewestEvent = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_table_newest_event_timestamp_seconds", Help: "Newest event time loaded into a table."}, []string{"table"})
 	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_deadletters_total", Help: "Records sent to the dead-letter topic, by stage (connector, loader), source, schema and reason."}, []string{"stage", "source", "schema", "reason"})
@@ -113,7 +123,7 @@ func New() *Metrics {
 	m.QuerySchedule = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_query_schedule", Help: "1 for every query schedule in force, by mode and cron expression (Asia/Shanghai)."}, []string{"query", "mode", "cron"})
 	m.AreaMode = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_area_mode", Help: "1 for the current mode of each area that was ever switched (normal, emergency)."}, []string{"area", "mode"})
 	for _, c := range []prometheus.Collector{m.QuerySchedule, m.AreaMode, m.QueryRuns, m.QueryLastSuccess, m.QueryDuration, m.QueryLastRun.GaugeVec, m.ConnectorRecords, m.ConnectorPolls, m.ConnectorLost, m.ConnectorLastPoll, m.ConnectorLastProduce, m.SourceNewestEvent,
-		m.LoaderRecords, m.LoaderBatches, m.LoaderBatchTime, m.LoaderLag, m.LoaderLastCommit, m.TableNewestEvent, m.DeadLetters} {
+		m.LoaderRecords, m.LoaderBatches, m.LoaderBatchTime, m.LoaderLag, m.LoaderLastCommit, m.LoaderFetchErrors, m.LoaderSkipped, m.LoaderOffsetResets, m.TableNewestEvent, m.DeadLetters} {
 		f(c)
 	}
 	return m

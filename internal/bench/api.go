@@ -1,4 +1,4 @@
-package pipelines
+package bench
 
 import (
 	"bufio"
@@ -17,9 +17,9 @@ import (
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
-// APIBenchOptions configure `yiwang bench api`, a load on a running
+// APIOptions configure `yiwang bench api`, a load on a running
 // server's indicator endpoint.
-type APIBenchOptions struct {
+type APIOptions struct {
 	// Server is the running server's URL; Broker its Kafka.
 	Server, Broker string
 	// Clients request Path at once, each as soon as its answer is read,
@@ -33,8 +33,8 @@ type APIBenchOptions struct {
 	Backlog int
 }
 
-// APIBenchResult is what one run measured.
-type APIBenchResult struct {
+// APIResult is what one run measured.
+type APIResult struct {
 	Requests, OK, Busy, Failed int
 	Bytes                      int64
 	P50, P99, Max              time.Duration // of the answered requests
@@ -51,8 +51,8 @@ type APIBenchResult struct {
 // loader's rate on a backlog of grid events, first with no load (the peer)
 // and then under it. Run it against a scratch demo: the backlog's events
 // are loaded into its grid_events.
-func BenchAPI(ctx context.Context, o APIBenchOptions, progress io.Writer) (APIBenchResult, error) {
-	var res APIBenchResult
+func API(ctx context.Context, o APIOptions, progress io.Writer) (APIResult, error) {
+	var res APIResult
 	reg, err := schemas.LoadEmbedded()
 	if err != nil {
 		return res, err

@@ -1,4 +1,9 @@
-package pipelines
+// Package demo runs the simulated district's hand-overs besides its REST
+// APIs — the ledgers dropped in folders, the property system's PostgreSQL
+// table, the police platform's Kafka topic — for the demo pipeline
+// (pipelines' newarea.yaml), and names the variables that file reads.
+// Only cmd and tests import it.
+package demo
 
 import (
 	"context"
@@ -13,7 +18,7 @@ import (
 	"github.com/yiwang-gov/yiwang/internal/simulate"
 )
 
-// DemoSources runs the hand-overs of the simulated platforms that the demo
+// Sources runs the hand-overs of the simulated platforms that the demo
 // pipeline (newarea.yaml) reads besides their REST APIs: the community
 // workers' ledgers dropped in a folder, the property system's PostgreSQL
 // table and the police platform's Kafka topic.
@@ -21,7 +26,7 @@ import (
 // What it keeps lives in Dir, apart from the pipeline's data directory: the
 // source systems hold personal data in clear, as real ones do; yiwang's
 // topics, tables and logs never do.
-type DemoSources struct {
+type Sources struct {
 	Sim *simulate.Simulator
 	// Dir holds the drop folders (Dir/drop) and the property system's
 	// database (Dir/postgres).
@@ -53,7 +58,7 @@ const (
 // the property system's HTTP API (said in the log). The caller puts
 // EnvPropertyDSN in the process environment, where the SQL connector reads
 // it.
-func (d *DemoSources) Start(ctx context.Context) (map[string]string, error) {
+func (d *Sources) Start(ctx context.Context) (map[string]string, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
@@ -95,7 +100,7 @@ func (d *DemoSources) Start(ctx context.Context) (map[string]string, error) {
 // Run hands records over until ctx ends: ledgers and the property database
 // at once, the police topic on brokers (the pipeline's cluster, known once
 // it runs). A platform that fails to start is logged; the others go on.
-func (d *DemoSources) Run(ctx context.Context, brokers []string) {
+func (d *Sources) Run(ctx context.Context, brokers []string) {
 	run := func(name string, f func() error) {
 		d.wg.Add(1)
 		go func() {
@@ -114,7 +119,7 @@ func (d *DemoSources) Run(ctx context.Context, brokers []string) {
 
 // Close waits for Run's hand-overs to stop (cancel its ctx first) and stops
 // the database.
-func (d *DemoSources) Close() {
+func (d *Sources) Close() {
 	d.wg.Wait()
 	if d.pg != nil {
 		if err := d.pg.Stop(); err != nil {

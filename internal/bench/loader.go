@@ -1,4 +1,8 @@
-package pipelines
+// Package bench measures yiwang against the limits of the machine it runs
+// on: the loader against raw Kafka consume and raw DuckDB append in the
+// same run (Loader), and a running server's API under concurrent clients
+// (API). Only cmd imports it.
+package bench
 
 import (
 	"bufio"
@@ -15,16 +19,19 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/pipelines"
+
 	"github.com/yiwang-gov/yiwang/internal/deadletter"
 
 	"github.com/yiwang-gov/yiwang/internal/kafka"
+	"github.com/yiwang-gov/yiwang/internal/loader"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
 	"github.com/yiwang-gov/yiwang/internal/store"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
-// BenchOptions configure `yiwang bench`.
-type BenchOptions struct {
+// LoaderOptions configure `yiwang bench`.
+type LoaderOptions struct {
 	// Records loaded from a backlog per run.
 	Records int
 	// LimitRecords caps the records the two limits are measured on (the
@@ -45,8 +52,8 @@ type BenchOptions struct {
 	Writers   int
 }
 
-// BenchRun is one run's figures.
-type BenchRun struct {
+// LoaderRun is one run's figures.
+type LoaderRun struct {
 	Records     int
 	ProduceRate float64 // records/s, for information
 	ConsumeRate float64 // raw kafka-go partition readers, no decoding
@@ -60,15 +67,15 @@ type BenchRun struct {
 }
 
 // Limit is the smaller of the two limits.
-func (r BenchRun) Limit() float64 { return min(r.ConsumeRate, r.AppendRate) }
+func (r LoaderRun) Limit() float64 { return min(r.ConsumeRate, r.AppendRate) }
 
 // Ratio is the loader's rate as a share of the smaller limit.
-func (r BenchRun) Ratio() float64 { return r.LoaderRate / r.Limit() }
+func (r LoaderRun) Ratio() float64 { return r.LoaderRate / r.Limit() }
 
 // Bench measures, in one process on this machine: the raw consume rate and
 // the raw append rate of the same records (the limits), the loader's rate
 // from a backlog, and event-to-queryable latency at a steady rate.
-func Bench(ctx context.Context, o BenchOptions, progress io.Writer) ([]BenchRun, error) {
+func Loader(ctx context.Context, o LoaderOptions, progress io.Writer) ([]LoaderRun, error) {
 	reg, err := schemas.LoadEmbedded()
 	if err != nil {
 		return nil, err
@@ -87,7 +94,7 @@ func Bench(ctx context.Context, o BenchOptions, progress io.Writer) ([]BenchRun,
 	if o.Writers == 0 {
 		o.Writers = cfg.Loader.Writers
 	}
-	var runs []BenchRun
+	var runs []LoaderRun
 	for i := range o.Runs {
 		fmt.Fprintf(progress, "run %d of %d\n", i+1, o.Runs)
 		r, err := benchOnce(ctx, o, reg, sc, grids, known, progress)
@@ -99,8 +106,8 @@ func Bench(ctx context.Context, o BenchOptions, progress io.Writer) ([]BenchRun,
 	return runs, nil
 }
 
-func benchOnce(ctx context.Context, o BenchOptions, reg *schemas.Registry, sc *schemas.Schema, grids []string, known AreaSet, progress io.Writer) (BenchRun, error) {
-	r := BenchRun{Records: o.Records}
+func benchOnce(ctx context.Context, o LoaderOptions, reg *schemas.Registry, sc *schemas.Schema, grids []string, known pipelines.AreaSet, progress io.Writer) (LoaderRun, error) {
+	r := LoaderRun{Records: o.Records}
 	dir, err := os.MkdirTemp(o.Dir, "yiwang-bench-")
 	if err != nil {
 		return r, err
@@ -150,8 +157,8 @@ func benchOnce(ctx context.Context, o BenchOptions, reg *schemas.Registry, sc *s
 	var latFrom atomic.Int64 // unix nanos; records produced after it count
 	caughtUp := make(chan struct{})
 	var once sync.Once
-	l := &Loader{Client: client, Store: st, Registry: reg, Areas: known, Producer: w, Metrics: metrics.New(),
-		BatchSize: o.BatchSize, BatchWait: o.BatchWait, Writers: o.Writers, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	l := &loader.Loader{Log: client, Tables: loader.DuckDB(st), Registry: reg, Areas: known, Producer: w, Metrics: metrics.New(),
+		BatchSize: o.BatchSize, BatchWait: o.BatchWait, Writers: o.Writers, Now: time.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		AfterCommit: func(produced []time.Time) {
 			now := time.Now()
 			if n := consumed.Add(int64(len(produced))); n >= int64(o.Records) {
@@ -170,7 +177,7 @@ func benchOnce(ctx context.Context, o BenchOptions, reg *schemas.Registry, sc *s
 			latMu.Unlock()
 		}}
 	if os.Getenv("YIWANG_BENCH_DEBUG") != "" {
-		l.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		l.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	lctx, stopLoader := context.WithCancel(ctx)
 	defer stopLoader()
@@ -273,18 +280,18 @@ var (
 
 // demoGrids returns the demo pipeline's config, its grid codes and every
 // area code it knows.
-func demoGrids() (*Config, []string, AreaSet, error) {
-	raw, base := DemoConfig()
-	cfg, err := Parse(raw, "newarea.yaml", base, func(string) (string, bool) { return "", false })
+func demoGrids() (*pipelines.Config, []string, pipelines.AreaSet, error) {
+	raw, base := pipelines.DemoConfig()
+	cfg, err := pipelines.Parse(raw, "newarea.yaml", base, func(string) (string, bool) { return "", false })
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	areas, err := readAreas(cfg)
+	areas, err := pipelines.ReadAreas(cfg)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	var grids []string
-	known := AreaSet{}
+	known := pipelines.AreaSet{}
 	for _, a := range areas {
 		known[a.Code] = true
 		if a.Level == "grid" {
@@ -451,8 +458,8 @@ func rss() (cur, peak int64) {
 
 // Median returns the run of median loader rate with every figure replaced
 // by its median over runs.
-func Median(runs []BenchRun) BenchRun {
-	med := func(f func(BenchRun) float64) float64 {
+func Median(runs []LoaderRun) LoaderRun {
+	med := func(f func(LoaderRun) float64) float64 {
 		v := make([]float64, len(runs))
 		for i, r := range runs {
 			v[i] = f(r)
@@ -460,17 +467,17 @@ func Median(runs []BenchRun) BenchRun {
 		slices.Sort(v)
 		return v[len(v)/2]
 	}
-	return BenchRun{
+	return LoaderRun{
 		Records:     runs[0].Records,
-		ProduceRate: med(func(r BenchRun) float64 { return r.ProduceRate }),
-		ConsumeRate: med(func(r BenchRun) float64 { return r.ConsumeRate }),
-		AppendRate:  med(func(r BenchRun) float64 { return r.AppendRate }),
-		LoaderRate:  med(func(r BenchRun) float64 { return r.LoaderRate }),
-		LatencyP50:  time.Duration(med(func(r BenchRun) float64 { return float64(r.LatencyP50) })),
-		LatencyP99:  time.Duration(med(func(r BenchRun) float64 { return float64(r.LatencyP99) })),
-		LatencyMax:  time.Duration(med(func(r BenchRun) float64 { return float64(r.LatencyMax) })),
-		PeakRSS:     int64(med(func(r BenchRun) float64 { return float64(r.PeakRSS) })),
-		RSS:         int64(med(func(r BenchRun) float64 { return float64(r.RSS) })),
+		ProduceRate: med(func(r LoaderRun) float64 { return r.ProduceRate }),
+		ConsumeRate: med(func(r LoaderRun) float64 { return r.ConsumeRate }),
+		AppendRate:  med(func(r LoaderRun) float64 { return r.AppendRate }),
+		LoaderRate:  med(func(r LoaderRun) float64 { return r.LoaderRate }),
+		LatencyP50:  time.Duration(med(func(r LoaderRun) float64 { return float64(r.LatencyP50) })),
+		LatencyP99:  time.Duration(med(func(r LoaderRun) float64 { return float64(r.LatencyP99) })),
+		LatencyMax:  time.Duration(med(func(r LoaderRun) float64 { return float64(r.LatencyMax) })),
+		PeakRSS:     int64(med(func(r LoaderRun) float64 { return float64(r.PeakRSS) })),
+		RSS:         int64(med(func(r LoaderRun) float64 { return float64(r.RSS) })),
 	}
 }
 
