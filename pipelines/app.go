@@ -11,11 +11,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/http"
-	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/deadletter"
@@ -29,7 +26,6 @@ import (
 	"github.com/yiwang-gov/yiwang/internal/api"
 	"github.com/yiwang-gov/yiwang/internal/calendar"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
-	"github.com/yiwang-gov/yiwang/internal/loader"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
 	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/internal/store"
@@ -42,11 +38,11 @@ type Options struct {
 	// AdminToken is the bearer token of the administrator's routes
 	// (POST /api/v1/sql...); empty closes them.
 	AdminToken string
-	// Ready, if set, is called once everything runs, with the server's and
-	// the broker's addresses.
+	// Ready, if set, is called once everything runs, with the server's
+	// (empty for RoleConnect) and the broker's addresses.
 	Ready func(serverAddr, brokerAddr string)
-	// NoConnectors runs the loader and the server only.
-	NoConnectors bool
+	// Role is what the process runs (default RoleAll).
+	Role Role
 	// NoScheduler computes no indicators.
 	NoScheduler bool
 	// ModePoll is how often the scheduler reads the areas' modes
@@ -71,6 +67,7 @@ type Pipeline struct {
 	areas    AreaSet
 	brokers  []string                    // the pipeline's own cluster, the embedded broker's address when it runs one
 	maps     map[string]*mapping.Mapping // by source, for sources with a map:
+	ln       net.Listener                // the API's, once serve listens
 }
 
 // compileMaps compiles the mapping of every source that has one.
@@ -93,205 +90,10 @@ func (p *Pipeline) compileMaps() error {
 	return nil
 }
 
-// Run starts every role of cfg and blocks until ctx ends, then shuts down in
-// order: connectors stop polling, the loader commits what it consumed, the
-// server stops, the database and the broker close.
-func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
-	if opts.Log == nil {
-		opts.Log = slog.Default()
-	}
-	// No log line carries an ID or mobile number in clear, whatever a
-	// source system's or a driver's error quotes.
-	opts.Log = slog.New(pii.NewLogHandler(opts.Log.Handler()))
-	log := opts.Log
-	p := &Pipeline{cfg: cfg, opts: opts, metrics: metrics.New()}
-	if p.registry, err = schemas.LoadEmbedded(); err != nil {
-		return err
-	}
-	if probs := cfg.CheckSchemas(p.registry); len(probs) > 0 {
-		return probs
-	}
-	if err := p.compileMaps(); err != nil {
-		return err
-	}
-	defer p.close()
-
-	brokers := cfg.Kafka.Brokers
-	if len(brokers) == 0 {
-		p.broker, err = kafka.StartBroker(kafka.BrokerConfig{
-			Listen:           cfg.Kafka.Embedded.Listen,
-			DataDir:          filepath.Join(cfg.DataDir, "kafka"),
-			Partitions:       cfg.Kafka.Partitions,
-			SyncWrites:       cfg.Kafka.Embedded.SyncWrites,
-			SegmentBytes:     cfg.Kafka.SegmentBytes,
-			RetentionMs:      cfg.Kafka.Retention.Milliseconds(),
-			RetentionBytes:   cfg.Kafka.RetentionBytes,
-			CleanerBackoffMs: 5 * 60 * 1000,
-		})
-		if err != nil {
-			return err
-		}
-		brokers = []string{p.broker.Addr()}
-		log.Info("embedded kafka broker started", "addr", p.broker.Addr(), "data", filepath.Join(cfg.DataDir, "kafka"))
-	}
-	p.brokers = brokers
-	p.client = kafka.NewClient(brokers)
-	if err := p.client.EnsureTopics(ctx, Topics(cfg, p.registry)); err != nil {
-		return err
-	}
-	p.writer = kafka.NewWriter(brokers, kafka.WriterOptions{})
-
-	p.store, err = store.Open(ctx, filepath.Join(cfg.DataDir, "yiwang.duckdb"), store.Options{})
-	if err != nil {
-		return err
-	}
-	if err := p.store.MigrateSchemas(ctx, p.registry); err != nil {
-		return err
-	}
-	if p.areas, err = LoadReference(ctx, cfg, p.store); err != nil {
-		return err
-	}
-	if _, err := LoadCalendar(ctx, cfg, p.store); err != nil {
-		return err
-	}
-	catalog, err := queries.LoadEmbedded(p.registry)
-	if err != nil {
-		return err
-	}
-	if err := queries.Migrate(ctx, p.store.DB()); err != nil {
-		return err
-	}
-	if err := catalog.Check(ctx, p.store.DB()); err != nil {
-		return err
-	}
-	if err := MigrateModes(ctx, p.store.DB()); err != nil {
-		return err
-	}
-	if err := queries.SyncThresholds(ctx, p.store.DB(), catalog); err != nil {
-		return err
-	}
-	if _, err := p.store.DB().ExecContext(ctx, queries.StatusView); err != nil {
-		return fmt.Errorf("create indicator_status: %w", err)
-	}
-	ExportModes(ctx, p.store.DB(), p.metrics)
-
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
-	var ready sync.Once
-	loaderUp := make(chan struct{})
-	locks := &QueryLocks{} // one run of a query at a time, scheduled or asked for
-	srv := api.NewServer(api.New(api.Config{
-		Store: p.store, Registry: p.registry, Metrics: p.metrics,
-		DeadLetters: deadLetters{client: p.client, replayer: &connectors.Replayer{Client: p.client, Producer: p.writer, Maps: p.maps,
-			Registry: p.registry, Areas: p.areas, Key: opts.PIIKey, Now: time.Now}},
-		Indicators: indicators{db: p.store.DB(), catalog: catalog, locks: locks},
-		Modes:      modes{db: p.store.DB(), metrics: p.metrics},
-		Files:      newFiles(cfg),
-		AdminToken: opts.AdminToken, Listen: ln.Addr().String(),
-		Ready: func() bool {
-			select {
-			case <-loaderUp:
-				return true
-			default:
-				return false
-			}
-		},
-	}))
-
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs <- fmt.Errorf("serve: %w", err)
-		}
-	}()
-	log.Info("serving", "addr", "http://"+ln.Addr().String())
-
-	loader := &loader.Loader{Log: p.client, Tables: loader.DuckDB(p.store), Registry: p.registry, Areas: p.areas, Producer: p.writer,
-		Metrics: p.metrics, BatchSize: cfg.Loader.BatchSize, BatchWait: cfg.Loader.BatchWait, Writers: cfg.Loader.Writers, Group: "yiwang-loader." + cfg.Name,
-		Now: time.Now, Logger: log}
-	loaderCtx, stopLoader := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopLoader()
-	loaderDone := make(chan error, 1)
-	go func() { loaderDone <- loader.Run(loaderCtx) }()
-	close(loaderUp)
-
-	connCtx, stopConnectors := context.WithCancel(runCtx)
-	defer stopConnectors()
-	var cwg sync.WaitGroup
-	if !opts.NoConnectors {
-		runners, err := p.runners()
-		if err != nil {
-			stopConnectors()
-			stopLoader()
-			<-loaderDone
-			_ = srv.Close()
-			wg.Wait()
-			return err
-		}
-		for _, r := range runners {
-			cwg.Add(1)
-			go func() {
-				defer cwg.Done()
-				_ = r.Run(connCtx)
-				if c, ok := r.Source.(io.Closer); ok {
-					if err := c.Close(); err != nil {
-						log.Warn("close source", "source", r.Name, "err", err)
-					}
-				}
-			}()
-		}
-	}
-	sched := &Scheduler{DB: p.store.DB(), Catalog: catalog, Metrics: p.metrics, Log: log, Now: time.Now, ModePoll: opts.ModePoll, Locks: locks}
-	schedCtx, stopScheduler := context.WithCancel(runCtx)
-	defer stopScheduler()
-	var swg sync.WaitGroup
-	if !opts.NoScheduler {
-		swg.Add(1)
-		go func() {
-			defer swg.Done()
-			if err := sched.Run(schedCtx); err != nil {
-				errs <- err
-			}
-		}()
-	}
-	ready.Do(func() {
-		if opts.Ready != nil {
-			opts.Ready(ln.Addr().String(), brokers[0])
-		}
-	})
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-loaderDone:
-		loaderDone <- runErr
-		log.Error("loader stopped", "err", runErr)
-	case runErr = <-errs:
-	}
-	log.Info("shutting down")
-	stopScheduler()
-	stopConnectors()
-	cwg.Wait()
-	swg.Wait()
-	stopLoader()
-	if err := <-loaderDone; err != nil && runErr == nil {
-		runErr = err
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	wg.Wait()
-	return runErr
-}
-
 func (p *Pipeline) close() {
+	if p.ln != nil {
+		_ = p.ln.Close() // closed already when the server ran
+	}
 	if p.writer != nil {
 		_ = p.writer.Close()
 	}

@@ -45,6 +45,9 @@ func (t withAdminToken) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func runChild() int {
+	if os.Getenv("YIWANG_TEST_ROLE") == "broker" {
+		return runBrokerChild()
+	}
 	raw, base := DemoConfig()
 	dir := os.Getenv("YIWANG_DATA")
 	cfg, err := Parse(raw, "newarea.yaml", base, os.LookupEnv)
@@ -59,16 +62,34 @@ func runChild() int {
 	cfg.Loader.BatchSize = 500 // many commits: many points to be killed at
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	err = Run(ctx, cfg, Options{AdminToken: testAdminToken, PIIKey: testKey(), Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Ready: func(server, _ string) {
-			_ = os.WriteFile(filepath.Join(dir, "server.addr.tmp"), []byte(server), 0o644)
-			_ = os.Rename(filepath.Join(dir, "server.addr.tmp"), filepath.Join(dir, "server.addr"))
-		}})
+	role := map[string]Role{"": RoleAll, "connect": RoleConnect, "serve": RoleServe}[os.Getenv("YIWANG_TEST_ROLE")]
+	err = Run(ctx, cfg, Options{Role: role, AdminToken: testAdminToken, PIIKey: testKey(), Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Ready: func(server, _ string) { writeReady(dir, "server.addr", server) }})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return 0
+}
+
+// writeReady writes the file name in dir whole, for the test to find.
+func writeReady(dir, name, content string) {
+	_ = os.WriteFile(filepath.Join(dir, name+".tmp"), []byte(content), 0o644)
+	_ = os.Rename(filepath.Join(dir, name+".tmp"), filepath.Join(dir, name))
+}
+
+// runBrokerChild is `yiwang broker` in a child: the embedded broker on
+// YIWANG_TEST_BROKER with its log in YIWANG_DATA, until it is killed.
+func runBrokerChild() int {
+	dir := os.Getenv("YIWANG_DATA")
+	b, err := kafka.StartBroker(kafka.BrokerConfig{Listen: os.Getenv("YIWANG_TEST_BROKER"), DataDir: dir, Partitions: 4})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer b.Close()
+	writeReady(dir, "server.addr", b.Addr())
+	select {}
 }
 
 type child struct {

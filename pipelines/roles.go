@@ -1,0 +1,291 @@
+package pipelines
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/oklog/run"
+
+	"github.com/yiwang-gov/yiwang/connectors"
+	"github.com/yiwang-gov/yiwang/internal/api"
+	"github.com/yiwang-gov/yiwang/internal/kafka"
+	"github.com/yiwang-gov/yiwang/internal/loader"
+	"github.com/yiwang-gov/yiwang/internal/metrics"
+	"github.com/yiwang-gov/yiwang/internal/pii"
+	"github.com/yiwang-gov/yiwang/internal/store"
+	"github.com/yiwang-gov/yiwang/queries"
+	"github.com/yiwang-gov/yiwang/schemas"
+)
+
+// Role is what one process runs of a pipeline.
+type Role int
+
+const (
+	// RoleAll runs the connectors and serves (yiwang run, yiwang demo),
+	// with the embedded broker inside when kafka.brokers is empty.
+	RoleAll Role = iota
+	// RoleConnect runs the connectors only (yiwang connect): stateless
+	// but for their cursors, which live in Kafka.
+	RoleConnect
+	// RoleServe runs the loader, the scheduler and the API over the DuckDB
+	// file, which it alone opens (yiwang serve).
+	RoleServe
+)
+
+func (r Role) connects() bool { return r == RoleAll || r == RoleConnect }
+func (r Role) serves() bool   { return r == RoleAll || r == RoleServe }
+
+func (r Role) String() string {
+	return [...]string{"run", "connect", "serve"}[r]
+}
+
+// Run runs opts.Role of cfg until ctx ends or one of its parts fails.
+//
+// The parts are actors of one group (github.com/oklog/run, as Prometheus
+// runs its own): each has a run and an interrupt function, the first to
+// return interrupts the others, and Run returns once all have returned
+// with the first one's error. Interrupted, the connectors finish the page
+// they are on, the loader commits what it consumed, the scheduler stops
+// between queries and the server finishes its requests; the database and
+// the broker close after them.
+func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	// No log line carries an ID or mobile number in clear, whatever a
+	// source system's or a driver's error quotes.
+	opts.Log = slog.New(pii.NewLogHandler(opts.Log.Handler()))
+	log := opts.Log
+	p := &Pipeline{cfg: cfg, opts: opts, metrics: metrics.New()}
+	if p.registry, err = schemas.LoadEmbedded(); err != nil {
+		return err
+	}
+	if probs := cfg.CheckSchemas(p.registry); len(probs) > 0 {
+		return probs
+	}
+	if err := p.compileMaps(); err != nil {
+		return err
+	}
+	defer p.close()
+
+	brokers := cfg.Kafka.Brokers
+	if len(brokers) == 0 {
+		if opts.Role != RoleAll {
+			return fmt.Errorf("yiwang %s runs apart from the broker: name it in kafka.brokers of %s (or pass --brokers), e.g. a `yiwang broker` or an Apache Kafka cluster", opts.Role, cfg.file)
+		}
+		p.broker, err = kafka.StartBroker(BrokerConfig(cfg))
+		if err != nil {
+			return err
+		}
+		brokers = []string{p.broker.Addr()}
+		log.Info("embedded kafka broker started", "addr", p.broker.Addr(), "data", filepath.Join(cfg.DataDir, "kafka"))
+	}
+	p.brokers = brokers
+	p.client = kafka.NewClient(brokers)
+	if err := p.client.EnsureTopics(ctx, Topics(cfg, p.registry)); err != nil {
+		return err
+	}
+	p.writer = kafka.NewWriter(brokers, kafka.WriterOptions{})
+
+	var g run.Group
+	stopped := make(chan struct{})
+	g.Add(func() error {
+		select {
+		case <-ctx.Done():
+		case <-stopped:
+		}
+		return nil
+	}, func(error) { close(stopped) })
+	server := ""
+	if opts.Role.serves() {
+		if server, err = p.serve(ctx, &g); err != nil {
+			return err
+		}
+	} else if p.areas, err = areaSet(cfg); err != nil {
+		return err
+	}
+	if opts.Role.connects() {
+		if err := p.connect(&g); err != nil {
+			return err
+		}
+	}
+	if opts.Ready != nil {
+		opts.Ready(server, brokers[0])
+	}
+	err = g.Run()
+	log.Info("stopped", "role", opts.Role.String())
+	return err
+}
+
+// BrokerConfig is the embedded broker of cfg: its address, its log under
+// the data directory, and the topics' bounds.
+func BrokerConfig(cfg *Config) kafka.BrokerConfig {
+	return kafka.BrokerConfig{
+		Listen:           cfg.Kafka.Embedded.Listen,
+		DataDir:          filepath.Join(cfg.DataDir, "kafka"),
+		Partitions:       cfg.Kafka.Partitions,
+		SyncWrites:       cfg.Kafka.Embedded.SyncWrites,
+		SegmentBytes:     cfg.Kafka.SegmentBytes,
+		RetentionMs:      cfg.Kafka.Retention.Milliseconds(),
+		RetentionBytes:   cfg.Kafka.RetentionBytes,
+		CleanerBackoffMs: 5 * 60 * 1000,
+	}
+}
+
+// areaSet reads the known area codes from the reference file, for a
+// process that validates records without the database.
+func areaSet(cfg *Config) (AreaSet, error) {
+	areas, err := ReadAreas(cfg)
+	if err != nil {
+		return nil, err
+	}
+	set := AreaSet{}
+	for _, a := range areas {
+		set[a.Code] = true
+	}
+	return set, nil
+}
+
+// serve opens the database, brings its tables up to date, and adds the
+// loader, the scheduler and the API server to g. It returns the server's
+// address.
+func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
+	cfg, log := p.cfg, p.opts.Log
+	var err error
+	p.store, err = store.Open(ctx, filepath.Join(cfg.DataDir, "yiwang.duckdb"), store.Options{})
+	if err != nil {
+		return "", err
+	}
+	if err := p.store.MigrateSchemas(ctx, p.registry); err != nil {
+		return "", err
+	}
+	if p.areas, err = LoadReference(ctx, cfg, p.store); err != nil {
+		return "", err
+	}
+	if _, err := LoadCalendar(ctx, cfg, p.store); err != nil {
+		return "", err
+	}
+	catalog, err := queries.LoadEmbedded(p.registry)
+	if err != nil {
+		return "", err
+	}
+	if err := queries.Migrate(ctx, p.store.DB()); err != nil {
+		return "", err
+	}
+	if err := catalog.Check(ctx, p.store.DB()); err != nil {
+		return "", err
+	}
+	if err := MigrateModes(ctx, p.store.DB()); err != nil {
+		return "", err
+	}
+	if err := queries.SyncThresholds(ctx, p.store.DB(), catalog); err != nil {
+		return "", err
+	}
+	if _, err := p.store.DB().ExecContext(ctx, queries.StatusView); err != nil {
+		return "", fmt.Errorf("create indicator_status: %w", err)
+	}
+	ExportModes(ctx, p.store.DB(), p.metrics)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return "", fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	p.ln = ln // closed by p.close if the group never runs
+	loaderUp := make(chan struct{})
+	locks := &QueryLocks{} // one run of a query at a time, scheduled or asked for
+	srv := api.NewServer(api.New(api.Config{
+		Store: p.store, Registry: p.registry, Metrics: p.metrics,
+		DeadLetters: deadLetters{client: p.client, replayer: &connectors.Replayer{Client: p.client, Producer: p.writer, Maps: p.maps,
+			Registry: p.registry, Areas: p.areas, Key: p.opts.PIIKey, Now: time.Now}},
+		Indicators: indicators{db: p.store.DB(), catalog: catalog, locks: locks},
+		Modes:      modes{db: p.store.DB(), metrics: p.metrics},
+		Files:      newFiles(cfg),
+		AdminToken: p.opts.AdminToken, Listen: ln.Addr().String(),
+		Ready: func() bool {
+			select {
+			case <-loaderUp:
+				return true
+			default:
+				return false
+			}
+		},
+	}))
+	stopServing := make(chan struct{})
+	g.Add(func() error {
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		log.Info("serving", "addr", "http://"+ln.Addr().String())
+		select {
+		case err := <-served:
+			return fmt.Errorf("serve: %w", err)
+		case <-stopServing:
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	}, func(error) { close(stopServing) })
+
+	ld := &loader.Loader{Log: p.client, Tables: loader.DuckDB(p.store), Registry: p.registry, Areas: p.areas, Producer: p.writer,
+		Metrics: p.metrics, BatchSize: cfg.Loader.BatchSize, BatchWait: cfg.Loader.BatchWait, Writers: cfg.Loader.Writers, Group: "yiwang-loader." + cfg.Name,
+		Now: time.Now, Logger: log}
+	// The loader's context outlives ctx: interrupted, it still commits
+	// what it consumed.
+	loaderCtx, stopLoader := context.WithCancel(context.WithoutCancel(ctx))
+	g.Add(func() error {
+		close(loaderUp)
+		err := ld.Run(loaderCtx)
+		if err != nil {
+			log.Error("loader stopped", "err", err)
+		}
+		return err
+	}, func(error) { stopLoader() })
+
+	if !p.opts.NoScheduler {
+		sched := &Scheduler{DB: p.store.DB(), Catalog: catalog, Metrics: p.metrics, Log: log, Now: time.Now, ModePoll: p.opts.ModePoll, Locks: locks}
+		schedCtx, stopScheduler := context.WithCancel(ctx)
+		g.Add(func() error { return sched.Run(schedCtx) }, func(error) { stopScheduler() })
+	}
+	return ln.Addr().String(), nil
+}
+
+// connect adds the connectors to g, as one actor: a source that fails
+// keeps retrying on its own (the runner backs off), so only an interrupt
+// ends them.
+func (p *Pipeline) connect(g *run.Group) error {
+	runners, err := p.runners()
+	if err != nil {
+		return err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	g.Add(func() error {
+		var wg sync.WaitGroup
+		for _, r := range runners {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = r.Run(ctx)
+				if c, ok := r.Source.(io.Closer); ok {
+					if err := c.Close(); err != nil {
+						p.opts.Log.Warn("close source", "source", r.Name, "err", err)
+					}
+				}
+			}()
+		}
+		<-ctx.Done() // also with no source to run: only an interrupt ends them
+		wg.Wait()
+		return nil
+	}, func(error) { stop() })
+	return nil
+}
