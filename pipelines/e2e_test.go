@@ -41,6 +41,7 @@ type running struct {
 	stop           func() error
 	logs           *syncBuffer // everything the pipeline logged, at debug level
 	dir            string      // the data directory
+	cfg            *Config
 	drop           string      // the ledgers' drop folders, one per record type
 }
 
@@ -144,7 +145,7 @@ func startPipelineEnv(t *testing.T, dir string, env map[string]string, token str
 	go func() {
 		done <- Run(ctx, cfg, Options{AdminToken: testAdminToken, PIIKey: testKey(), ModePoll: time.Second,
 			Log:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			Ready: func(server, broker string) { ready <- &running{server: server, broker: broker, logs: logs, dir: dir} }})
+			Ready: func(server, broker string) { ready <- &running{server: server, broker: broker, logs: logs, dir: dir, cfg: cfg} }})
 	}()
 	select {
 	case r := <-ready:

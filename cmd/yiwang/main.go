@@ -43,7 +43,7 @@ func newRoot() *cobra.Command {
 		slog.SetDefault(slog.New(pii.NewLogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))))
 		return nil
 	}
-	root.AddCommand(newDemo(), newRun(), newConnect(), newServe(), newBroker(), newSimulate(), newCheck(), newSQL(), newBench(), newDeadLetters(), newIndicators(), newTest(), newMode(), newFiles())
+	root.AddCommand(newDemo(), newRun(), newConnect(), newServe(), newBroker(), newRebuild(), newSimulate(), newCheck(), newSQL(), newBench(), newDeadLetters(), newIndicators(), newTest(), newMode(), newFiles())
 	return root
 }
 

@@ -823,3 +823,19 @@ func (s *Store) AppendRaw(ctx context.Context, sc *schemas.Schema, rows [][]any)
 		return a.Close()
 	})
 }
+
+// DigestSQL is the query of a table's digest: its rows and an
+// order-independent sum of their hashes, the same for the same rows in any
+// database (yiwang rebuild prints it; yiwang sql runs it on the live one).
+func DigestSQL(table string) string {
+	return fmt.Sprintf(`SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR FROM %q t`, table)
+}
+
+// Digest returns table's rows and the hash sum of DigestSQL.
+func (s *Store) Digest(ctx context.Context, table string) (rows int64, sum string, err error) {
+	err = s.db.QueryRowContext(ctx, DigestSQL(table)).Scan(&rows, &sum)
+	if err != nil {
+		err = fmt.Errorf("digest of %s: %w", table, err)
+	}
+	return rows, sum, err
+}
