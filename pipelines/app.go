@@ -13,6 +13,7 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/deadletter"
@@ -68,6 +69,7 @@ type Pipeline struct {
 	brokers  []string                    // the pipeline's own cluster, the embedded broker's address when it runs one
 	maps     map[string]*mapping.Mapping // by source, for sources with a map:
 	ln       net.Listener                // the API's, once serve listens
+	leading  atomic.Bool                 // this replica leads (see serve)
 }
 
 // compileMaps compiles the mapping of every source that has one.
@@ -241,16 +243,6 @@ func (f files) Report(ctx context.Context, source, file string) (api.FileReport,
 	return api.FileReport{}, false, nil
 }
 
-// modes serves the API's mode switch.
-type modes struct {
-	db      *sql.DB
-	metrics *metrics.Metrics
-}
-
-func (m modes) SetMode(ctx context.Context, area string, mode queries.Mode, reason string) error {
-	return SetMode(ctx, m.db, m.metrics, area, mode, reason, time.Now())
-}
-
 // indicators serves the API's recomputation route.
 type indicators struct {
 	db      *sql.DB
@@ -322,6 +314,9 @@ func Topics(cfg *Config, reg *schemas.Registry) []kafka.Topic {
 		kafka.Topic{Name: deadletter.Topic, Partitions: 1, Configs: bounded},
 		kafka.Topic{Name: connectors.StateTopic, Partitions: 1, Configs: map[string]string{
 			"cleanup.policy": "compact", "segment.bytes": fmt.Sprint(cfg.Kafka.SegmentBytes)}},
+		kafka.Topic{Name: ModesTopic, Partitions: 1, Configs: map[string]string{
+			"cleanup.policy": "compact", "segment.bytes": fmt.Sprint(cfg.Kafka.SegmentBytes)}},
+		kafka.Topic{Name: kafka.LeaderTopic, Partitions: 1},
 	)
 	return out
 }

@@ -42,7 +42,7 @@ type running struct {
 	logs           *syncBuffer // everything the pipeline logged, at debug level
 	dir            string      // the data directory
 	cfg            *Config
-	drop           string      // the ledgers' drop folders, one per record type
+	drop           string // the ledgers' drop folders, one per record type
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers.
@@ -144,8 +144,10 @@ func startPipelineEnv(t *testing.T, dir string, env map[string]string, token str
 	logs := &syncBuffer{}
 	go func() {
 		done <- Run(ctx, cfg, Options{AdminToken: testAdminToken, PIIKey: testKey(), ModePoll: time.Second,
-			Log:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			Ready: func(server, broker string) { ready <- &running{server: server, broker: broker, logs: logs, dir: dir, cfg: cfg} }})
+			Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Ready: func(server, broker string) {
+				ready <- &running{server: server, broker: broker, logs: logs, dir: dir, cfg: cfg}
+			}})
 	}()
 	select {
 	case r := <-ready:

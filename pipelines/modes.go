@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/metrics"
 	"github.com/yiwang-gov/yiwang/queries"
@@ -34,9 +33,9 @@ func MigrateModes(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// SetMode switches an area to mode and records the change. The area must
-// be a street, community or grid of the areas table.
-func SetMode(ctx context.Context, db *sql.DB, m *metrics.Metrics, area string, mode queries.Mode, reason string, now time.Time) error {
+// CheckMode refuses a mode that is not normal or emergency and an area
+// that is not in the areas table.
+func CheckMode(ctx context.Context, db *sql.DB, area string, mode queries.Mode) error {
 	if mode != queries.Normal && mode != queries.Emergency {
 		return fmt.Errorf("mode must be normal or emergency, got %q", mode)
 	}
@@ -44,23 +43,19 @@ func SetMode(ctx context.Context, db *sql.DB, m *metrics.Metrics, area string, m
 	if err := db.QueryRowContext(ctx, "SELECT level FROM areas WHERE code = ?", area).Scan(&level); err != nil {
 		return fmt.Errorf("area %q is not in the areas table: %w", area, err)
 	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
+	return nil
+}
+
+// applyMode switches c.Area to c.Mode and records the change, in tx.
+func applyMode(ctx context.Context, tx *sql.Tx, c ModeChange) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO area_modes VALUES (?, ?, ?, ?)
 ON CONFLICT (area_code) DO UPDATE SET mode = excluded.mode, changed_at = excluded.changed_at, reason = excluded.reason`,
-		area, string(mode), now, reason); err != nil {
-		return fmt.Errorf("set mode of %s: %w", area, err)
+		c.Area, c.Mode, c.At, c.Reason); err != nil {
+		return fmt.Errorf("set mode of %s: %w", c.Area, err)
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO area_mode_changes VALUES (?, ?, ?, ?)", area, string(mode), now, reason); err != nil {
-		return fmt.Errorf("record mode change of %s: %w", area, err)
+	if _, err := tx.ExecContext(ctx, "INSERT INTO area_mode_changes VALUES (?, ?, ?, ?)", c.Area, c.Mode, c.At, c.Reason); err != nil {
+		return fmt.Errorf("record mode change of %s: %w", c.Area, err)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit mode of %s: %w", area, err)
-	}
-	ExportModes(ctx, db, m)
 	return nil
 }
 

@@ -206,7 +206,7 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 		DeadLetters: deadLetters{client: p.client, replayer: &connectors.Replayer{Client: p.client, Producer: p.writer, Maps: p.maps,
 			Registry: p.registry, Areas: p.areas, Key: p.opts.PIIKey, Now: time.Now}},
 		Indicators: indicators{db: p.store.DB(), catalog: catalog, locks: locks},
-		Modes:      modes{db: p.store.DB(), metrics: p.metrics},
+		Modes:      modes{db: p.store.DB(), producer: p.writer},
 		Files:      newFiles(cfg),
 		AdminToken: p.opts.AdminToken, Listen: ln.Addr().String(),
 		Ready: func() bool {
@@ -251,6 +251,27 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 		}
 		return err
 	}, func(error) { stopLoader() })
+
+	applier := modeApplier{client: p.client, db: p.store.DB(), metrics: p.metrics, log: log}
+	modesCtx, stopModes := context.WithCancel(context.WithoutCancel(ctx))
+	g.Add(func() error { return applier.run(modesCtx) }, func(error) { stopModes() })
+
+	// Exactly one replica leads: the member of the group yiwang-leader.<name>
+	// that the group gives LeaderTopic's partition. The leader is the one
+	// to perform side effects that must not happen twice.
+	leadCtx, stopLeading := context.WithCancel(context.WithoutCancel(ctx))
+	g.Add(func() error {
+		return p.client.Lead(leadCtx, "yiwang-leader."+cfg.Name, kafka.LeadOptions{Log: log}, func(leading bool) {
+			if leading != p.leading.Swap(leading) {
+				log.Info("leadership", "leading", leading)
+			}
+			v := 0.0
+			if leading {
+				v = 1
+			}
+			p.metrics.Leader.Set(v)
+		})
+	}, func(error) { stopLeading() })
 
 	if !p.opts.NoScheduler {
 		sched := &Scheduler{DB: p.store.DB(), Catalog: catalog, Metrics: p.metrics, Log: log, Now: time.Now, ModePoll: p.opts.ModePoll, Locks: locks}
