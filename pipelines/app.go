@@ -266,7 +266,7 @@ func (i indicators) Run(ctx context.Context, names []string, from, to time.Time)
 	now := time.Now()
 	for _, q := range sel {
 		unlock := i.locks.Lock(q.Name)
-		res, err := queries.Run(ctx, i.db, q, from, minTime(to, now), fmt.Sprintf("%s/manual/%s", q.Name, now.In(shanghai).Format("20060102T150405")), now)
+		res, err := queries.Run(ctx, i.db, q, from, minTime(to, now), fmt.Sprintf("%s/manual/%s", q.Name, now.In(calendar.Zone).Format("20060102T150405")), now)
 		unlock()
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", q.Name, err)

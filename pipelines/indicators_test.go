@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/calendar"
+
 	"github.com/yiwang-gov/yiwang/internal/simulate"
 	"github.com/yiwang-gov/yiwang/queries"
 )
@@ -31,7 +33,7 @@ func TestIndicatorsRollUp(t *testing.T) {
 	p := startDemo(t, sim, "tok", nil)
 	waitLedger(t, sim, p.server, p.broker, 120*time.Second)
 
-	now := time.Now().In(shanghai)
+	now := time.Now().In(calendar.Zone)
 	body, _ := json.Marshal(map[string]any{"select": []string{"event_ontime_closure_rate", "door_knock_coverage"},
 		"from": now.AddDate(0, -1, 0).Format(time.DateOnly), "to": now.AddDate(0, 0, 1).Format(time.DateOnly)})
 	resp, err := http.Post("http://"+p.server+"/api/v1/indicators/run", "application/json", bytes.NewReader(body))

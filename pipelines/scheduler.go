@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/calendar"
+
 	"github.com/robfig/cron/v3"
 
 	"github.com/yiwang-gov/yiwang/internal/metrics"
@@ -62,13 +64,6 @@ func (l *QueryLocks) Lock(name string) (unlock func()) {
 	q.Lock()
 	return q.Unlock
 }
-
-var shanghai = func() *time.Location {
-	if l, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return l
-	}
-	return time.FixedZone("CST", 8*3600)
-}()
 
 // Run schedules every query until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) error {
@@ -146,10 +141,10 @@ func (s *Scheduler) start(ctx context.Context, wg *sync.WaitGroup, mode queries.
 
 func (s *Scheduler) loop(ctx context.Context, q *queries.Query, sched cron.Schedule, mode queries.Mode) {
 	now := s.Now()
-	prev := q.Period.Start(q.Period.Start(now, shanghai).Add(-time.Nanosecond), shanghai)
+	prev := q.Period.Start(q.Period.Start(now, calendar.Zone).Add(-time.Nanosecond), calendar.Zone)
 	s.runOnce(ctx, q, prev, mode)
 	for {
-		next := sched.Next(s.Now().In(shanghai))
+		next := sched.Next(s.Now().In(calendar.Zone))
 		t := time.NewTimer(time.Until(next))
 		select {
 		case <-ctx.Done():
@@ -160,7 +155,7 @@ func (s *Scheduler) loop(ctx context.Context, q *queries.Query, sched cron.Sched
 		// The current period, and the previous one while it may still be
 		// restated by late records.
 		now := s.Now()
-		from := q.Period.Start(q.Period.Start(now, shanghai).Add(-time.Nanosecond), shanghai)
+		from := q.Period.Start(q.Period.Start(now, calendar.Zone).Add(-time.Nanosecond), calendar.Zone)
 		s.runOnce(ctx, q, from, mode)
 	}
 }
@@ -169,7 +164,7 @@ func (s *Scheduler) loop(ctx context.Context, q *queries.Query, sched cron.Sched
 func (s *Scheduler) runOnce(ctx context.Context, q *queries.Query, from time.Time, mode queries.Mode) {
 	defer s.Locks.Lock(q.Name)()
 	now := s.Now()
-	runID := fmt.Sprintf("%s/%s/%s", q.Name, mode, now.In(shanghai).Format("20060102T150405"))
+	runID := fmt.Sprintf("%s/%s/%s", q.Name, mode, now.In(calendar.Zone).Format("20060102T150405"))
 	start := time.Now()
 	res, err := queries.Run(ctx, s.DB, q, from, now, runID, now)
 	s.Metrics.QueryDuration.WithLabelValues(q.Name).Set(time.Since(start).Seconds())

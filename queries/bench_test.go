@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/calendar"
+
 	"github.com/yiwang-gov/yiwang/internal/store"
 )
 
@@ -56,7 +58,7 @@ FROM range(%d) t(i)`, events)); err != nil {
 		b.Fatal(err)
 	}
 	q, _ := c.Get("overdue_open_events")
-	from := time.Date(2025, 1, 1, 0, 0, 0, 0, shanghai())
+	from := time.Date(2025, 1, 1, 0, 0, 0, 0, calendar.Zone)
 	for i := 0; b.Loop(); i++ {
 		if _, err := st.DB().ExecContext(ctx, "DELETE FROM indicator_values"); err != nil {
 			b.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/yiwang-gov/yiwang/internal/calendar"
+
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
 )
@@ -512,7 +514,7 @@ func checkCron(s string) (msg string) {
 	if err != nil {
 		return fmt.Sprintf("%q is not a cron expression (%v); %s", s, err, how)
 	}
-	ref := time.Date(2024, 1, 1, 0, 0, 0, 0, shanghai())
+	ref := time.Date(2024, 1, 1, 0, 0, 0, 0, calendar.Zone)
 	if sched.Next(ref).IsZero() {
 		return fmt.Sprintf("%q never fires (no such date); %s", s, how)
 	}

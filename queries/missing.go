@@ -3,6 +3,8 @@ package queries
 import (
 	"fmt"
 	"time"
+
+	"github.com/yiwang-gov/yiwang/internal/calendar"
 )
 
 // Door-knocking campaigns (敲门行动) cover every household and every "十小"
@@ -20,7 +22,7 @@ const (
 // CampaignOf returns the door-knocking campaign (half-year, Asia/Shanghai)
 // that at falls in: its start, its end and its name, e.g. 2026H2.
 func CampaignOf(at time.Time) (start, end time.Time, name string) {
-	loc := shanghai()
+	loc := calendar.Zone
 	start = HalfYear.Start(at, loc)
 	half := 1
 	if start.Month() > 6 {

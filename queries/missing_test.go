@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/yiwang-gov/yiwang/internal/calendar"
 )
 
 func TestCampaignOf(t *testing.T) {
@@ -69,7 +71,7 @@ VALUES (?, '2026H2', ?, ?, 'community_worker', ?, '220173002001001', ?, now())`,
 				t.Fatal(err)
 			}
 			if ts, ok := vals[len(vals)-2].(time.Time); ok {
-				vals[len(vals)-2] = ts.In(shanghai()).Format("01-02")
+				vals[len(vals)-2] = ts.In(calendar.Zone).Format("01-02")
 			}
 			out = append(out, strings.TrimSpace(fmt.Sprintln(vals...)))
 		}

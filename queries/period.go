@@ -23,16 +23,6 @@ const (
 
 var periods = []Period{Day, Week, Month, Quarter, HalfYear, Year}
 
-// shanghai returns Asia/Shanghai from the system's time zone database, or a
-// fixed UTC+8 zone where there is none: the two agree on every instant
-// since 1991, when China last left daylight saving time.
-func shanghai() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return loc
-	}
-	return time.FixedZone("CST", 8*3600)
-}
-
 // Start returns the start of the period that contains t.
 func (p Period) Start(t time.Time, loc *time.Location) time.Time {
 	t = t.In(loc)

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/yiwang-gov/yiwang/internal/calendar"
 )
 
 // migrations create the table of indicator values and its two views.
@@ -141,7 +143,7 @@ func Run(ctx context.Context, db *sql.DB, q *Query, from, to time.Time, runID st
 		return res, fmt.Errorf("run %s: %w", q.Name, err)
 	}
 	res.InputsFreshAt = fresh
-	loc := shanghai()
+	loc := calendar.Zone
 	first := q.Period.Start(from, loc)
 	stored, err := latestStored(ctx, db, q.Name, first, to)
 	if err != nil {

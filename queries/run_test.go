@@ -74,7 +74,7 @@ VALUES (?, 'resident', '01', 'normal', ?, ?, ?, ?, ?, ?)`, id, grid, status, dea
 }
 
 func sh(y int, m time.Month, d, h, min int) time.Time {
-	return time.Date(y, m, d, h, min, 0, 0, shanghai())
+	return time.Date(y, m, d, h, min, 0, 0, calendar.Zone)
 }
 
 type version struct {
@@ -399,16 +399,16 @@ WHERE name = ? AND level = 'grid' AND area_code = ? AND denominator > 0`, q.Name
 			if err := rows.Scan(&start, &num, &den); err != nil {
 				t.Fatal(err)
 			}
-			got = append(got, fmt.Sprintf("%s %g/%g", start.In(shanghai()).Format("2006-01"), num, den))
+			got = append(got, fmt.Sprintf("%s %g/%g", start.In(calendar.Zone).Format("2006-01"), num, den))
 		}
 		_ = rows.Close()
 		num := 0
 		if o.onTime {
 			num = 1
 		}
-		want := fmt.Sprintf("%s %d/1", o.deadline.In(shanghai()).Format("2006-01"), num)
+		want := fmt.Sprintf("%s %d/1", o.deadline.In(calendar.Zone).Format("2006-01"), num)
 		if len(got) != 1 || got[0] != want {
-			t.Errorf("grid %s, due %s: got %v, want [%s]", o.grid, o.deadline.In(shanghai()).Format(time.DateTime), got, want)
+			t.Errorf("grid %s, due %s: got %v, want [%s]", o.grid, o.deadline.In(calendar.Zone).Format(time.DateTime), got, want)
 		}
 	}
 }

@@ -363,7 +363,7 @@ func decodeCase(d *decoder, n *yaml.Node, p string, q *Query, reg *schemas.Regis
 	if v, ok := m["name"]; ok {
 		tc.name, _ = d.text(v, p+".name")
 	}
-	loc := shanghai()
+	loc := calendar.Zone
 	if v, ok := m["period"]; ok {
 		if s, ok := d.scalarText(v, p+".period"); ok {
 			date, err := time.ParseInLocation("2006-01-02", s, loc)

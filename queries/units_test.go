@@ -5,10 +5,12 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/yiwang-gov/yiwang/internal/calendar"
 )
 
 func TestPeriodStart(t *testing.T) {
-	loc := shanghai()
+	loc := calendar.Zone
 	for _, tc := range []struct {
 		period     Period
 		at         time.Time

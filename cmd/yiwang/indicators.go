@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/calendar"
+
 	"github.com/spf13/cobra"
 
 	"github.com/yiwang-gov/yiwang/queries"
@@ -65,7 +67,7 @@ func newIndicators() *cobra.Command {
 			}
 			// --refresh computes what a scheduled run computes: the current
 			// period of each indicator and the previous one.
-			now := time.Now().In(shanghai)
+			now := time.Now().In(calendar.Zone)
 			rangeOf := func(name string) (string, string) {
 				if !refresh {
 					return from, to
@@ -74,7 +76,7 @@ func newIndicators() *cobra.Command {
 				if !ok {
 					return "", ""
 				}
-				prev := q.Period.Start(q.Period.Start(now, shanghai).Add(-time.Nanosecond), shanghai)
+				prev := q.Period.Start(q.Period.Start(now, calendar.Zone).Add(-time.Nanosecond), calendar.Zone)
 				return prev.Format(time.DateOnly), now.AddDate(0, 0, 1).Format(time.DateOnly)
 			}
 			if refresh {
@@ -215,7 +217,7 @@ func newIndicators() *cobra.Command {
 			}
 			when := time.Now()
 			if at != "" {
-				if d, err := time.ParseInLocation(time.DateOnly, at, shanghai); err == nil {
+				if d, err := time.ParseInLocation(time.DateOnly, at, calendar.Zone); err == nil {
 					when = d
 				}
 			}
@@ -281,11 +283,7 @@ func localDate(v any) string {
 	if err != nil {
 		return cell(v)
 	}
-	loc, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		loc = time.FixedZone("CST", 8*3600)
-	}
-	return t.In(loc).Format(time.DateOnly)
+	return t.In(calendar.Zone).Format(time.DateOnly)
 }
 
 func orAll(sel []string) string {
@@ -350,5 +348,4 @@ func (p *progress) done() {
 	}
 }
 
-// shanghai is business time (China has kept +08:00 without summer time since 1991).
-var shanghai = time.FixedZone("CST", 8*3600)
+// calendar.Zone is business time (China has kept +08:00 without summer time since 1991).

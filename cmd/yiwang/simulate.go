@@ -8,6 +8,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/calendar"
+
 	"github.com/spf13/cobra"
 
 	"github.com/yiwang-gov/yiwang/internal/simulate"
@@ -97,7 +99,7 @@ be loaded and checked as it is.`,
 // historyRange parses --from and --to as Asia/Shanghai dates; to defaults to
 // now and is capped at now (the simulator cannot hold the future).
 func historyRange(from, to string, now time.Time) (time.Time, time.Time, error) {
-	sh := time.FixedZone("CST", 8*3600)
+	sh := calendar.Zone
 	if from == "" {
 		return time.Time{}, time.Time{}, errors.New("--to needs --from: the first date of the history")
 	}

@@ -44,6 +44,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/calendar"
+
 	"github.com/yiwang-gov/yiwang/internal/deadletter"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -196,8 +198,8 @@ func New(c Config) http.Handler {
 		if !decodeBody(w, r, maxBody, &req, `{"select": [...], "from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}`) {
 			return
 		}
-		from, err1 := time.ParseInLocation(time.DateOnly, req.From, shanghai)
-		to, err2 := time.ParseInLocation(time.DateOnly, req.To, shanghai)
+		from, err1 := time.ParseInLocation(time.DateOnly, req.From, calendar.Zone)
+		to, err2 := time.ParseInLocation(time.DateOnly, req.To, calendar.Zone)
 		if err1 != nil || err2 != nil || !to.After(from) {
 			writeErr(w, http.StatusBadRequest, fmt.Errorf("from and to must be dates YYYY-MM-DD with to after from, got %q and %q", req.From, req.To))
 			return
@@ -323,7 +325,7 @@ func (c Config) indicators(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, p := range []struct{ param, cond string }{{"from", "v.period_end > ?"}, {"to", "v.period_start < ?"}} {
 		if v := q.Get(p.param); v != "" {
-			t, err := time.ParseInLocation(time.DateOnly, v, shanghai)
+			t, err := time.ParseInLocation(time.DateOnly, v, calendar.Zone)
 			if err != nil {
 				writeErr(w, http.StatusBadRequest, fmt.Errorf("%s must be a date YYYY-MM-DD, got %q", p.param, v))
 				return
@@ -444,7 +446,7 @@ func (c Config) missing(w http.ResponseWriter, r *http.Request) {
 	}
 	at := time.Now()
 	if v := q.Get("at"); v != "" {
-		d, err := time.ParseInLocation(time.DateOnly, v, shanghai)
+		d, err := time.ParseInLocation(time.DateOnly, v, calendar.Zone)
 		if err != nil {
 			writeErr(w, http.StatusBadRequest, fmt.Errorf("at must be a date YYYY-MM-DD, got %q", v))
 			return
@@ -599,13 +601,6 @@ func (c Config) authorized(r *http.Request) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(c.AdminToken)) == 1
 }
-
-var shanghai = func() *time.Location {
-	if l, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return l
-	}
-	return time.FixedZone("CST", 8*3600)
-}()
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -84,6 +84,11 @@ func official(load func(string) (*time.Location, error)) (*Calendar, error) {
 	return c.With(days...)
 }
 
+// Zone is the business time zone, the one zone every date and period of
+// yiwang is in: Asia/Shanghai, or UTC+8 where the machine has no tz
+// database (see shanghai). Every package takes it from here.
+var Zone = shanghai(time.LoadLocation)
+
 // shanghai returns Asia/Shanghai from the tz database, or a fixed UTC+8
 // zone named CST when the database is missing. The two agree on every
 // instant since 1991-09-15, when China last left daylight saving time.

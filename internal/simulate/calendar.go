@@ -54,13 +54,12 @@ func OfficialCalendar() *Calendar {
 	}
 	// The simulator's own date arithmetic keeps the fixed UTC+8 zone it has
 	// always used; it agrees with cal's Asia/Shanghai since 1991.
-	return &Calendar{cal: cal, zone: shanghai()}
+	return &Calendar{cal: cal, zone: calendar.Zone}
 }
 
 // shanghai returns the business time zone. A fixed offset avoids depending
 // on the tz database being installed; China has not observed daylight saving
 // since 1991.
-func shanghai() *time.Location { return time.FixedZone("CST", 8*3600) }
 
 // Kind returns the kind of the Asia/Shanghai calendar day that t falls on.
 // Make-up working days are Workday.

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/calendar"
+
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
@@ -178,7 +180,7 @@ func (p *KafkaPublisher) platform(obj map[string]any) orderedObject {
 			return nil
 		}
 		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			return t.In(shanghai()).Format(layout)
+			return t.In(calendar.Zone).Format(layout)
 		}
 		return v // malformed: as the platform holds it
 	}

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/calendar"
+
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/transform"
@@ -120,7 +122,7 @@ func (p *LedgerPublisher) write(k kind, batch []change) error {
 		}
 		objs[i] = obj
 	}
-	now := p.s.cfg.Now().In(shanghai())
+	now := p.s.cfg.Now().In(calendar.Zone)
 	p.files[k]++
 	n := p.files[k]
 	folder := filepath.Join(p.dir, p.s.kinds[k].name)
@@ -274,9 +276,9 @@ func (p *LedgerPublisher) doorVisitXLSX(w io.Writer, title string, objs []map[st
 			case err != nil:
 				row[7] = v // malformed: as the clerk typed it
 			case variant(id, 3) == 0:
-				row[7] = excelize.Cell{StyleID: dateStyle, Value: excelSerial(t.In(shanghai()))}
+				row[7] = excelize.Cell{StyleID: dateStyle, Value: excelSerial(t.In(calendar.Zone))}
 			default:
-				row[7] = t.In(shanghai()).Format("2006-01-02 15:04")
+				row[7] = t.In(calendar.Zone).Format("2006-01-02 15:04")
 			}
 		}
 		if err := sw.SetRow(cellName(1, i+3), row); err != nil {
@@ -461,7 +463,7 @@ func localCell(obj map[string]any, field, layout string) any {
 	if err != nil {
 		return v
 	}
-	return t.In(shanghai()).Format(layout)
+	return t.In(calendar.Zone).Format(layout)
 }
 
 // excelSerial returns the Excel serial date (1900 date system) showing the

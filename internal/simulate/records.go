@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/calendar"
+
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
@@ -222,7 +224,7 @@ func residentID(rng *rand.Rand, area6 string, birth time.Time, male bool) string
 // old at now, never after now.
 func birthDate(rng *rand.Rand, now time.Time, minAge, maxAge int) time.Time {
 	age := minAge + rng.IntN(maxAge-minAge+1)
-	y, m, d := now.In(shanghai()).Date()
+	y, m, d := now.In(calendar.Zone).Date()
 	b := time.Date(y-age, m, d, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -rng.IntN(365))
 	return b
 }
@@ -407,7 +409,7 @@ func eventCategories() []eventCategory {
 // heatingSeason reports whether t falls in Changchun's heating season
 // (about 20 October to 10 April).
 func heatingSeason(t time.Time) bool {
-	lt := t.In(shanghai())
+	lt := t.In(calendar.Zone)
 	md := int(lt.Month())*100 + lt.Day()
 	return md >= 1020 || md <= 410
 }
