@@ -20,10 +20,7 @@ import (
 
 	"github.com/yiwang-gov/yiwang/connectors"
 	"github.com/yiwang-gov/yiwang/connectors/filedrop"
-	"github.com/yiwang-gov/yiwang/connectors/httpapi"
-	"github.com/yiwang-gov/yiwang/connectors/kafkain"
 	"github.com/yiwang-gov/yiwang/connectors/mapping"
-	"github.com/yiwang-gov/yiwang/connectors/sqldb"
 	"github.com/yiwang-gov/yiwang/internal/api"
 	"github.com/yiwang-gov/yiwang/internal/calendar"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
@@ -138,34 +135,10 @@ func (p *Pipeline) runners() (_ []*connectors.Runner, err error) {
 			return nil, fmt.Errorf("source %s: schema %s has personal fields (%s) and no pseudonym key: set YIWANG_PII_KEY to 32 or more random bytes in hex or base64 (and YIWANG_PII_KEY_VERSION)",
 				sc.Name, schema.Name, strings.Join(f, ", "))
 		}
-		var src connectors.Source
-		switch sc.Type {
-		case "httpapi":
-			s, err := httpapi.New(*sc.HTTP, schema.Key[0])
-			if err != nil {
-				return nil, fmt.Errorf("source %s: %w", sc.Name, err)
-			}
-			src = s
-		case "filedrop":
-			s, err := filedrop.New(*sc.File, schema)
-			if err != nil {
-				return nil, fmt.Errorf("source %s: %w", sc.Name, err)
-			}
-			s.Log = p.opts.Log
-			src = s
-		case "sqldb":
-			s, err := sqldb.New(*sc.SQL, schema.Key[0])
-			if err != nil {
-				return nil, fmt.Errorf("source %s: %w", sc.Name, err)
-			}
-			src = s
-		case "kafkain":
-			s, err := kafkain.New(*sc.Kafka, p.brokers)
-			if err != nil {
-				return nil, fmt.Errorf("source %s: %w", sc.Name, err)
-			}
-			s.Log = p.opts.Log
-			src = s
+		t, _ := connectorTypeOf(sc.Type) // the config's check refused unknown types
+		src, err := t.build(sc, schema, buildEnv{brokers: p.brokers, log: p.opts.Log})
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", sc.Name, err)
 		}
 		made = append(made, &connectors.Runner{Name: sc.Name, Schema: schema, Source: src, Every: sc.Every, Map: p.maps[sc.Name],
 			Producer: p.writer, State: state, Areas: p.areas, Key: p.opts.PIIKey, Metrics: p.metrics, Now: time.Now, Log: p.opts.Log})

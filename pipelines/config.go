@@ -525,35 +525,7 @@ func (c *Config) validate() Problems {
 		if s.Schema == "" {
 			probs = append(probs, c.problem("is required: the record type this source delivers", "sources", i, "schema"))
 		}
-		// block checks that the type's block is there and reports its own
-		// problems at their places; false when it is missing.
-		block := func(key, article string, present bool, errs func() []fieldError) bool {
-			if !present {
-				probs = append(probs, c.problem(fmt.Sprintf("type %s needs %s %q block", s.Type, article, key+":"), "sources", i))
-				return false
-			}
-			for _, e := range errs() {
-				probs = append(probs, c.problem(e.Msg, fieldPath(i, key, e.Field)...))
-			}
-			return true
-		}
-		switch s.Type {
-		case "httpapi":
-			block("http", "an", s.HTTP != nil, func() []fieldError { return fieldErrors(s.HTTP.Validate()) })
-		case "filedrop":
-			if block("file", "a", s.File != nil, func() []fieldError { return fieldErrors(s.File.Validate()) }) &&
-				s.File.Dir != "" && !filepath.IsAbs(s.File.Dir) && c.dir != "embedded:" {
-				c.Sources[i].File.Dir = filepath.Join(c.dir, s.File.Dir)
-			}
-		case "sqldb":
-			block("sql", "a", s.SQL != nil, func() []fieldError { return fieldErrors(s.SQL.Validate()) })
-		case "kafkain":
-			if block("kafka", "a", s.Kafka != nil, func() []fieldError { return fieldErrors(s.Kafka.Validate()) }) && s.Map == nil {
-				probs = append(probs, c.problem(`type kafkain needs a "map:" block: how the platform's records become the schema's fields`, "sources", i))
-			}
-		default:
-			probs = append(probs, c.problem(fmt.Sprintf("unknown connector type %q; known: %s", s.Type, strings.Join(ConnectorTypes, ", ")), "sources", i, "type"))
-		}
+		probs = append(probs, c.checkSource(i)...)
 	}
 	return probs
 }
@@ -580,9 +552,6 @@ func fieldPath(source int, block, field string) []any {
 	}
 	return path
 }
-
-// ConnectorTypes are the connector types a source may use.
-var ConnectorTypes = []string{"httpapi", "sqldb", "filedrop", "kafkain"}
 
 // CheckSchemas reports sources whose schema is unknown, and connector
 // settings that do not fit their schema.
