@@ -9,30 +9,6 @@ import (
 	"github.com/yiwang-gov/yiwang/queries"
 )
 
-var modeMigrations = []string{
-	`CREATE TABLE IF NOT EXISTS area_modes (
-  area_code VARCHAR PRIMARY KEY,
-  mode VARCHAR NOT NULL,
-  changed_at TIMESTAMPTZ NOT NULL,
-  reason VARCHAR)`,
-	`CREATE TABLE IF NOT EXISTS area_mode_changes (
-  area_code VARCHAR NOT NULL,
-  mode VARCHAR NOT NULL,
-  changed_at TIMESTAMPTZ NOT NULL,
-  reason VARCHAR)`,
-}
-
-// MigrateModes creates the tables of the areas' modes (平急转换): the
-// current mode per area and every change.
-func MigrateModes(ctx context.Context, db *sql.DB) error {
-	for _, q := range modeMigrations {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("migrate area modes: %w", err)
-		}
-	}
-	return nil
-}
-
 // CheckMode refuses a mode that is not normal or emergency and an area
 // that is not in the areas table.
 func CheckMode(ctx context.Context, db *sql.DB, area string, mode queries.Mode) error {

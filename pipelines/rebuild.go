@@ -88,17 +88,11 @@ func Rebuild(ctx context.Context, cfg *Config, out string, opts Options) (Rebuil
 	if err != nil {
 		return res, err
 	}
-	if err := queries.Migrate(ctx, st.DB()); err != nil {
-		return res, err
-	}
-	if err := MigrateModes(ctx, st.DB()); err != nil {
+	if err := queries.Migrate(ctx, st); err != nil {
 		return res, err
 	}
 	if err := queries.SyncThresholds(ctx, st.DB(), catalog); err != nil {
 		return res, err
-	}
-	if _, err := st.DB().ExecContext(ctx, queries.StatusView); err != nil {
-		return res, fmt.Errorf("create indicator_status: %w", err)
 	}
 
 	targets := map[string][]int{}

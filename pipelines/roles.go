@@ -177,20 +177,14 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := queries.Migrate(ctx, p.store.DB()); err != nil {
+	if err := queries.Migrate(ctx, p.store); err != nil {
 		return "", err
 	}
 	if err := catalog.Check(ctx, p.store.DB()); err != nil {
 		return "", err
 	}
-	if err := MigrateModes(ctx, p.store.DB()); err != nil {
-		return "", err
-	}
 	if err := queries.SyncThresholds(ctx, p.store.DB(), catalog); err != nil {
 		return "", err
-	}
-	if _, err := p.store.DB().ExecContext(ctx, queries.StatusView); err != nil {
-		return "", fmt.Errorf("create indicator_status: %w", err)
 	}
 	ExportModes(ctx, p.store.DB(), p.metrics)
 

@@ -261,7 +261,7 @@ func scratchStore(ctx context.Context, dir string, reg *schemas.Registry) (*stor
 		_ = st.Close()
 		return nil, err
 	}
-	if err := Migrate(ctx, st.DB()); err != nil {
+	if err := Migrate(ctx, st); err != nil {
 		_ = st.Close()
 		return nil, err
 	}

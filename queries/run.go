@@ -12,11 +12,14 @@ import (
 	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/calendar"
+	"github.com/yiwang-gov/yiwang/internal/store"
 )
 
-// migrations create the table of indicator values and its two views.
-var migrations = []string{
-	`CREATE TABLE IF NOT EXISTS indicator_values (
+// migrations are the tables this package owns: indicator values with
+// their views, thresholds, the areas' modes (平急转换) and the status view
+// that judges each cell by its area's mode.
+var migrations = []store.Migration{
+	{Version: 1, Name: "indicator values", SQL: `CREATE TABLE IF NOT EXISTS indicator_values (
   name VARCHAR NOT NULL,
   level VARCHAR NOT NULL,
   area_code VARCHAR NOT NULL,
@@ -30,32 +33,38 @@ var migrations = []string{
   computed_at TIMESTAMPTZ NOT NULL,
   inputs_fresh_at TIMESTAMPTZ,
   version INTEGER NOT NULL,
-  PRIMARY KEY (name, level, area_code, period_start, version))`,
+  PRIMARY KEY (name, level, area_code, period_start, version))`},
 	// The latest version of every cell: what dashboards show.
-	`CREATE OR REPLACE VIEW indicator_values_latest AS
+	{Version: 2, Name: "latest values view", SQL: `CREATE OR REPLACE VIEW indicator_values_latest AS
   SELECT * FROM indicator_values
-  QUALIFY row_number() OVER (PARTITION BY name, level, area_code, period_start ORDER BY version DESC) = 1`,
+  QUALIFY row_number() OVER (PARTITION BY name, level, area_code, period_start ORDER BY version DESC) = 1`},
 	// What may leave the server for any role: the latest version, with the
 	// numerator and denominator of a suppressed cell withheld.
-	`CREATE OR REPLACE VIEW indicator_values_public AS
+	{Version: 3, Name: "public values view", SQL: `CREATE OR REPLACE VIEW indicator_values_public AS
   SELECT name, level, area_code, period_start, period_end,
          CASE WHEN suppressed THEN NULL ELSE numerator END AS numerator,
          CASE WHEN suppressed THEN NULL ELSE denominator END AS denominator,
          value, suppressed, computed_at < period_end AS provisional,
          run_id, computed_at, inputs_fresh_at, version
-  FROM indicator_values_latest`,
-	thresholdsTable,
+  FROM indicator_values_latest`},
+	{Version: 4, Name: "thresholds", SQL: thresholdsTable},
+	{Version: 5, Name: "area modes", SQL: `CREATE TABLE IF NOT EXISTS area_modes (
+  area_code VARCHAR PRIMARY KEY,
+  mode VARCHAR NOT NULL,
+  changed_at TIMESTAMPTZ NOT NULL,
+  reason VARCHAR)`},
+	{Version: 6, Name: "area mode changes", SQL: `CREATE TABLE IF NOT EXISTS area_mode_changes (
+  area_code VARCHAR NOT NULL,
+  mode VARCHAR NOT NULL,
+  changed_at TIMESTAMPTZ NOT NULL,
+  reason VARCHAR)`},
+	{Version: 7, Name: "status view", SQL: StatusView},
 }
 
-// Migrate creates the indicator_values table and its views
-// indicator_values_latest and indicator_values_public if they do not exist.
-func Migrate(ctx context.Context, db *sql.DB) error {
-	for i, m := range migrations {
-		if _, err := db.ExecContext(ctx, m); err != nil {
-			return fmt.Errorf("queries migration %d: %w", i+1, err)
-		}
-	}
-	return nil
+// Migrate brings the tables this package owns up to date (store.Migrate,
+// component "queries"); the reference tables (the store's own) must exist.
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, "queries", migrations)
 }
 
 // Result counts what one Run did, in cells (one level, area and period

@@ -156,48 +156,6 @@ func (s *Store) Close() error {
 	return errors.Join(s.def.Close(), s.admin.Close(), s.db.Close())
 }
 
-var migrations = []string{
-	`CREATE TABLE IF NOT EXISTS load_offsets (
-  topic VARCHAR NOT NULL,
-  partition INTEGER NOT NULL,
-  next_offset BIGINT NOT NULL,
-  loaded_at TIMESTAMPTZ NOT NULL,
-  PRIMARY KEY (topic, partition))`,
-	`CREATE TABLE IF NOT EXISTS areas (
-  code VARCHAR PRIMARY KEY,
-  name VARCHAR NOT NULL,
-  level VARCHAR NOT NULL,
-  parent_code VARCHAR)`,
-	`CREATE TABLE IF NOT EXISTS gov_units (
-  unit_id VARCHAR PRIMARY KEY,
-  unit_type VARCHAR NOT NULL,
-  parent_id VARCHAR,
-  area_code VARCHAR,
-  name VARCHAR NOT NULL)`,
-	`CREATE TABLE IF NOT EXISTS calendar (
-  date DATE PRIMARY KEY,
-  kind VARCHAR NOT NULL,
-  is_workday BOOLEAN NOT NULL,
-  holiday VARCHAR,
-  working_seconds INTEGER NOT NULL,
-  covered BOOLEAN NOT NULL)`,
-	`CREATE OR REPLACE VIEW grids AS
-  SELECT g.code AS grid_code, g.name AS grid_name, g.parent_code AS community_code,
-         c.parent_code AS street_code,
-         CASE WHEN CAST(right(g.code, 3) AS INTEGER) >= 900 THEN 'dedicated' ELSE 'basic' END AS grid_type
-  FROM areas g LEFT JOIN areas c ON c.code = g.parent_code
-  WHERE g.level = 'grid'`,
-}
-
-func (s *Store) migrate(ctx context.Context) error {
-	for i, m := range migrations {
-		if _, err := s.db.ExecContext(ctx, m); err != nil {
-			return fmt.Errorf("migration %d: %w", i+1, err)
-		}
-	}
-	return nil
-}
-
 // MigrateSchemas creates the table of every record type and adds columns
 // that a schema gained (additive, optional changes). Anything else that
 // differs — a column type changed, a column gone — is refused: it needs a
