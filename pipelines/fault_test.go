@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/kafka"
+	"github.com/yiwang-gov/yiwang/internal/simulate"
 )
 
 // TestMain lets the test binary act as a pipeline process, so that fault
@@ -119,6 +120,31 @@ func startChild(t *testing.T, dir, broker, src, token string, env map[string]str
 	return &child{cmd: cmd}
 }
 
+// districtOn runs a simulated district whose ledgers, property database
+// and police topic hand over to broker, until the test ends; env is what
+// the pipeline file reads of them.
+func districtOn(t *testing.T, broker string) (sim *simulate.Simulator, srcURL string, env map[string]string) {
+	t.Helper()
+	sim, src := newSim("tok")
+	t.Cleanup(src.Close)
+	ds, env := demoEnv(t, sim)
+	ctx, cancel := context.WithCancel(context.Background())
+	ds.Run(ctx, []string{broker})
+	t.Cleanup(func() { cancel(); ds.Close() })
+	return sim, src.URL, env
+}
+
+// startRole starts a child running role (broker, connect, serve) with its
+// state in dir.
+func startRole(t *testing.T, role, dir, broker, srcURL string, env map[string]string) *child {
+	t.Helper()
+	e := map[string]string{"YIWANG_TEST_ROLE": role}
+	for k, v := range env {
+		e[k] = v
+	}
+	return startChild(t, dir, broker, srcURL, "tok", e)
+}
+
 // waitAddr waits until the child serves.
 func (c *child) waitAddr(t *testing.T, dir string) string {
 	t.Helper()
@@ -157,16 +183,11 @@ func TestLoaderSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer broker.Close()
-	sim, src := newSim("tok")
-	defer src.Close()
-	ds, env := demoEnv(t, sim)
-	ctx, cancel := context.WithCancel(context.Background())
-	ds.Run(ctx, []string{broker.Addr()})
-	defer func() { cancel(); ds.Close() }()
+	sim, srcURL, env := districtOn(t, broker.Addr())
 	dir := t.TempDir()
 	kills := 0
 	for i := range 24 {
-		c := startChild(t, dir, broker.Addr(), src.URL, "tok", env)
+		c := startChild(t, dir, broker.Addr(), srcURL, "tok", env)
 		if i%3 == 0 {
 			c.waitAddr(t, dir) // sometimes after start-up, sometimes during it
 		}
@@ -184,7 +205,7 @@ func TestLoaderSurvivesSIGKILL(t *testing.T) {
 		log, _ := os.ReadFile(filepath.Join(dir, "child.log"))
 		t.Fatalf("only %d of 24 runs were killed (others exited by themselves):\n%s", kills, tail(string(log), 3000))
 	}
-	c := startChild(t, dir, broker.Addr(), src.URL, "tok", env)
+	c := startChild(t, dir, broker.Addr(), srcURL, "tok", env)
 	addr := c.waitAddr(t, dir)
 	waitLedger(t, sim, addr, broker.Addr(), 120*time.Second)
 	rows := query(t, addr, "SELECT count(*) FROM grid_events")

@@ -2,7 +2,6 @@ package pipelines
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -46,19 +45,8 @@ func TestReplicasConverge(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer broker.Close()
-	sim, src := newSim("tok")
-	defer src.Close()
-	ds, env := demoEnv(t, sim)
-	ctx, cancel := context.WithCancel(context.Background())
-	ds.Run(ctx, []string{broker.Addr()})
-	defer func() { cancel(); ds.Close() }()
-	start := func(role, dir string) *child {
-		e := map[string]string{"YIWANG_TEST_ROLE": role}
-		for k, v := range env {
-			e[k] = v
-		}
-		return startChild(t, dir, broker.Addr(), src.URL, "tok", e)
-	}
+	sim, srcURL, env := districtOn(t, broker.Addr())
+	start := func(role, dir string) *child { return startRole(t, role, dir, broker.Addr(), srcURL, env) }
 	dirA, dirB := t.TempDir(), t.TempDir()
 	a, b := start("serve", dirA), start("serve", dirB)
 	start("connect", t.TempDir())

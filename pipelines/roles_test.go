@@ -1,7 +1,6 @@
 package pipelines
 
 import (
-	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -22,24 +21,15 @@ func TestRolesSurviveSIGKILL(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 2))
 	brokerAddr := freePort(t)
 	dirs := map[string]string{"broker": t.TempDir(), "connect": t.TempDir(), "serve": t.TempDir()}
-	sim, src := newSim("tok")
-	defer src.Close()
-	ds, env := demoEnv(t, sim)
-	start := func(role string) *child {
-		e := map[string]string{"YIWANG_TEST_ROLE": role}
-		for k, v := range env {
-			e[k] = v
-		}
-		return startChild(t, dirs[role], brokerAddr, src.URL, "tok", e)
-	}
+	var srcURL string
+	var env map[string]string
+	start := func(role string) *child { return startRole(t, role, dirs[role], brokerAddr, srcURL, env) }
 	procs := map[string]*child{}
 	procs["broker"] = start("broker")
 	procs["broker"].waitAddr(t, dirs["broker"])
+	sim, srcURL, env := districtOn(t, brokerAddr) // its police topic needs the broker
 	procs["serve"], procs["connect"] = start("serve"), start("connect")
 	procs["serve"].waitAddr(t, dirs["serve"])
-	ctx, cancel := context.WithCancel(context.Background())
-	ds.Run(ctx, []string{brokerAddr})
-	defer func() { cancel(); ds.Close() }()
 
 	roles := []string{"broker", "connect", "serve"}
 	kills := map[string]int{}

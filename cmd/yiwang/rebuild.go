@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,12 +17,9 @@ func newRebuild() *cobra.Command {
 		Short: "Build a fresh database from the Kafka log and the reference data, while the live one keeps serving",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := pipelines.LoadFile(file, os.LookupEnv)
+			cfg, err := loadConfig(file, brokers)
 			if err != nil {
 				return err
-			}
-			if brokers != "" {
-				cfg.Kafka.Brokers = strings.Split(brokers, ",")
 			}
 			res, err := pipelines.Rebuild(cmd.Context(), cfg, out, pipelines.Options{Log: slog.Default()})
 			if err != nil {

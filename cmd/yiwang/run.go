@@ -23,12 +23,9 @@ func newRole(role pipelines.Role, use, short string) *cobra.Command {
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := pipelines.LoadFile(file, os.LookupEnv)
+			cfg, err := loadConfig(file, brokers)
 			if err != nil {
 				return err
-			}
-			if brokers != "" {
-				cfg.Kafka.Brokers = strings.Split(brokers, ",")
 			}
 			var key *pii.Key
 			if _, set := os.LookupEnv("YIWANG_PII_KEY"); set {
@@ -45,6 +42,19 @@ func newRole(role pipelines.Role, use, short string) *cobra.Command {
 		cmd.Flags().BoolVar(&noScheduler, "no-scheduler", false, "compute no indicators on their schedules (e.g. while loading history; yiwang indicators run computes them on request)")
 	}
 	return cmd
+}
+
+// loadConfig reads the pipeline file, with --brokers, when given, in place
+// of its kafka.brokers.
+func loadConfig(file, brokers string) (*pipelines.Config, error) {
+	cfg, err := pipelines.LoadFile(file, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	if brokers != "" {
+		cfg.Kafka.Brokers = strings.Split(brokers, ",")
+	}
+	return cfg, nil
 }
 
 func newRun() *cobra.Command {
