@@ -398,7 +398,9 @@ func (s *xmlScan) check() *xmlViolation {
 	if s.inSpan {
 		return &xmlViolation{row: s.row, inRow: true, after: s.last, before: s.last}
 	}
-	return &xmlViolation{row: s.last + 1, after: s.prev, before: s.last}
+	// Rows numbered out of order (an r attribute going down) must not
+	// let more rows be read than came before the violation.
+	return &xmlViolation{row: s.last + 1, after: min(s.prev, s.last), before: s.last}
 }
 
 // endTag handles a complete tag: the start and end of span elements.
