@@ -37,7 +37,7 @@ type Options struct {
 	// (POST /api/v1/sql...); empty closes them.
 	AdminToken string
 	// Ready, if set, is called once everything runs, with the server's
-	// (empty for RoleConnect) and the broker's addresses.
+	// address (for RoleConnect, that of its /metrics) and the broker's.
 	Ready func(serverAddr, brokerAddr string)
 	// Role is what the process runs (default RoleAll).
 	Role Role
@@ -110,10 +110,6 @@ func (p *Pipeline) close() {
 }
 
 func (p *Pipeline) runners() (_ []*connectors.Runner, err error) {
-	state, err := connectors.LoadState(context.Background(), p.client, p.writer)
-	if err != nil {
-		return nil, err
-	}
 	var made []*connectors.Runner
 	defer func() {
 		if err == nil {
@@ -141,7 +137,7 @@ func (p *Pipeline) runners() (_ []*connectors.Runner, err error) {
 			return nil, fmt.Errorf("source %s: %w", sc.Name, err)
 		}
 		made = append(made, &connectors.Runner{Name: sc.Name, Schema: schema, Source: src, Every: sc.Every, Map: p.maps[sc.Name],
-			Producer: p.writer, State: state, Areas: p.areas, Key: p.opts.PIIKey, Metrics: p.metrics, Now: time.Now, Log: p.opts.Log})
+			Producer: p.writer, Areas: p.areas, Key: p.opts.PIIKey, Metrics: p.metrics, Now: time.Now, Log: p.opts.Log})
 	}
 	return made, nil
 }
@@ -290,6 +286,7 @@ func Topics(cfg *Config, reg *schemas.Registry) []kafka.Topic {
 		kafka.Topic{Name: ModesTopic, Partitions: 1, Configs: map[string]string{
 			"cleanup.policy": "compact", "segment.bytes": fmt.Sprint(cfg.Kafka.SegmentBytes)}},
 		kafka.Topic{Name: kafka.LeaderTopic, Partitions: 1},
+		kafka.Topic{Name: ConnectTopic, Partitions: connectPartitions},
 	)
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/yiwang-gov/yiwang/connectors"
 	"github.com/yiwang-gov/yiwang/internal/api"
@@ -109,8 +111,13 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 		if server, err = p.serve(ctx, &g); err != nil {
 			return err
 		}
-	} else if p.areas, err = areaSet(cfg); err != nil {
-		return err
+	} else {
+		if p.areas, err = areaSet(cfg); err != nil {
+			return err
+		}
+		if server, err = p.serveMetrics(&g); err != nil {
+			return err
+		}
 	}
 	if opts.Role.connects() {
 		if err := p.connect(&g); err != nil {
@@ -275,32 +282,114 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// connect adds the connectors to g, as one actor: a source that fails
-// keeps retrying on its own (the runner backs off), so only an interrupt
-// ends them.
+// serveMetrics adds to g, for a process that does not serve the API, a
+// listener on cfg.Listen with /metrics and /healthz only, and returns its
+// address: the connectors' freshness and failures are scraped there.
+func (p *Pipeline) serveMetrics(g *run.Group) (string, error) {
+	ln, err := net.Listen("tcp", p.cfg.Listen)
+	if err != nil {
+		return "", fmt.Errorf("listen on %s: %w", p.cfg.Listen, err)
+	}
+	p.ln = ln
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.metrics.Registry, promhttp.HandlerOpts{Registry: p.metrics.Registry}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute}
+	g.Add(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve metrics: %w", err)
+		}
+		return nil
+	}, func(error) { _ = srv.Close() })
+	return ln.Addr().String(), nil
+}
+
+// ConnectTopic's partitions stand for the sources: a source is run by the
+// connect member (of the group yiwang-connect.<name>) that holds the
+// partition its name hashes to, so that each runs in one process at a
+// time however many connect processes run.
+const (
+	ConnectTopic      = "yiwang.connect"
+	connectPartitions = 64
+)
+
+// sourcePartition is the partition of ConnectTopic that stands for source.
+func sourcePartition(source string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(source))
+	return int(h.Sum32() % connectPartitions)
+}
+
+// connect adds the connectors to g, as one actor that shares the sources
+// with every other connecting process through the group
+// yiwang-connect.<name>: for each generation of the group it runs the
+// sources whose partitions it holds, with their cursors read again from
+// Kafka (another process may have moved them), until the generation ends.
 func (p *Pipeline) connect(g *run.Group) error {
 	runners, err := p.runners()
 	if err != nil {
 		return err
 	}
 	ctx, stop := context.WithCancel(context.Background())
+	log := p.opts.Log
 	g.Add(func() error {
-		var wg sync.WaitGroup
-		for _, r := range runners {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_ = r.Run(ctx)
+		defer func() {
+			for _, r := range runners {
 				if c, ok := r.Source.(io.Closer); ok {
 					if err := c.Close(); err != nil {
-						p.opts.Log.Warn("close source", "source", r.Name, "err", err)
+						log.Warn("close source", "source", r.Name, "err", err)
 					}
 				}
-			}()
-		}
-		<-ctx.Done() // also with no source to run: only an interrupt ends them
-		wg.Wait()
-		return nil
+			}
+		}()
+		return p.client.Share(ctx, "yiwang-connect."+p.cfg.Name, ConnectTopic, kafka.GroupOptions{Log: log}, nil, func(gctx context.Context, parts []int) {
+			held := map[int]bool{}
+			for _, pt := range parts {
+				held[pt] = true
+			}
+			var mine []*connectors.Runner
+			for _, r := range runners {
+				on := held[sourcePartition(r.Name)]
+				v := 0.0
+				if on {
+					v = 1
+					mine = append(mine, r)
+				}
+				p.metrics.ConnectorAssigned.WithLabelValues(r.Name).Set(v)
+			}
+			if len(mine) == 0 {
+				<-gctx.Done()
+				return
+			}
+			state, err := connectors.LoadState(gctx, p.client, p.writer)
+			for err != nil && gctx.Err() == nil {
+				log.Warn("read the connectors' cursors; retrying", "err", err)
+				select {
+				case <-gctx.Done():
+				case <-time.After(time.Second):
+				}
+				state, err = connectors.LoadState(gctx, p.client, p.writer)
+			}
+			if gctx.Err() != nil {
+				return
+			}
+			names := make([]string, len(mine))
+			var wg sync.WaitGroup
+			for i, r := range mine {
+				names[i] = r.Name
+				r.State = state
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_ = r.Run(gctx)
+				}()
+			}
+			log.Info("running sources", "sources", names)
+			wg.Wait()
+			for _, r := range mine {
+				p.metrics.ConnectorAssigned.WithLabelValues(r.Name).Set(0)
+			}
+		})
 	}, func(error) { stop() })
 	return nil
 }

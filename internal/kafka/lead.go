@@ -15,15 +15,6 @@ import (
 // elects the leader: the member the group gives its partition leads.
 const LeaderTopic = "yiwang.leader"
 
-// LeadOptions tune Lead. The zero value is safe.
-type LeadOptions struct {
-	// SessionTimeout is how long a leader that stopped answering keeps
-	// its partition before the group gives it to another member (default
-	// 6 s): the longest time without a leader after a crash.
-	SessionTimeout time.Duration
-	Log            *slog.Logger
-}
-
 // oldestLeads gives the leader partition to the member that has been
 // running longest, so that a member joining does not take leadership
 // from one that holds it: leadership moves only when its holder leaves.
@@ -55,46 +46,57 @@ func (oldestLeads) AssignGroups(members []kgo.GroupMember, partitions []kgo.Part
 	return out
 }
 
-// Lead joins group (a consumer group over LeaderTopic, which must exist
-// with one partition) and calls lead(true) while this member is assigned
-// the partition — the member running longest (oldestLeads) — and
-// lead(false) whenever it is not, or not sure: between
-// generations and when the group cannot be reached. It returns when ctx
-// ends, after lead(false). A member is the leader from the moment its
-// generation gives it the partition until that generation ends, which the
-// coordinator starts only once every member of the generation before has
-// rejoined or timed out: two leaders at once would need a member that
-// kept acting after its session timed out without noticing, which Lead
-// prevents by giving up leadership as soon as its generation ends.
-func (c *Client) Lead(ctx context.Context, group string, o LeadOptions, lead func(bool)) error {
+// GroupOptions tune Share and Lead. The zero value is safe.
+type GroupOptions struct {
+	// SessionTimeout is how long a member that stopped answering keeps
+	// its partitions before the group gives them to the others (default
+	// 6 s): the longest pause of its work after a crash.
+	SessionTimeout time.Duration
+	Log            *slog.Logger
+}
+
+// LeadOptions tune Lead.
+type LeadOptions = GroupOptions
+
+// Share joins group over topic, whose partitions stand for pieces of work,
+// and for each generation of the group calls work with the partitions
+// assigned to this member (possibly none) and a context that ends with
+// the generation. The group moves on to its next generation only once
+// every member's work has returned, so a piece of work never runs in two
+// members at once: a member that loses its session stops its work when
+// its generation ends, before another member's generation with that
+// partition begins. balancer assigns the partitions (nil: by ranges). It
+// returns when ctx ends, after the work of the last generation returned.
+func (c *Client) Share(ctx context.Context, group, topic string, o GroupOptions, balancer kgo.GroupBalancer, work func(ctx context.Context, partitions []int)) error {
 	if o.SessionTimeout <= 0 {
 		o.SessionTimeout = 6 * time.Second
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
+	if balancer == nil {
+		balancer = kgo.RangeGroupBalancer{}
+	}
 	cg, err := kgo.NewConsumerGroup(kgo.ConsumerGroupConfig{
-		ID: group, Brokers: c.Brokers, Topics: []string{LeaderTopic},
-		GroupBalancers: []kgo.GroupBalancer{oldestLeads{since: time.Now().UnixNano()}},
+		ID: group, Brokers: c.Brokers, Topics: []string{topic},
+		GroupBalancers: []kgo.GroupBalancer{balancer},
 		SessionTimeout: o.SessionTimeout, HeartbeatInterval: o.SessionTimeout / 6, RebalanceTimeout: o.SessionTimeout,
 		JoinGroupBackoff: time.Second, Timeout: 5 * time.Second,
-		ErrorLogger: kgo.LoggerFunc(func(f string, a ...any) { o.Log.Debug("leader group: " + fmt.Sprintf(f, a...)) }),
+		ErrorLogger: kgo.LoggerFunc(func(f string, a ...any) { o.Log.Debug("group " + group + ": " + fmt.Sprintf(f, a...)) }),
 	})
 	if err != nil {
-		return fmt.Errorf("leader group %s: %w", group, err)
+		return fmt.Errorf("group %s: %w", group, err)
 	}
 	defer func() { _ = cg.Close() }()
-	defer lead(false)
 	failing := false
 	for {
 		gen, err := cg.Next(ctx)
 		if err != nil {
-			lead(false)
 			if ctx.Err() != nil || errors.Is(err, kgo.ErrGroupClosed) {
 				return nil
 			}
 			if !failing {
-				o.Log.Warn("leader group unreachable; not leading until it answers", "group", group, "err", err)
+				o.Log.Warn("group unreachable; its work waits until it answers", "group", group, "err", err)
 				failing = true
 			}
 			select {
@@ -105,18 +107,39 @@ func (c *Client) Lead(ctx context.Context, group string, o LeadOptions, lead fun
 			continue
 		}
 		failing = false
-		leading := len(gen.Assignments[LeaderTopic]) > 0
-		lead(leading)
-		ended := make(chan struct{})
+		var parts []int
+		for _, a := range gen.Assignments[topic] {
+			parts = append(parts, a.ID)
+		}
+		done := make(chan struct{})
 		gen.Start(func(gctx context.Context) {
-			<-gctx.Done()
-			close(ended)
+			defer close(done)
+			work(gctx, parts)
 		})
 		select {
-		case <-ended:
-			lead(false)
+		case <-done:
 		case <-ctx.Done():
+			_ = cg.Close() // ends the generation, and so the work
+			<-done
 			return nil
 		}
 	}
+}
+
+// Lead joins group (a consumer group over LeaderTopic, which must exist
+// with one partition) and calls lead(true) while this member is assigned
+// the partition — the member running longest (oldestLeads) — and
+// lead(false) whenever it is not, or not sure: between generations and
+// when the group cannot be reached. A member is the leader from the
+// moment its generation gives it the partition until that generation
+// ends; the coordinator starts the next generation only once every member
+// of the one before has rejoined or timed out, and a member gives up
+// leading as soon as its generation ends, so two never lead at once.
+func (c *Client) Lead(ctx context.Context, group string, o LeadOptions, lead func(bool)) error {
+	defer lead(false)
+	return c.Share(ctx, group, LeaderTopic, o, oldestLeads{since: time.Now().UnixNano()}, func(gctx context.Context, parts []int) {
+		lead(len(parts) > 0)
+		<-gctx.Done()
+		lead(false)
+	})
 }

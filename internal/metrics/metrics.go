@@ -55,6 +55,9 @@ type Metrics struct {
 	LoaderBatchTime  prometheus.Histogram
 	LoaderLag        *prometheus.GaugeVec
 	LoaderLastCommit prometheus.Gauge
+	// ConnectorAssigned is 1 for each source this process runs now (it
+	// holds the source's partition of yiwang.connect), else 0.
+	ConnectorAssigned *prometheus.GaugeVec
 	// Leader is 1 while this replica leads (performs the side effects
 	// that must happen once), else 0.
 	Leader prometheus.Gauge
@@ -113,6 +116,7 @@ func New() *Metrics {
 	m.LoaderBatches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_loader_batches_total", Help: "Loader batches by outcome (committed, failed)."}, []string{"outcome"})
 	m.LoaderBatchTime = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "yiwang_loader_batch_duration_seconds", Help: "Time to commit one batch to DuckDB.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
 	m.LoaderLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_loader_lag_records", Help: "Records between the loader's committed offset and the partition's high watermark."}, []string{"topic", "partition"})
+	m.ConnectorAssigned = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_connector_assigned", Help: "1 for each source this process runs now (its partition of yiwang.connect is assigned here), else 0."}, []string{"source"})
 	m.Leader = prometheus.NewGauge(prometheus.GaugeOpts{Name: "yiwang_leader", Help: "1 while this serve replica leads (the member of its leader group holding yiwang.leader's partition), else 0."})
 	m.LoaderFetchErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_loader_fetch_errors_total", Help: "Loader fetches that failed and were retried with backoff."}, []string{"topic"})
 	m.LoaderSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_loader_skipped_records_total", Help: "Records deleted by retention before the loader read them (its stored offset was below the log start)."}, []string{"topic", "partition"})
@@ -127,7 +131,7 @@ func New() *Metrics {
 	m.QuerySchedule = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_query_schedule", Help: "1 for every query schedule in force, by mode and cron expression (Asia/Shanghai)."}, []string{"query", "mode", "cron"})
 	m.AreaMode = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_area_mode", Help: "1 for the current mode of each area that was ever switched (normal, emergency)."}, []string{"area", "mode"})
 	for _, c := range []prometheus.Collector{m.QuerySchedule, m.AreaMode, m.QueryRuns, m.QueryLastSuccess, m.QueryDuration, m.QueryLastRun.GaugeVec, m.ConnectorRecords, m.ConnectorPolls, m.ConnectorLost, m.ConnectorLastPoll, m.ConnectorLastProduce, m.SourceNewestEvent,
-		m.LoaderRecords, m.LoaderBatches, m.LoaderBatchTime, m.LoaderLag, m.LoaderLastCommit, m.Leader, m.LoaderFetchErrors, m.LoaderSkipped, m.LoaderOffsetResets, m.TableNewestEvent, m.DeadLetters} {
+		m.LoaderRecords, m.LoaderBatches, m.LoaderBatchTime, m.LoaderLag, m.LoaderLastCommit, m.ConnectorAssigned, m.Leader, m.LoaderFetchErrors, m.LoaderSkipped, m.LoaderOffsetResets, m.TableNewestEvent, m.DeadLetters} {
 		f(c)
 	}
 	return m
