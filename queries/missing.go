@@ -63,3 +63,19 @@ LEFT JOIN attempts a ON a.target_id = t.%s
 WHERE coalesce(a.reached, false) = false AND starts_with(t.grid_code, $3)
 ORDER BY t.grid_code, t.%s`, target, id, extra, table, id, id), nil
 }
+
+// MissingQuery returns MissingSQL of target with its arguments: the
+// campaign from start to asOf, the area, and after, the key (grid_code,
+// id) of the last row of the page before (nil for the first page).
+func MissingQuery(target string, start, asOf time.Time, area string, after []any) (string, []any, error) {
+	q, err := MissingSQL(target)
+	if err != nil {
+		return "", nil, err
+	}
+	args := []any{start, asOf, area}
+	if after != nil {
+		q = `SELECT * FROM (` + q + `) m WHERE (m.grid_code, m.id) > ($4, $5) ORDER BY m.grid_code, m.id`
+		args = append(args, after...)
+	}
+	return q, args, nil
+}

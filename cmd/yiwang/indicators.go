@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/api"
 	"github.com/yiwang-gov/yiwang/internal/calendar"
 
 	"github.com/spf13/cobra"
@@ -140,44 +141,23 @@ func newIndicators() *cobra.Command {
 			if level != "" {
 				v.Set("level", level)
 			}
-			var rows [][]any
-			for { // every page
-				var res struct {
-					Columns []string
-					Rows    [][]any
-					Next    string
-					Error   string
-				}
-				resp, err := http.Get(server + "/api/v1/indicators?" + v.Encode())
-				if err != nil {
-					return fmt.Errorf("no server answers at %s: %w", server, err)
-				}
-				err = json.NewDecoder(resp.Body).Decode(&res)
-				_ = resp.Body.Close()
-				if err != nil {
-					return err
-				}
-				if resp.StatusCode != http.StatusOK || res.Error != "" {
-					return fmt.Errorf("HTTP %d: %s", resp.StatusCode, res.Error)
-				}
-				rows = append(rows, res.Rows...)
-				if res.Next == "" {
-					break
-				}
-				v.Set("after", res.Next)
+			cells, err := (&api.Client{Server: server}).Indicators(cmd.Context(), v)
+			if err != nil {
+				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PERIOD\tLEVEL\tAREA\tNAME\tNUMERATOR\tDENOMINATOR\tVALUE\tSTATUS (mode)")
-			for _, r := range rows {
+			for _, c := range cells {
 				val := "suppressed"
-				if r[9] != true {
-					val = cell(r[8])
+				if !c.Suppressed {
+					val = number(c.Value)
 				}
 				status := ""
-				if r[12] != nil {
-					status = fmt.Sprintf("%v (%v)", r[12], r[11])
+				if c.Status != "" {
+					status = fmt.Sprintf("%s (%s)", c.Status, c.Mode)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", localDate(r[4]), r[1], r[2], cell(r[3]), cell(r[6]), cell(r[7]), val, status)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.PeriodStart.In(calendar.Zone).Format(time.DateOnly), c.Level, c.AreaCode,
+					orDash(c.AreaName), number(c.Numerator), number(c.Denominator), val, status)
 			}
 			return tw.Flush()
 		},
@@ -277,20 +257,27 @@ func catalog() (*queries.Catalog, error) {
 }
 
 // localDate shows a period start as its Asia/Shanghai date.
-func localDate(v any) string {
-	s, _ := v.(string)
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return cell(v)
-	}
-	return t.In(calendar.Zone).Format(time.DateOnly)
-}
 
 func orAll(sel []string) string {
 	if len(sel) == 0 {
 		return "every indicator"
 	}
 	return strings.Join(sel, ", ")
+}
+
+// number is a value as the tables show it: "-" when there is none.
+func number(f *float64) string {
+	if f == nil {
+		return "-"
+	}
+	return cell(*f)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func cell(v any) string {

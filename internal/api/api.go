@@ -297,40 +297,29 @@ func (c Config) stream(r *http.Request, q string, pg *paging, args ...any) query
 	}
 }
 
-// indicatorColumns are the columns of GET /api/v1/indicators, in order.
-const indicatorColumns = `v.name, v.level, v.area_code, coalesce(a.name, g.name) AS area_name, v.period_start, v.period_end,
-  v.numerator, v.denominator, v.value, v.suppressed, v.provisional, v.mode, v.status, v.warn, v.alert,
-  v.inputs_fresh_at, v.run_id, v.version`
-
 // defaultIndicatorWindow is how far back GET /api/v1/indicators reaches
 // when neither from nor to is given.
 const defaultIndicatorWindow = 400 * 24 * time.Hour
 
 func (c Config) indicators(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	where, args := []string{"true"}, []any{}
-	if v := q.Get("name"); v != "" {
-		where, args = append(where, "v.name = ?"), append(args, v)
-	}
-	if v := q.Get("area"); v != "" {
-		where, args = append(where, "(v.area_code = ? OR (length(v.area_code) > length(?) AND starts_with(v.area_code, ?)))"), append(args, v, v, v)
-	}
-	if v := q.Get("level"); v != "" {
-		where, args = append(where, "v.level = ?"), append(args, v)
-	}
+	f := queries.IndicatorFilter{Name: q.Get("name"), Area: q.Get("area"), Level: q.Get("level")}
 	if q.Get("from") == "" && q.Get("to") == "" {
 		// The last thirteen months unless asked otherwise: a year and the
 		// month before, enough for every period's comparison.
-		where, args = append(where, "v.period_end > ?"), append(args, time.Now().Add(-defaultIndicatorWindow))
+		f.EndAfter = time.Now().Add(-defaultIndicatorWindow)
 	}
-	for _, p := range []struct{ param, cond string }{{"from", "v.period_end > ?"}, {"to", "v.period_start < ?"}} {
+	for _, p := range []struct {
+		param string
+		to    *time.Time
+	}{{"from", &f.EndAfter}, {"to", &f.StartBefore}} {
 		if v := q.Get(p.param); v != "" {
 			t, err := time.ParseInLocation(time.DateOnly, v, calendar.Zone)
 			if err != nil {
 				writeErr(w, http.StatusBadRequest, fmt.Errorf("%s must be a date YYYY-MM-DD, got %q", p.param, v))
 				return
 			}
-			where, args = append(where, p.cond), append(args, t)
+			*p.to = t
 		}
 	}
 	if v := q.Get("status"); v != "" {
@@ -338,23 +327,16 @@ func (c Config) indicators(w http.ResponseWriter, r *http.Request) {
 			writeErr(w, http.StatusBadRequest, fmt.Errorf("status must be ok, warn or alert, got %q", v))
 			return
 		}
-		where, args = append(where, "v.status = ?"), append(args, v)
+		f.Status = v
 	}
 	pg, after, ok := pageParams(w, q, keyText, keyTime, keyText, keyText)
 	if !ok {
 		return
 	}
-	if after != nil {
-		where = append(where, "(v.name, v.period_start, v.level, v.area_code) > (?, CAST(? AS TIMESTAMPTZ), ?, ?)")
-		args = append(args, after...)
-	}
-	pg.token = func(last []any) string { return encodeCursor([]any{last[0], last[4], last[1], last[2]}) }
+	f.After = after
+	pg.token = func(last []any) string { return encodeCursor(queries.IndicatorKey(last)) }
 	pg.bytes = sharedPageBytes
-	sqlText := `SELECT ` + indicatorColumns + `
-FROM indicator_status v
-LEFT JOIN areas a ON a.code = v.area_code AND v.level <> 'gov_unit'
-LEFT JOIN gov_units g ON g.unit_id = v.area_code AND v.level = 'gov_unit'
-WHERE ` + strings.Join(where, " AND ") + ` ORDER BY v.name, v.period_start, v.level, v.area_code`
+	sqlText, args := queries.IndicatorQuery(f)
 	writeQuery(w, r, c.stream(r, sqlText, pg, args...), pg, http.StatusOK)
 }
 
@@ -381,15 +363,12 @@ func (c Config) modes(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	where, args := "", []any{}
+	from := ""
 	if after != nil {
-		where, args = "WHERE m.area_code > ?", after
+		from, _ = after[0].(string)
 	}
 	pg.token = func(last []any) string { return encodeCursor(last[:1]) }
-	q := `SELECT m.area_code, a.name, a.level, m.mode, m.changed_at, m.reason,
-  (SELECT list({'mode': h.mode, 'changed_at': h.changed_at, 'reason': h.reason} ORDER BY h.changed_at DESC)[1:10]
-     FROM area_mode_changes h WHERE h.area_code = m.area_code) AS recent_changes
-FROM area_modes m LEFT JOIN areas a ON a.code = m.area_code ` + where + ` ORDER BY m.area_code`
+	q, args := queries.ModesQuery(from)
 	writeQuery(w, r, c.stream(r, q, pg, args...), pg, http.StatusOK)
 }
 
@@ -439,8 +418,7 @@ func (c Config) missing(w http.ResponseWriter, r *http.Request) {
 	if target == "" {
 		target = queries.TargetHousehold
 	}
-	sqlText, err := queries.MissingSQL(target)
-	if err != nil {
+	if _, err := queries.MissingSQL(target); err != nil {
 		writeErr(w, http.StatusBadRequest, err)
 		return
 	}
@@ -458,10 +436,10 @@ func (c Config) missing(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start, end, campaign := queries.CampaignOf(at.Add(-time.Nanosecond))
-	args := []any{start, minTime(at, end), q.Get("area")}
-	if after != nil {
-		sqlText = `SELECT * FROM (` + sqlText + `) m WHERE (m.grid_code, m.id) > ($4, $5) ORDER BY m.grid_code, m.id`
-		args = append(args, after...)
+	sqlText, args, err := queries.MissingQuery(target, start, minTime(at, end), q.Get("area"), after)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
 	}
 	pg.token = func(last []any) string { return encodeCursor([]any{last[1], last[0]}) }
 	w.Header().Set("X-Yiwang-Campaign", campaign)

@@ -197,6 +197,20 @@ FROM range(4500) t(i)`); err != nil {
 	if len(seen) != 4500 || pages != 5 {
 		t.Errorf("%d distinct rows in %d pages, want 4500 in 5 (the last one empty-ended)", len(seen), pages)
 	}
+	// The typed client reads every page and finds the columns by name.
+	cells, err := (&Client{Server: ts.URL}).Indicators(ctx, url.Values{"name": {"ind_1"}, "limit": {"700"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cells) != 1500 {
+		t.Fatalf("the client read %d cells of ind_1, want 1500", len(cells))
+	}
+	for _, c := range cells {
+		if c.Name != "ind_1" || c.Level != "grid" || c.Value == nil || *c.Value != *c.Numerator / 1000 || *c.Denominator != 1000 ||
+			c.Status != "ok" || c.Mode != "normal" || c.PeriodStart.IsZero() || !c.PeriodEnd.After(c.PeriodStart) || c.Warn != nil {
+			t.Fatalf("cell %+v", c)
+		}
+	}
 	// CSV pages carry the next cursor in a trailer.
 	resp, err := http.Get(ts.URL + "/api/v1/indicators?format=csv&limit=10")
 	if err != nil {

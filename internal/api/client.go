@@ -1,0 +1,120 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Client reads the API the way the command line does: typed answers,
+// every page, columns found by name — so that no caller depends on the
+// order of an answer's columns.
+type Client struct {
+	Server string // e.g. http://127.0.0.1:8080
+	Token  string // sent as a bearer token when set
+	HTTP   *http.Client
+}
+
+// IndicatorCell is one cell of GET /api/v1/indicators.
+type IndicatorCell struct {
+	Name, Level, AreaCode, AreaName string
+	PeriodStart, PeriodEnd          time.Time
+	// Numerator, Denominator and Value are nil when the cell is
+	// suppressed (or, for Value, undefined).
+	Numerator, Denominator, Value *float64
+	Suppressed, Provisional       bool
+	Mode                          string
+	Status                        string // ok, warn, alert; "" when not judged
+	Warn, Alert                   *float64
+}
+
+// page is one JSON page of a list route.
+type page struct {
+	Columns []string
+	Rows    [][]any
+	Next    string
+	Error   string
+}
+
+// Indicators returns every cell the filter selects (the route's
+// parameters: name, area, level, from, to, status), reading every page.
+func (c *Client) Indicators(ctx context.Context, filter url.Values) ([]IndicatorCell, error) {
+	var out []IndicatorCell
+	err := c.pages(ctx, "/api/v1/indicators", filter, func(col map[string]int, row []any) error {
+		var e IndicatorCell
+		get := func(name string) any {
+			if i, ok := col[name]; ok && i < len(row) {
+				return row[i]
+			}
+			return nil
+		}
+		str := func(name string) string { s, _ := get(name).(string); return s }
+		num := func(name string) *float64 {
+			if f, ok := get(name).(float64); ok {
+				return &f
+			}
+			return nil
+		}
+		tm := func(name string) time.Time { t, _ := time.Parse(time.RFC3339Nano, str(name)); return t }
+		e.Name, e.Level, e.AreaCode, e.AreaName = str("name"), str("level"), str("area_code"), str("area_name")
+		e.PeriodStart, e.PeriodEnd = tm("period_start"), tm("period_end")
+		e.Numerator, e.Denominator, e.Value = num("numerator"), num("denominator"), num("value")
+		e.Suppressed, _ = get("suppressed").(bool)
+		e.Provisional, _ = get("provisional").(bool)
+		e.Mode, e.Status = str("mode"), str("status")
+		e.Warn, e.Alert = num("warn"), num("alert")
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// pages calls row for each row of every page of path.
+func (c *Client) pages(ctx context.Context, path string, params url.Values, row func(col map[string]int, row []any) error) error {
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	v := url.Values{}
+	for k, vs := range params {
+		v[k] = vs
+	}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Server+path+"?"+v.Encode(), nil)
+		if err != nil {
+			return err
+		}
+		if c.Token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.Token)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return fmt.Errorf("no server answers at %s: %w", c.Server, err)
+		}
+		var p page
+		err = json.NewDecoder(resp.Body).Decode(&p)
+		_ = resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("%s: HTTP %d, %w", path, resp.StatusCode, err)
+		}
+		if resp.StatusCode != http.StatusOK || p.Error != "" {
+			return fmt.Errorf("%s: HTTP %d: %s", path, resp.StatusCode, p.Error)
+		}
+		col := make(map[string]int, len(p.Columns))
+		for i, name := range p.Columns {
+			col[name] = i
+		}
+		for _, r := range p.Rows {
+			if err := row(col, r); err != nil {
+				return err
+			}
+		}
+		if p.Next == "" {
+			return nil
+		}
+		v.Set("after", p.Next)
+	}
+}

@@ -1,0 +1,81 @@
+package queries
+
+import (
+	"strings"
+	"time"
+)
+
+// The read models of the tables this package owns: the SQL that the API
+// streams for GET /api/v1/indicators and GET /api/v1/modes. The API
+// checks the parameters and pages the answer; the columns and the joins
+// are this package's, as the tables are.
+
+// IndicatorColumns are the columns of an indicator cell as the API
+// answers it, in order.
+var IndicatorColumns = []string{"name", "level", "area_code", "area_name", "period_start", "period_end",
+	"numerator", "denominator", "value", "suppressed", "provisional", "mode", "status", "warn", "alert",
+	"inputs_fresh_at", "run_id", "version"}
+
+// IndicatorFilter selects indicator cells; zero fields select everything.
+type IndicatorFilter struct {
+	Name, Area, Level, Status string // Area: the area and everything under it
+	// EndAfter and StartBefore bound the periods: cells whose period ends
+	// after EndAfter and starts before StartBefore.
+	EndAfter, StartBefore time.Time
+	// After is the key (name, period_start, level, area_code) of the last
+	// cell of the page before.
+	After []any
+}
+
+// IndicatorQuery returns the query of the cells f selects, in key order
+// (name, period_start, level, area_code), each judged by the thresholds of
+// its area's mode (indicator_status).
+func IndicatorQuery(f IndicatorFilter) (string, []any) {
+	where, args := []string{"true"}, []any{}
+	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
+	if f.Name != "" {
+		add("v.name = ?", f.Name)
+	}
+	if f.Area != "" {
+		add("(v.area_code = ? OR (length(v.area_code) > length(?) AND starts_with(v.area_code, ?)))", f.Area, f.Area, f.Area)
+	}
+	if f.Level != "" {
+		add("v.level = ?", f.Level)
+	}
+	if !f.EndAfter.IsZero() {
+		add("v.period_end > ?", f.EndAfter)
+	}
+	if !f.StartBefore.IsZero() {
+		add("v.period_start < ?", f.StartBefore)
+	}
+	if f.Status != "" {
+		add("v.status = ?", f.Status)
+	}
+	if f.After != nil {
+		add("(v.name, v.period_start, v.level, v.area_code) > (?, CAST(? AS TIMESTAMPTZ), ?, ?)", f.After...)
+	}
+	return `SELECT v.name, v.level, v.area_code, coalesce(a.name, g.name) AS area_name, v.period_start, v.period_end,
+  v.numerator, v.denominator, v.value, v.suppressed, v.provisional, v.mode, v.status, v.warn, v.alert,
+  v.inputs_fresh_at, v.run_id, v.version
+FROM indicator_status v
+LEFT JOIN areas a ON a.code = v.area_code AND v.level <> 'gov_unit'
+LEFT JOIN gov_units g ON g.unit_id = v.area_code AND v.level = 'gov_unit'
+WHERE ` + strings.Join(where, " AND ") + ` ORDER BY v.name, v.period_start, v.level, v.area_code`, args
+}
+
+// IndicatorKey returns the paging key of a row of IndicatorQuery.
+func IndicatorKey(row []any) []any { return []any{row[0], row[4], row[1], row[2]} }
+
+// ModesQuery returns the query of the areas' current modes, each with its
+// ten latest changes, in area order after the area code after ("" for the
+// first page).
+func ModesQuery(after string) (string, []any) {
+	where, args := "", []any{}
+	if after != "" {
+		where, args = "WHERE m.area_code > ?", []any{after}
+	}
+	return `SELECT m.area_code, a.name, a.level, m.mode, m.changed_at, m.reason,
+  (SELECT list({'mode': h.mode, 'changed_at': h.changed_at, 'reason': h.reason} ORDER BY h.changed_at DESC)[1:10]
+     FROM area_mode_changes h WHERE h.area_code = m.area_code) AS recent_changes
+FROM area_modes m LEFT JOIN areas a ON a.code = m.area_code ` + where + ` ORDER BY m.area_code`, args
+}
