@@ -293,7 +293,7 @@ func Topics(cfg *Config, reg *schemas.Registry) []kafka.Topic {
 
 // LoadCalendar builds the working-day calendar — the official one built in
 // plus the files under reference.holidays — and writes it to the calendar
-// table, from the first covered year to the year after the last.
+// table (queries.WriteCalendar).
 func LoadCalendar(ctx context.Context, cfg *Config, st *store.Store) (*calendar.Calendar, error) {
 	cal, err := calendar.Official()
 	if err != nil {
@@ -312,15 +312,7 @@ func LoadCalendar(ctx context.Context, cfg *Config, st *store.Store) (*calendar.
 			return nil, err
 		}
 	}
-	first, last := cal.Years()
-	loc := cal.Location()
-	rows := cal.CalendarRows(time.Date(first, 1, 1, 0, 0, 0, 0, loc), time.Date(last+1, 12, 31, 12, 0, 0, 0, loc))
-	days := make([]store.CalendarDay, len(rows))
-	for i, r := range rows {
-		days[i] = store.CalendarDay{Date: time.Date(r.Date.Year, time.Month(r.Date.Month), r.Date.Day, 0, 0, 0, 0, time.UTC),
-			Kind: r.Kind.String(), IsWorkday: r.IsWorkday, Holiday: r.Holiday, WorkingSeconds: int(r.WorkingSeconds), Covered: r.Covered}
-	}
-	if err := st.ReplaceCalendar(ctx, days); err != nil {
+	if err := queries.WriteCalendar(ctx, st, cal); err != nil {
 		return nil, err
 	}
 	return cal, nil

@@ -198,13 +198,19 @@ func TestFiles(ctx context.Context, c *Catalog, fsys fs.FS, dir string) (results
 	return results, nil
 }
 
-// loadCalendar writes the official calendar to the calendar table, from the
-// first year it covers to the year after the last.
+// loadCalendar writes the official calendar to the calendar table.
 func loadCalendar(ctx context.Context, st *store.Store) error {
 	cal, err := calendar.Official()
 	if err != nil {
 		return err
 	}
+	return WriteCalendar(ctx, st, cal)
+}
+
+// WriteCalendar writes cal to the calendar table that the indicators'
+// working-time arithmetic reads, from the first year it covers to the
+// year after the last.
+func WriteCalendar(ctx context.Context, st *store.Store, cal *calendar.Calendar) error {
 	first, last := cal.Years()
 	loc := cal.Location()
 	rows := cal.CalendarRows(time.Date(first, 1, 1, 0, 0, 0, 0, loc), time.Date(last+1, 12, 31, 12, 0, 0, 0, loc))
