@@ -24,6 +24,7 @@ import (
 	"github.com/yiwang-gov/yiwang/connectors/kafkain"
 	"github.com/yiwang-gov/yiwang/connectors/mapping"
 	"github.com/yiwang-gov/yiwang/connectors/sqldb"
+	"github.com/yiwang-gov/yiwang/internal/diag"
 	"github.com/yiwang-gov/yiwang/internal/store"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
@@ -170,29 +171,10 @@ func (c *Config) applyDefaults() {
 }
 
 // Problem is one thing wrong in a config file: where, and what to change.
-type Problem struct {
-	File      string
-	Line, Col int
-	Msg       string
-}
-
-func (p Problem) Error() string {
-	if p.Line > 0 {
-		return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Msg)
-	}
-	return fmt.Sprintf("%s: %s", p.File, p.Msg)
-}
+type Problem = diag.Problem
 
 // Problems are all the problems of a config, reported together.
-type Problems []Problem
-
-func (ps Problems) Error() string {
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = p.Error()
-	}
-	return strings.Join(s, "\n")
-}
+type Problems = diag.Problems
 
 // LoadFile reads and checks a pipeline file.
 func LoadFile(path string, getenv func(string) (string, bool)) (*Config, error) {
@@ -231,7 +213,7 @@ func parse(raw []byte, file, dir string, getenv func(string) (string, bool)) (*C
 	walkScalars(doc, func(n *yaml.Node) {
 		v, err := Interpolate(n.Value, getenv)
 		if err != nil {
-			probs = append(probs, Problem{file, n.Line, n.Column, err.Error()})
+			probs = append(probs, Problem{File: file, Line: n.Line, Col: n.Column, Msg: err.Error()})
 			return
 		}
 		if v != n.Value {
@@ -433,7 +415,7 @@ func knownFields(file string, n *yaml.Node, t reflect.Type, path string) Problem
 			k := n.Content[i]
 			ft, ok := fields[k.Value]
 			if !ok {
-				probs = append(probs, Problem{file, k.Line, k.Column, fmt.Sprintf("%s: unknown field; known fields are %s", join(path, k.Value), strings.Join(names, ", "))})
+				probs = append(probs, Problem{File: file, Line: k.Line, Col: k.Column, Msg: fmt.Sprintf("%s: unknown field; known fields are %s", join(path, k.Value), strings.Join(names, ", "))})
 				continue
 			}
 			probs = append(probs, knownFields(file, n.Content[i+1], ft, join(path, k.Value))...)
@@ -497,7 +479,7 @@ func (c *Config) problem(msg string, path ...any) Problem {
 			fmt.Fprintf(&b, "[%d]", k)
 		}
 	}
-	return Problem{c.file, n.Line, n.Column, b.String() + ": " + msg}
+	return Problem{File: c.file, Line: n.Line, Col: n.Column, Msg: b.String() + ": " + msg}
 }
 
 func (c *Config) validate() Problems {
@@ -530,17 +512,8 @@ func (c *Config) validate() Problems {
 	return probs
 }
 
-// fieldError is a connector's own configuration problem: each connector
-// package declares the same struct as its FieldError.
-type fieldError = struct{ Field, Msg string }
-
-func fieldErrors[E ~struct{ Field, Msg string }](es []E) []fieldError {
-	out := make([]fieldError, len(es))
-	for i, e := range es {
-		out[i] = fieldError(e)
-	}
-	return out
-}
+// fieldError is a connector's own configuration problem.
+type fieldError = diag.FieldError
 
 // fieldPath is the config path of a connector's field ("tls.mode").
 func fieldPath(source int, block, field string) []any {

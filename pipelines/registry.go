@@ -41,19 +41,19 @@ type buildEnv struct {
 var connectorTypes = []connectorType{
 	{name: "httpapi", block: "http",
 		present: func(s *SourceConfig) bool { return s.HTTP != nil },
-		check:   func(s *SourceConfig) []fieldError { return fieldErrors(s.HTTP.Validate()) },
+		check:   func(s *SourceConfig) []fieldError { return s.HTTP.Validate() },
 		build: func(s SourceConfig, sc *schemas.Schema, _ buildEnv) (connectors.Source, error) {
 			return httpapi.New(*s.HTTP, sc.Key[0])
 		}},
 	{name: "sqldb", block: "sql",
 		present: func(s *SourceConfig) bool { return s.SQL != nil },
-		check:   func(s *SourceConfig) []fieldError { return fieldErrors(s.SQL.Validate()) },
+		check:   func(s *SourceConfig) []fieldError { return s.SQL.Validate() },
 		build: func(s SourceConfig, sc *schemas.Schema, _ buildEnv) (connectors.Source, error) {
 			return sqldb.New(*s.SQL, sc.Key[0])
 		}},
 	{name: "filedrop", block: "file",
 		present: func(s *SourceConfig) bool { return s.File != nil },
-		check:   func(s *SourceConfig) []fieldError { return fieldErrors(s.File.Validate()) },
+		check:   func(s *SourceConfig) []fieldError { return s.File.Validate() },
 		build: func(s SourceConfig, sc *schemas.Schema, env buildEnv) (connectors.Source, error) {
 			src, err := filedrop.New(*s.File, sc)
 			if err != nil {
@@ -64,7 +64,7 @@ var connectorTypes = []connectorType{
 		}},
 	{name: "kafkain", block: "kafka", needsMap: true,
 		present: func(s *SourceConfig) bool { return s.Kafka != nil },
-		check:   func(s *SourceConfig) []fieldError { return fieldErrors(s.Kafka.Validate()) },
+		check:   func(s *SourceConfig) []fieldError { return s.Kafka.Validate() },
 		build: func(s SourceConfig, _ *schemas.Schema, env buildEnv) (connectors.Source, error) {
 			src, err := kafkain.New(*s.Kafka, env.brokers)
 			if err != nil {

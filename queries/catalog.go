@@ -68,7 +68,7 @@ func Load(fsys fs.FS, dir string, reg *schemas.Registry) (*Catalog, error) {
 		c.byName[q.Name] = q
 		c.queries = append(c.queries, q)
 	}
-	if err := probs.orNil(); err != nil {
+	if err := orNil(probs); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -109,16 +109,16 @@ func (c *Catalog) resolveInputs(q *Query) Problems {
 		ev, ok := tables[t]
 		switch {
 		case !ok:
-			probs = append(probs, Problem{q.File, at.line, at.col, fmt.Sprintf("inputs[%d]: %s is not a table; the tables are %s", i, t, strings.Join(known, ", "))})
+			probs = append(probs, Problem{File: q.File, Line: at.line, Col: at.col, Msg: fmt.Sprintf("inputs[%d]: %s is not a table; the tables are %s", i, t, strings.Join(known, ", "))})
 			continue
 		case !q.reads(t):
-			probs = append(probs, Problem{q.File, at.line, at.col, fmt.Sprintf("inputs[%d]: the SQL does not read %s; remove it from inputs", i, t)})
+			probs = append(probs, Problem{File: q.File, Line: at.line, Col: at.col, Msg: fmt.Sprintf("inputs[%d]: the SQL does not read %s; remove it from inputs", i, t)})
 		}
 		q.inputs = append(q.inputs, input{table: t, eventTime: ev})
 	}
 	for _, t := range known {
 		if at, ok := q.text.words[t]; ok && !slices.Contains(q.Inputs, t) {
-			probs = append(probs, Problem{q.File, at.line, at.col, fmt.Sprintf("sql: reads table %s, which inputs does not list; add it to inputs", t)})
+			probs = append(probs, Problem{File: q.File, Line: at.line, Col: at.col, Msg: fmt.Sprintf("sql: reads table %s, which inputs does not list; add it to inputs", t)})
 		}
 	}
 	return probs
@@ -162,7 +162,7 @@ func (c *Catalog) Check(ctx context.Context, db *sql.DB) error {
 	for _, q := range c.queries {
 		probs = append(probs, q.check(ctx, db)...)
 	}
-	return probs.orNil()
+	return orNil(probs)
 }
 
 func (q *Query) check(ctx context.Context, db *sql.DB) Problems {

@@ -212,7 +212,7 @@ var (
 // repeated keys, wrong types and missing fields are errors).
 func Parse(file string, raw []byte) (*Query, error) {
 	q, probs := parse(file, raw)
-	if err := probs.orNil(); err != nil {
+	if err := orNil(probs); err != nil {
 		return nil, err
 	}
 	return q, nil
@@ -243,7 +243,7 @@ func parse(file string, raw []byte) (*Query, Problems) {
 	q.decodeHeader(d, root)
 	base := strings.TrimSuffix(path.Base(file), ".sql")
 	if n := q.at["name"]; n != nil && q.Name != "" && q.Name != base {
-		d.probs = append(d.probs, Problem{file, n.line, n.col, fmt.Sprintf("name: %q differs from the file name; name the file %s.sql or the query %s", q.Name, q.Name, base)})
+		d.probs = append(d.probs, Problem{File: file, Line: n.line, Col: n.col, Msg: fmt.Sprintf("name: %q differs from the file name; name the file %s.sql or the query %s", q.Name, q.Name, base)})
 	}
 	q.checkSQL(d)
 	return q, d.probs
@@ -570,7 +570,7 @@ func (q *Query) checkSQL(d *decoder) {
 	st := scanSQL(q.SQL, q.SQLLine)
 	q.text = st
 	bad := func(at pos, format string, args ...any) {
-		d.probs = append(d.probs, Problem{q.File, at.line, at.col, "sql: " + fmt.Sprintf(format, args...)})
+		d.probs = append(d.probs, Problem{File: q.File, Line: at.line, Col: at.col, Msg: "sql: " + fmt.Sprintf(format, args...)})
 	}
 	if st.unterminated != nil {
 		bad(*st.unterminated, "a string, quoted name or comment starting here is never closed; close it")

@@ -168,7 +168,7 @@ func TestFiles(ctx context.Context, c *Catalog, fsys fs.FS, dir string) (results
 		}
 	}
 	if len(probs) > 0 {
-		return nil, probs.sorted()
+		return nil, probs.Sorted()
 	}
 	scratch, err := os.MkdirTemp("", "yiwang-querytest-")
 	if err != nil {

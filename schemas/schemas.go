@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/yiwang-gov/yiwang/internal/diag"
 )
 
 //go:embed *.schema.json
@@ -195,34 +196,12 @@ func (r *Registry) Get(name string) (*Schema, bool) { s, ok := r.byName[name]; r
 // ByTopic returns the schema whose records travel on topic.
 func (r *Registry) ByTopic(topic string) (*Schema, bool) { s, ok := r.byTopic[topic]; return s, ok }
 
-// Problem is one thing wrong in a schema file, with the place and the fix.
-type Problem struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (p Problem) Error() string {
-	if p.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
-	}
-	return fmt.Sprintf("%s: %s", p.File, p.Msg)
-}
+// Problem is one thing wrong in a schema file (diag.Problem).
+type Problem = diag.Problem
 
 // Problems collects every problem found while loading, so that a user sees
 // them all at once.
-type Problems []Problem
-
-func (ps Problems) Error() string {
-	var b strings.Builder
-	for i, p := range ps {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(p.Error())
-	}
-	return b.String()
-}
+type Problems = diag.Problems
 
 // Load reads every *.schema.json file of fsys. It reports all problems of all
 // files together as Problems.
@@ -248,7 +227,7 @@ func Load(fsys fs.FS) (*Registry, error) {
 			continue
 		}
 		if o, dup := reg.byTopic[s.Topic]; dup {
-			probs = append(probs, Problem{f, lineOf(raw, `"topic"`), fmt.Sprintf("x-yiwang.topic %q is also used by %s; give each record type its own topic", s.Topic, o.File)})
+			probs = append(probs, Problem{File: f, Line: lineOf(raw, `"topic"`), Msg: fmt.Sprintf("x-yiwang.topic %q is also used by %s; give each record type its own topic", s.Topic, o.File)})
 			continue
 		}
 		reg.byName[s.Name] = s
@@ -300,7 +279,7 @@ const draft2020 = "https://json-schema.org/draft/2020-12/schema"
 func parse(file string, raw []byte) (*Schema, Problems) {
 	var probs Problems
 	bad := func(needle, format string, args ...any) {
-		probs = append(probs, Problem{file, lineOf(raw, needle), fmt.Sprintf(format, args...)})
+		probs = append(probs, Problem{File: file, Line: lineOf(raw, needle), Msg: fmt.Sprintf(format, args...)})
 	}
 	name, ok := strings.CutSuffix(path.Base(file), ".schema.json")
 	if !ok || !validIdent(name) {
@@ -314,7 +293,7 @@ func parse(file string, raw []byte) (*Schema, Problems) {
 		if ok := asSyntax(err, &se); ok {
 			line = 1 + bytes.Count(raw[:se.Offset], []byte("\n"))
 		}
-		probs = append(probs, Problem{file, line, fmt.Sprintf("not valid JSON: %v", err)})
+		probs = append(probs, Problem{File: file, Line: line, Msg: fmt.Sprintf("not valid JSON: %v", err)})
 		return nil, probs
 	}
 	if doc.Schema != draft2020 {

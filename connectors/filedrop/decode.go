@@ -168,7 +168,7 @@ func newPlan(cfg *Config, s *schemas.Schema) (*plan, []FieldError) {
 	p := &plan{schema: s, columns: map[string]string{}, conv: map[string]*converter{}, explicit: map[string]bool{},
 		defaults: map[string]any{}, version: s.VersionField}
 	if len(s.Key) != 1 {
-		errs = append(errs, FieldError{"schema", fmt.Sprintf("%s has a key of %d fields; the file connector needs one", s.Name, len(s.Key))})
+		errs = append(errs, FieldError{Field: "schema", Msg: fmt.Sprintf("%s has a key of %d fields; the file connector needs one", s.Name, len(s.Key))})
 		return nil, errs
 	}
 	p.keyField = s.Key[0]
@@ -176,7 +176,7 @@ func newPlan(cfg *Config, s *schemas.Schema) (*plan, []FieldError) {
 	for _, h := range sortedKeys(cfg.Columns) {
 		f := cfg.Columns[h]
 		if _, ok := s.Column(f); !ok {
-			errs = append(errs, FieldError{"columns." + h, fmt.Sprintf("%q is not a field of %s; known: %s", f, s.Name, strings.Join(fieldNames(s), ", "))})
+			errs = append(errs, FieldError{Field: "columns." + h, Msg: fmt.Sprintf("%q is not a field of %s; known: %s", f, s.Name, strings.Join(fieldNames(s), ", "))})
 			continue
 		}
 		p.columns[normHeader(h)] = f
@@ -201,7 +201,7 @@ func newPlan(cfg *Config, s *schemas.Schema) (*plan, []FieldError) {
 				_, inTypes := cfg.Types[f]
 				_, inValues := cfg.Values[f]
 				if where == "types" && inTypes || where == "values" && inValues {
-					errs = append(errs, FieldError{where + "." + f, fmt.Sprintf("%q is not a field of %s", f, s.Name)})
+					errs = append(errs, FieldError{Field: where + "." + f, Msg: fmt.Sprintf("%q is not a field of %s", f, s.Name)})
 				}
 			}
 			continue
@@ -214,7 +214,7 @@ func newPlan(cfg *Config, s *schemas.Schema) (*plan, []FieldError) {
 		if declared {
 			c.kind = t.Type
 			if !compatible(t.Type, col.Type) {
-				errs = append(errs, FieldError{"types." + f + ".type", fmt.Sprintf("%s cannot fill %s, which is %s in the schema; use %s", t.Type, f, col.Type.SQL(), inferKind(col.Type))})
+				errs = append(errs, FieldError{Field: "types." + f + ".type", Msg: fmt.Sprintf("%s cannot fill %s, which is %s in the schema; use %s", t.Type, f, col.Type.SQL(), inferKind(col.Type))})
 			}
 		}
 		switch c.kind {
@@ -236,7 +236,7 @@ func newPlan(cfg *Config, s *schemas.Schema) (*plan, []FieldError) {
 			c.loc = time.UTC
 			if c.kind == TypeTime {
 				if !declared || t.Timezone == "" {
-					errs = append(errs, FieldError{"types." + f + ".timezone", "is required: the time zone of the ledger's naive times, e.g. Asia/Shanghai"})
+					errs = append(errs, FieldError{Field: "types." + f + ".timezone", Msg: "is required: the time zone of the ledger's naive times, e.g. Asia/Shanghai"})
 				} else if loc, err := time.LoadLocation(t.Timezone); err == nil {
 					c.loc = loc
 				}
@@ -258,7 +258,7 @@ func newPlan(cfg *Config, s *schemas.Schema) (*plan, []FieldError) {
 	}
 	for _, f := range sortedKeys(cfg.Defaults) {
 		if _, ok := s.Column(f); !ok {
-			errs = append(errs, FieldError{"defaults." + f, fmt.Sprintf("%q is not a field of %s", f, s.Name)})
+			errs = append(errs, FieldError{Field: "defaults." + f, Msg: fmt.Sprintf("%q is not a field of %s", f, s.Name)})
 			continue
 		}
 		p.defaults[f] = cfg.Defaults[f]
@@ -268,20 +268,20 @@ func newPlan(cfg *Config, s *schemas.Schema) (*plan, []FieldError) {
 	for _, m := range placeholder.FindAllStringSubmatchIndex(p.template, -1) {
 		f := p.template[m[2]:m[3]]
 		if _, ok := s.Column(f); !ok {
-			errs = append(errs, FieldError{"id.template", fmt.Sprintf("{%s} is not a field of %s", f, s.Name)})
+			errs = append(errs, FieldError{Field: "id.template", Msg: fmt.Sprintf("{%s} is not a field of %s", f, s.Name)})
 		}
 		p.parts = append(p.parts, templatePart{text: p.template[last:m[0]]}, templatePart{field: f})
 		last = m[1]
 	}
 	p.parts = append(p.parts, templatePart{text: p.template[last:]})
 	if _, mapped := column[p.keyField]; !mapped && p.template == "" && !p.hash && p.defaults[p.keyField] == nil && len(cfg.Columns) > 0 {
-		errs = append(errs, FieldError{"id", fmt.Sprintf("no column fills the key %s: map one in columns, or set id.template (e.g. \"{grid_code}-{target_id}\") or id.hash: true", p.keyField)})
+		errs = append(errs, FieldError{Field: "id", Msg: fmt.Sprintf("no column fills the key %s: map one in columns, or set id.template (e.g. \"{grid_code}-{target_id}\") or id.hash: true", p.keyField)})
 	}
 	switch cfg.UpdatedAt {
 	case "", UpdatedFileTime:
 	default:
 		if _, ok := s.Column(cfg.UpdatedAt); !ok {
-			errs = append(errs, FieldError{"updated_at", fmt.Sprintf("%q is neither file_time nor a field of %s", cfg.UpdatedAt, s.Name)})
+			errs = append(errs, FieldError{Field: "updated_at", Msg: fmt.Sprintf("%q is neither file_time nor a field of %s", cfg.UpdatedAt, s.Name)})
 		}
 		p.versionOf = cfg.UpdatedAt
 	}

@@ -56,6 +56,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/yiwang-gov/yiwang/connectors"
+	"github.com/yiwang-gov/yiwang/internal/diag"
 	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
@@ -184,17 +185,16 @@ type IDRule struct {
 
 // FieldError is one problem with a Config field; Field is a dotted path
 // (columns.网格编码, types.visited_at.timezone).
-type FieldError struct{ Field, Msg string }
-
-// Error returns "field: message".
-func (e FieldError) Error() string { return e.Field + ": " + e.Msg }
+type FieldError = diag.FieldError
 
 // Validate reports every problem of the config on its own, naming the
 // field and what to change. CheckSchema adds the problems against the
 // source's schema.
 func (c *Config) Validate() []FieldError {
 	var out []FieldError
-	add := func(f, format string, args ...any) { out = append(out, FieldError{f, fmt.Sprintf(format, args...)}) }
+	add := func(f, format string, args ...any) {
+		out = append(out, FieldError{Field: f, Msg: fmt.Sprintf(format, args...)})
+	}
 	if c.Dir == "" {
 		add("dir", "is required: the folder files are dropped in")
 	}

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/yiwang-gov/yiwang/connectors"
+	"github.com/yiwang-gov/yiwang/internal/diag"
 )
 
 //go:embed sample.yaml
@@ -65,7 +66,7 @@ type Config struct {
 }
 
 // FieldError is one problem with a Config field.
-type FieldError struct{ Field, Msg string }
+type FieldError = diag.FieldError
 
 // Validate reports every problem, naming the field and what to change.
 func (c *Config) Validate() []FieldError {
@@ -73,18 +74,18 @@ func (c *Config) Validate() []FieldError {
 	u, err := url.Parse(c.URL)
 	switch {
 	case c.URL == "":
-		out = append(out, FieldError{"url", "is required: the endpoint to poll"})
+		out = append(out, FieldError{Field: "url", Msg: "is required: the endpoint to poll"})
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		out = append(out, FieldError{"url", fmt.Sprintf("must be an absolute http(s) URL, got %q", c.URL)})
+		out = append(out, FieldError{Field: "url", Msg: fmt.Sprintf("must be an absolute http(s) URL, got %q", c.URL)})
 	}
 	if c.PageSize < 0 || c.PageSize > 100000 {
-		out = append(out, FieldError{"page_size", fmt.Sprintf("must be 1-100000, got %d", c.PageSize)})
+		out = append(out, FieldError{Field: "page_size", Msg: fmt.Sprintf("must be 1-100000, got %d", c.PageSize)})
 	}
 	if c.Timeout < 0 {
-		out = append(out, FieldError{"timeout", fmt.Sprintf("must be > 0, got %q", c.Timeout)})
+		out = append(out, FieldError{Field: "timeout", Msg: fmt.Sprintf("must be > 0, got %q", c.Timeout)})
 	}
 	if c.BackoffMax != 0 && c.BackoffMin > c.BackoffMax {
-		out = append(out, FieldError{"backoff_min", "must not exceed backoff_max"})
+		out = append(out, FieldError{Field: "backoff_min", Msg: "must not exceed backoff_max"})
 	}
 	return out
 }

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/yiwang-gov/yiwang/connectors"
+	"github.com/yiwang-gov/yiwang/internal/diag"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 )
 
@@ -80,7 +81,7 @@ const (
 const maxWaitLimit = 5 * time.Second
 
 // FieldError is one problem with a Config field.
-type FieldError struct{ Field, Msg string }
+type FieldError = diag.FieldError
 
 var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
@@ -89,23 +90,23 @@ func (c *Config) Validate() []FieldError {
 	var out []FieldError
 	for i, b := range c.Brokers {
 		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
-			out = append(out, FieldError{"brokers." + strconv.Itoa(i), fmt.Sprintf("must be host:port, got %q", b)})
+			out = append(out, FieldError{Field: "brokers." + strconv.Itoa(i), Msg: fmt.Sprintf("must be host:port, got %q", b)})
 		}
 	}
 	switch {
 	case c.Topic == "":
-		out = append(out, FieldError{"topic", "is required: the platform's topic to read"})
+		out = append(out, FieldError{Field: "topic", Msg: "is required: the platform's topic to read"})
 	case !topicName.MatchString(c.Topic) || c.Topic == "." || c.Topic == "..":
-		out = append(out, FieldError{"topic", fmt.Sprintf("%q is not a Kafka topic name (letters, digits, '.', '_', '-')", c.Topic)})
+		out = append(out, FieldError{Field: "topic", Msg: fmt.Sprintf("%q is not a Kafka topic name (letters, digits, '.', '_', '-')", c.Topic)})
 	}
 	if c.Start != "" && c.Start != StartEarliest && c.Start != StartLatest {
-		out = append(out, FieldError{"start", fmt.Sprintf("must be earliest or latest, got %q", c.Start)})
+		out = append(out, FieldError{Field: "start", Msg: fmt.Sprintf("must be earliest or latest, got %q", c.Start)})
 	}
 	if c.PageSize < 0 || c.PageSize > 100000 {
-		out = append(out, FieldError{"page_size", fmt.Sprintf("must be 1-100000, got %d", c.PageSize)})
+		out = append(out, FieldError{Field: "page_size", Msg: fmt.Sprintf("must be 1-100000, got %d", c.PageSize)})
 	}
 	if c.MaxWait < 0 || c.MaxWait > maxWaitLimit {
-		out = append(out, FieldError{"max_wait", fmt.Sprintf("must be between 1ms and %s, got %q", maxWaitLimit, c.MaxWait)})
+		out = append(out, FieldError{Field: "max_wait", Msg: fmt.Sprintf("must be between 1ms and %s, got %q", maxWaitLimit, c.MaxWait)})
 	}
 	return out
 }

@@ -345,13 +345,13 @@ func TestValidate(t *testing.T) {
 	}{
 		{"minimal", Config{Topic: "jz.jqxx"}, nil},
 		{"everything wrong", Config{Brokers: []string{"10.0.0.5"}, Topic: "jz/jqxx", Start: "oldest", PageSize: -1, MaxWait: time.Minute}, []FieldError{
-			{"brokers.0", `must be host:port, got "10.0.0.5"`},
-			{"topic", `"jz/jqxx" is not a Kafka topic name (letters, digits, '.', '_', '-')`},
-			{"start", `must be earliest or latest, got "oldest"`},
-			{"page_size", "must be 1-100000, got -1"},
-			{"max_wait", `must be between 1ms and 5s, got "1m0s"`},
+			{Field: "brokers.0", Msg: `must be host:port, got "10.0.0.5"`},
+			{Field: "topic", Msg: `"jz/jqxx" is not a Kafka topic name (letters, digits, '.', '_', '-')`},
+			{Field: "start", Msg: `must be earliest or latest, got "oldest"`},
+			{Field: "page_size", Msg: "must be 1-100000, got -1"},
+			{Field: "max_wait", Msg: `must be between 1ms and 5s, got "1m0s"`},
 		}},
-		{"no topic", Config{}, []FieldError{{"topic", "is required: the platform's topic to read"}}},
+		{"no topic", Config{}, []FieldError{{Field: "topic", Msg: "is required: the platform's topic to read"}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -82,6 +82,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/yiwang-gov/yiwang/internal/diag"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
@@ -226,7 +227,7 @@ func (f *Field) UnmarshalYAML(n *yaml.Node) error {
 
 // FieldError is one problem of a Config; Field is its path inside the map
 // block, e.g. "fields.received_at.timezone" or "keep.0".
-type FieldError struct{ Field, Msg string }
+type FieldError = diag.FieldError
 
 // kind is what a field's value is converted to.
 type kind int
@@ -304,7 +305,7 @@ type field struct {
 func Compile(cfg Config, sc *schemas.Schema) (*Mapping, []FieldError) {
 	var errs []FieldError
 	bad := func(at, format string, args ...any) {
-		errs = append(errs, FieldError{at, fmt.Sprintf(format, args...)})
+		errs = append(errs, FieldError{Field: at, Msg: fmt.Sprintf(format, args...)})
 	}
 	colNames := make([]string, len(sc.Columns))
 	for i, c := range sc.Columns {
@@ -389,7 +390,7 @@ func compileField(at, name string, col schemas.Column, spec Field, sc *schemas.S
 		if sub != "" {
 			p += "." + sub
 		}
-		errs = append(errs, FieldError{p, fmt.Sprintf(format, args...)})
+		errs = append(errs, FieldError{Field: p, Msg: fmt.Sprintf(format, args...)})
 	}
 	f := &field{name: name, optional: spec.Optional, personal: col.PII != schemas.PIINone}
 	switch {

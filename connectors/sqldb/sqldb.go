@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/yiwang-gov/yiwang/connectors"
+	"github.com/yiwang-gov/yiwang/internal/diag"
 )
 
 // SampleConfig is sample.yaml, the documented configuration.
@@ -106,7 +107,7 @@ type TLSConfig struct {
 }
 
 // FieldError is one problem with a Config field.
-type FieldError struct{ Field, Msg string }
+type FieldError = diag.FieldError
 
 // Defaults, in one place.
 const (
@@ -128,7 +129,7 @@ var (
 func (c *Config) Validate() []FieldError {
 	var out []FieldError
 	add := func(field, format string, args ...any) {
-		out = append(out, FieldError{field, fmt.Sprintf(format, args...)})
+		out = append(out, FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	switch c.Driver {
 	case "", "postgres":

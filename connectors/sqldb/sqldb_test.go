@@ -754,35 +754,35 @@ func TestValidate(t *testing.T) {
 		{"table", Config{DSNEnv: "PG", Table: "public.work_order", Columns: []string{"order_id", "updated_at"}}, nil},
 		{"query", Config{DSNEnv: "PG", Query: "  with x as (select 1) SELECT * FROM x"}, nil},
 		{"nothing", Config{}, []FieldError{
-			{"dsn_env", "is required: the environment variable holding the connection string"},
-			{"table", "is required (or query): the table to read"}}},
+			{Field: "dsn_env", Msg: "is required: the environment variable holding the connection string"},
+			{Field: "table", Msg: "is required (or query): the table to read"}}},
 		{"a connection string instead of a variable, never echoed", Config{DSNEnv: "postgres://u:secret@db/x", Query: "SELECT 1"}, []FieldError{
-			{"dsn_env", "looks like a connection string: put it in an environment variable and name the variable here"}}},
+			{Field: "dsn_env", Msg: "looks like a connection string: put it in an environment variable and name the variable here"}}},
 		{"both query and table", Config{DSNEnv: "PG", Query: "SELECT 1", Table: "t"}, []FieldError{
-			{"query", "give either query or table with columns, not both"}}},
+			{Field: "query", Msg: "give either query or table with columns, not both"}}},
 		{"not a select", Config{DSNEnv: "PG", Query: "DELETE FROM t"}, []FieldError{
-			{"query", "must be one SELECT (or WITH ... SELECT)"}}},
+			{Field: "query", Msg: "must be one SELECT (or WITH ... SELECT)"}}},
 		{"columns", Config{DSNEnv: "PG", Table: "a..b", Columns: []string{"x", "x", ""}, IDColumn: "order_id"}, []FieldError{
-			{"table", `must be a table name, optionally schema-qualified (public.work_order), got "a..b"`},
-			{"columns[1]", `"x" is listed twice`},
-			{"columns[2]", "is empty"},
-			{"columns", "must include the timestamp_column updated_at"},
-			{"columns", "must include the id_column order_id"}}},
+			{Field: "table", Msg: `must be a table name, optionally schema-qualified (public.work_order), got "a..b"`},
+			{Field: "columns[1]", Msg: `"x" is listed twice`},
+			{Field: "columns[2]", Msg: "is empty"},
+			{Field: "columns", Msg: "must include the timestamp_column updated_at"},
+			{Field: "columns", Msg: "must include the id_column order_id"}}},
 		{"ranges", Config{DSNEnv: "PG", Query: "SELECT 1", Mode: "incrementing", Delay: dur(-time.Second), BatchSize: -1,
 			Timeout: -1, MaxRetries: num(11), Timezone: "Beijing", Driver: "mysql", IDColumn: "updated_at"}, []FieldError{
-			{"driver", "mysql is not supported yet; only postgres"},
-			{"id_column", "must differ from timestamp_column"},
-			{"mode", `must be timestamp+id, got "incrementing"`},
-			{"delay", `must be >= 0, got "-1s"`},
-			{"batch_size", "must be 1-100000, got -1"},
-			{"timeout", `must be > 0, got "-1ns"`},
-			{"max_retries", "must be 0-10, got 11"},
-			{"timezone", `unknown time zone "Beijing": use an IANA name such as Asia/Shanghai`}}},
+			{Field: "driver", Msg: "mysql is not supported yet; only postgres"},
+			{Field: "id_column", Msg: "must differ from timestamp_column"},
+			{Field: "mode", Msg: `must be timestamp+id, got "incrementing"`},
+			{Field: "delay", Msg: `must be >= 0, got "-1s"`},
+			{Field: "batch_size", Msg: "must be 1-100000, got -1"},
+			{Field: "timeout", Msg: `must be > 0, got "-1ns"`},
+			{Field: "max_retries", Msg: "must be 0-10, got 11"},
+			{Field: "timezone", Msg: `unknown time zone "Beijing": use an IANA name such as Asia/Shanghai`}}},
 		{"tls", Config{DSNEnv: "PG", Query: "SELECT 1", TLS: TLSConfig{Mode: "disable", CAFile: "ca.pem", KeyFile: "k"}}, []FieldError{
-			{"tls.mode", "is disable, so ca_file and cert_file have no use"},
-			{"tls.cert_file", "cert_file and key_file go together"}}},
+			{Field: "tls.mode", Msg: "is disable, so ca_file and cert_file have no use"},
+			{Field: "tls.cert_file", Msg: "cert_file and key_file go together"}}},
 		{"tls prefer", Config{DSNEnv: "PG", Query: "SELECT 1", TLS: TLSConfig{Mode: "allow"}}, []FieldError{
-			{"tls.mode", "allow falls back to plaintext without a word: use verify-full (or disable, for a server on this machine)"}}},
+			{Field: "tls.mode", Msg: "allow falls back to plaintext without a word: use verify-full (or disable, for a server on this machine)"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.cfg.Validate(); !slices.Equal(got, tc.want) {

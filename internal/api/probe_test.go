@@ -206,7 +206,7 @@ FROM range(4500) t(i)`); err != nil {
 		t.Fatalf("the client read %d cells of ind_1, want 1500", len(cells))
 	}
 	for _, c := range cells {
-		if c.Name != "ind_1" || c.Level != "grid" || c.Value == nil || *c.Value != *c.Numerator / 1000 || *c.Denominator != 1000 ||
+		if c.Name != "ind_1" || c.Level != "grid" || c.Value == nil || *c.Value != *c.Numerator/1000 || *c.Denominator != 1000 ||
 			c.Status != "ok" || c.Mode != "normal" || c.PeriodStart.IsZero() || !c.PeriodEnd.After(c.PeriodStart) || c.Warn != nil {
 			t.Fatalf("cell %+v", c)
 		}

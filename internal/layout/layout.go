@@ -55,5 +55,7 @@ var Layers = map[string]Layer{
 
 	"schemas": {80, false, "the record schemas: validation, keys, versions, tables' columns"},
 
+	"internal/diag": {85, false, "problems in a person's files: file:line:col and what to change, field errors"},
+
 	"internal/layout": {90, false, "this rule"},
 }

@@ -1,0 +1,61 @@
+// Package diag is how yiwang tells a person what is wrong in a file they
+// wrote — a pipeline file, a query file, a schema, a connector's block:
+// one problem type that says where (file:line:col) and what to change,
+// the list of them reported together, and a connector's own field errors
+// before they are placed in a file.
+package diag
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Problem is one thing wrong in a file: where, and what to change.
+type Problem struct {
+	File      string
+	Line, Col int // 1-based; 0 when the problem concerns the whole file (or line)
+	Msg       string
+}
+
+// Error formats the problem as file:line:col: message, leaving out what
+// is not known.
+func (p Problem) Error() string {
+	switch {
+	case p.Line > 0 && p.Col > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Msg)
+	case p.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s", p.File, p.Msg)
+}
+
+// Problems are all the problems found, reported together, one a line.
+type Problems []Problem
+
+// Error lists the problems, one a line.
+func (ps Problems) Error() string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Sorted orders problems by file, line and column, keeping the order of
+// problems found at the same place.
+func (ps Problems) Sorted() Problems {
+	slices.SortStableFunc(ps, func(a, b Problem) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
+	})
+	return ps
+}
+
+// FieldError is a connector's own configuration problem, by the path of
+// the field in its block ("tls.mode"); the pipeline file's check places it
+// at the field's line.
+type FieldError struct{ Field, Msg string }
+
+// Error returns "field: message".
+func (e FieldError) Error() string { return e.Field + ": " + e.Msg }
