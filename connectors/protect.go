@@ -20,6 +20,14 @@ func PersonalFields(sc *schemas.Schema) []string {
 	return out
 }
 
+// Check is the runner's check of a record in its schema's source form:
+// its personal fields normalised (normalizePersonal), then validated
+// against the schema with the areas. It changes obj in place.
+func Check(sc *schemas.Schema, obj map[string]any, areas schemas.Areas, now time.Time) error {
+	normalizePersonal(sc, obj, now)
+	return sc.Validate(obj, areas, now)
+}
+
 // normalizePersonal rewrites resident IDs and mobile numbers of obj into
 // their normal form (half-width digits, upper-case X, no +86) so that the
 // schema's checks and the pseudonym see one spelling per person. A value

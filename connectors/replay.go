@@ -107,8 +107,7 @@ func (r *Replayer) revalidate(d deadletter.Record, now time.Time) ([]byte, *sche
 			return nil, nil, err
 		}
 	}
-	normalizePersonal(sc, obj, now)
-	if err := sc.Validate(obj, r.Areas, now); err != nil {
+	if err := Check(sc, obj, r.Areas, now); err != nil {
 		return nil, nil, err
 	}
 	if _, err := protect(sc, r.Key, obj, now); err != nil {

@@ -147,8 +147,7 @@ func (r *Runner) convert(recs []Record, cursor string, deadAtCursor map[uint64]b
 			obj, err = r.Map.Apply(src)
 		}
 		if err == nil {
-			normalizePersonal(r.Schema, obj, now)
-			err = r.Schema.Validate(obj, r.Areas, now)
+			err = Check(r.Schema, obj, r.Areas, now)
 		}
 		if err == nil {
 			_, err = protect(r.Schema, r.Key, obj, now)

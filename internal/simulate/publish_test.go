@@ -21,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"github.com/yiwang-gov/yiwang/connectors"
 	"github.com/yiwang-gov/yiwang/connectors/filedrop"
 	"github.com/yiwang-gov/yiwang/connectors/sqldb"
 	"github.com/yiwang-gov/yiwang/internal/pii"
@@ -102,30 +103,13 @@ func loadSources(t *testing.T, name string, env map[string]string) []sourceFile 
 	return out
 }
 
-// validate checks a record as connectors.Runner does: decode, normalise
-// the personal fields, validate against the schema with the areas.
+// validate checks a record as connectors.Runner does (connectors.Check).
 func validate(sc *schemas.Schema, raw []byte, areas schemas.Areas, now time.Time) (map[string]any, error) {
 	obj, err := schemas.Decode(raw)
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range sc.Columns {
-		v, ok := obj[c.Name].(string)
-		if !ok || c.PII == schemas.PIINone {
-			continue
-		}
-		switch c.Check {
-		case schemas.CheckResidentID:
-			if n, err := pii.NormalizeID(v, now); err == nil {
-				obj[c.Name] = n
-			}
-		case schemas.CheckMobile:
-			if n, err := pii.NormalizeMobile(v); err == nil {
-				obj[c.Name] = n
-			}
-		}
-	}
-	return obj, sc.Validate(obj, areas, now)
+	return obj, connectors.Check(sc, obj, areas, now)
 }
 
 // normalised returns obj in a form that compares equal whatever the
