@@ -256,20 +256,16 @@ func asTypeError(err error, target **yaml.TypeError) bool {
 	return ok
 }
 
-var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
-
 // fixLines moves yaml's "line N: msg" into the Problem's position and names
 // the field whose value could not be decoded.
 func fixLines(ps Problems, doc *yaml.Node) Problems {
 	for i, p := range ps {
-		m := yamlLine.FindStringSubmatch(p.Msg)
-		if m == nil {
+		line, rest, ok := diag.YAMLLine(p.Msg)
+		if !ok {
 			continue
 		}
-		_, _ = fmt.Sscanf(m[1], "%d", &ps[i].Line)
-		ps[i].Col = 1
-		ps[i].Msg = m[2]
-		if tm := yamlType.FindStringSubmatch(m[2]); tm != nil {
+		ps[i].Line, ps[i].Col, ps[i].Msg = line, 1, rest
+		if tm := yamlType.FindStringSubmatch(rest); tm != nil {
 			walkPaths(doc, "", func(path string, n *yaml.Node) {
 				if n.Line == ps[i].Line && n.Value == tm[1] {
 					ps[i].Col = n.Column

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/yiwang-gov/yiwang/internal/diag"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -31,8 +31,6 @@ func (d *decoder) bad(n *yaml.Node, path, format string, args ...any) {
 	}
 	d.probs = append(d.probs, p)
 }
-
-var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // parseYAML parses one YAML document. Positions in text are the file's when
 // the caller keeps the file's lines (see splitHeader). An empty document
@@ -62,9 +60,8 @@ func parseYAML(file, text string, fallbackLine int) (*yaml.Node, Problems) {
 
 func yamlProblem(file string, err error, fallbackLine int) Problem {
 	msg := err.Error()
-	if m := yamlErrLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return Problem{File: file, Line: line, Msg: "not valid YAML: " + m[2]}
+	if line, rest, ok := diag.YAMLLine(msg); ok {
+		return Problem{File: file, Line: line, Msg: "not valid YAML: " + rest}
 	}
 	return Problem{File: file, Line: fallbackLine, Msg: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }

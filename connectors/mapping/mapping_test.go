@@ -243,8 +243,8 @@ fields:
   foo: bar
   case_id: ajbh
 `, []FieldError{
-			{"fields.foo", `unknown schema field "foo"; mapped_case has: case_id, kind, grid_code, reported_at, due_on, parties_n, amount, is_valid, deferred, tags, urgency, closed_at, owner_id, note, updated_at`},
-			{"fields", "mapped_case requires kind, grid_code, reported_at, updated_at: map them here or list them in keep"},
+			{Field: "fields.foo", Msg: `unknown schema field "foo"; mapped_case has: case_id, kind, grid_code, reported_at, due_on, parties_n, amount, is_valid, deferred, tags, urgency, closed_at, owner_id, note, updated_at`},
+			{Field: "fields", Msg: "mapped_case requires kind, grid_code, reported_at, updated_at: map them here or list them in keep"},
 		}},
 		{"time problems", `
 fields:
@@ -259,19 +259,19 @@ fields:
   tags: {path: t, type: string}
 keep: [updated_at, foo, updated_at]
 `, []FieldError{
-			{"fields.amount.type", "type string does not fit amount (DOUBLE); use number"},
-			{"fields.closed_at.timezone", "has no effect without time layouts; remove it or add time"},
-			{"fields.closed_at.timezone", `unknown time zone "Asia/Shangai": use an IANA name such as Asia/Shanghai`},
-			{"fields.due_on.timezone", `unknown time zone "Mars/Olympus": use an IANA name such as Asia/Shanghai`},
-			{"fields.grid_code.time", "time layouts need a time field; grid_code is VARCHAR"},
-			{"fields.kind.values.b", `"nonsense" is not a value of kind; it takes report, assistance, complaint`},
-			{"fields.kind.values.c", `"3" is not a value of kind; it takes report, assistance, complaint`},
-			{"fields.parties_n.time", "time layouts need a time field; parties_n is BIGINT"},
-			{"fields.reported_at.time.1", `layout "YYYY-MM-DD" is not a Go time layout: write the reference time Mon Jan 2 15:04:05 2006 as the source writes it, e.g. 2006-01-02 15:04:05 (or unix, unix_ms)`},
-			{"fields.reported_at.timezone", "time needs timezone: the zone of naive times, e.g. Asia/Shanghai"},
-			{"fields.tags.type", "type string does not fit tags (VARCHAR[]); use list"},
-			{"keep.1", `unknown schema field "foo"; mapped_case has: case_id, kind, grid_code, reported_at, due_on, parties_n, amount, is_valid, deferred, tags, urgency, closed_at, owner_id, note, updated_at`},
-			{"keep.2", `"updated_at" is listed twice`},
+			{Field: "fields.amount.type", Msg: "type string does not fit amount (DOUBLE); use number"},
+			{Field: "fields.closed_at.timezone", Msg: "has no effect without time layouts; remove it or add time"},
+			{Field: "fields.closed_at.timezone", Msg: `unknown time zone "Asia/Shangai": use an IANA name such as Asia/Shanghai`},
+			{Field: "fields.due_on.timezone", Msg: `unknown time zone "Mars/Olympus": use an IANA name such as Asia/Shanghai`},
+			{Field: "fields.grid_code.time", Msg: "time layouts need a time field; grid_code is VARCHAR"},
+			{Field: "fields.kind.values.b", Msg: `"nonsense" is not a value of kind; it takes report, assistance, complaint`},
+			{Field: "fields.kind.values.c", Msg: `"3" is not a value of kind; it takes report, assistance, complaint`},
+			{Field: "fields.parties_n.time", Msg: "time layouts need a time field; parties_n is BIGINT"},
+			{Field: "fields.reported_at.time.1", Msg: `layout "YYYY-MM-DD" is not a Go time layout: write the reference time Mon Jan 2 15:04:05 2006 as the source writes it, e.g. 2006-01-02 15:04:05 (or unix, unix_ms)`},
+			{Field: "fields.reported_at.timezone", Msg: "time needs timezone: the zone of naive times, e.g. Asia/Shanghai"},
+			{Field: "fields.tags.type", Msg: "type string does not fit tags (VARCHAR[]); use list"},
+			{Field: "keep.1", Msg: `unknown schema field "foo"; mapped_case has: case_id, kind, grid_code, reported_at, due_on, parties_n, amount, is_valid, deferred, tags, urgency, closed_at, owner_id, note, updated_at`},
+			{Field: "keep.2", Msg: `"updated_at" is listed twice`},
 		}},
 		{"types, values, defaults, optional, expr", `
 fields:
@@ -290,20 +290,20 @@ fields:
   updated_at: {path: u, optional: true}
 keep: [updated_at]
 `, []FieldError{
-			{"fields.amount.default", `1.5 is not a whole number`},
-			{"fields.case_id", "has both path and expr; give one"},
-			{"fields.deferred.expr", "unexpected token EOF (1:5)"},
-			{"fields.due_on.time", "time layouts need type time; remove type string"},
-			{"fields.grid_code.path", `path "fsdd..wgbm" has an empty name; write names separated by dots, e.g. fsdd.wgbm or items[0].code`},
-			{"fields.is_valid.values.是", `"yes" is not true/false (map labels such as 是/否 with values)`},
-			{"fields.kind", "needs path (where the value is in the source record) or expr (how to compute it)"},
-			{"fields.note.values", "is empty; list the source's labels or remove values"},
-			{"fields.parties_n.type", `unknown type "int"; use string, integer, number, boolean, time or list`},
-			{"fields.reported_at.type", "type integer does not fit reported_at (TIMESTAMPTZ); use time"},
-			{"fields.tags.path", `path "bq[x]": an index is a number in brackets, e.g. items[0]; write names separated by dots, e.g. fsdd.wgbm or items[0].code`},
-			{"fields.updated_at.optional", "updated_at is required by mapped_case: give a default instead, or remove optional"},
-			{"fields.urgency.expr", "unknown function foo (1:1); only expr's builtins are available, e.g. len, trim, upper, split, now"},
-			{"keep.0", "updated_at is also under fields; give it in one place"},
+			{Field: "fields.amount.default", Msg: `1.5 is not a whole number`},
+			{Field: "fields.case_id", Msg: "has both path and expr; give one"},
+			{Field: "fields.deferred.expr", Msg: "unexpected token EOF (1:5)"},
+			{Field: "fields.due_on.time", Msg: "time layouts need type time; remove type string"},
+			{Field: "fields.grid_code.path", Msg: `path "fsdd..wgbm" has an empty name; write names separated by dots, e.g. fsdd.wgbm or items[0].code`},
+			{Field: "fields.is_valid.values.是", Msg: `"yes" is not true/false (map labels such as 是/否 with values)`},
+			{Field: "fields.kind", Msg: "needs path (where the value is in the source record) or expr (how to compute it)"},
+			{Field: "fields.note.values", Msg: "is empty; list the source's labels or remove values"},
+			{Field: "fields.parties_n.type", Msg: `unknown type "int"; use string, integer, number, boolean, time or list`},
+			{Field: "fields.reported_at.type", Msg: "type integer does not fit reported_at (TIMESTAMPTZ); use time"},
+			{Field: "fields.tags.path", Msg: `path "bq[x]": an index is a number in brackets, e.g. items[0]; write names separated by dots, e.g. fsdd.wgbm or items[0].code`},
+			{Field: "fields.updated_at.optional", Msg: "updated_at is required by mapped_case: give a default instead, or remove optional"},
+			{Field: "fields.urgency.expr", Msg: "unknown function foo (1:1); only expr's builtins are available, e.g. len, trim, upper, split, now"},
+			{Field: "keep.0", Msg: "updated_at is also under fields; give it in one place"},
 		}},
 	}
 	sc := testSchema(t, "mapped_case")

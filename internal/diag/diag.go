@@ -8,7 +8,9 @@ package diag
 import (
 	"cmp"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -59,3 +61,21 @@ type FieldError struct{ Field, Msg string }
 
 // Error returns "field: message".
 func (e FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// yamlLine is how go.yaml.in/yaml/v3 places its errors: "yaml: line N: ..."
+// (a syntax error) or "line N: ..." (one item of a TypeError).
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// YAMLLine splits a YAML error message into the line it names and the rest;
+// ok is false when it names none.
+func YAMLLine(msg string) (line int, rest string, ok bool) {
+	m := yamlLine.FindStringSubmatch(msg)
+	if m == nil {
+		return 0, msg, false
+	}
+	line, err := strconv.Atoi(m[1])
+	if err != nil {
+		return 0, msg, false
+	}
+	return line, m[2], true
+}

@@ -20,3 +20,23 @@ func TestProblemsSayWhere(t *testing.T) {
 		t.Errorf("field error %q", got)
 	}
 }
+
+// TestYAMLLine reads the line out of both forms of a YAML error.
+func TestYAMLLine(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		line int
+		rest string
+		ok   bool
+	}{
+		{"yaml: line 7: did not find expected key", 7, "did not find expected key", true},
+		{"line 3: cannot unmarshal !!str `x` into int", 3, "cannot unmarshal !!str `x` into int", true},
+		{"yaml: unmarshal errors", 0, "yaml: unmarshal errors", false},
+		{"line x: nothing", 0, "line x: nothing", false},
+	} {
+		line, rest, ok := YAMLLine(c.in)
+		if line != c.line || rest != c.rest || ok != c.ok {
+			t.Errorf("%q: %d %q %v", c.in, line, rest, ok)
+		}
+	}
+}
