@@ -324,6 +324,15 @@ type AreaSet map[string]bool
 // Known reports whether code is in the areas reference table.
 func (a AreaSet) Known(code string) bool { return a[code] }
 
+// NewAreaSet is the set of the codes of areas.
+func NewAreaSet(areas []store.Area) AreaSet {
+	set := make(AreaSet, len(areas))
+	for _, a := range areas {
+		set[a.Code] = true
+	}
+	return set
+}
+
 // LoadReference reads the reference CSV files named in cfg into the
 // database and returns the known area codes.
 func LoadReference(ctx context.Context, cfg *Config, st *store.Store) (AreaSet, error) {
@@ -348,11 +357,7 @@ func LoadReference(ctx context.Context, cfg *Config, st *store.Store) (AreaSet, 
 	if err := st.ReplaceReference(ctx, areas, units); err != nil {
 		return nil, err
 	}
-	set := AreaSet{}
-	for _, a := range areas {
-		set[a.Code] = true
-	}
-	return set, nil
+	return NewAreaSet(areas), nil
 }
 
 // ReadAreas reads the areas reference file named in cfg.

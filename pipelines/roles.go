@@ -112,9 +112,12 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 			return err
 		}
 	} else {
-		if p.areas, err = areaSet(cfg); err != nil {
+		// Validation without the database: the codes of the reference file.
+		areas, err := ReadAreas(cfg)
+		if err != nil {
 			return err
 		}
+		p.areas = NewAreaSet(areas)
 		if server, err = p.serveMetrics(&g); err != nil {
 			return err
 		}
@@ -145,20 +148,6 @@ func BrokerConfig(cfg *Config) kafka.BrokerConfig {
 		RetentionBytes:   cfg.Kafka.RetentionBytes,
 		CleanerBackoffMs: 5 * 60 * 1000,
 	}
-}
-
-// areaSet reads the known area codes from the reference file, for a
-// process that validates records without the database.
-func areaSet(cfg *Config) (AreaSet, error) {
-	areas, err := ReadAreas(cfg)
-	if err != nil {
-		return nil, err
-	}
-	set := AreaSet{}
-	for _, a := range areas {
-		set[a.Code] = true
-	}
-	return set, nil
 }
 
 // serve opens the database, brings its tables up to date, and adds the

@@ -291,9 +291,8 @@ func demoGrids() (*pipelines.Config, []string, pipelines.AreaSet, error) {
 		return nil, nil, nil, err
 	}
 	var grids []string
-	known := pipelines.AreaSet{}
+	known := pipelines.NewAreaSet(areas)
 	for _, a := range areas {
-		known[a.Code] = true
 		if a.Level == "grid" {
 			grids = append(grids, a.Code)
 		}

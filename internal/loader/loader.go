@@ -331,13 +331,13 @@ func (l *Loader) fetchPartition(ctx context.Context, topic string, p int, offset
 		if errors.Is(err, kafka.ErrOffsetOutOfRange) {
 			// The fetch answer's bounds are -1 on an error from Apache
 			// Kafka: ask for them.
-			var bounds kafka.Offsets
-			if bounds, err = l.bounds(ctx, topic, p); err == nil {
-				if offset < bounds.First || offset > bounds.Next {
-					offset = l.outOfRange(topic, p, offset, stored, bounds)
-					stored = true
-				}
-				continue // in range again: retention moved between the two answers
+			// Still in range by the bounds (retention moved between the
+			// two answers, or the broker disagrees with itself): a
+			// failure like any other, retried with backoff.
+			if bounds, berr := l.bounds(ctx, topic, p); berr == nil && (offset < bounds.First || offset > bounds.Next) {
+				offset = l.outOfRange(topic, p, offset, stored, bounds)
+				stored = true
+				continue
 			}
 		}
 		if err != nil {

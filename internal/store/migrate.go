@@ -75,25 +75,6 @@ func (s *Store) apply(ctx context.Context, component string, m Migration) (err e
 	return tx.Commit()
 }
 
-// Versions returns the version every component's tables are at.
-func (s *Store) Versions(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT component, max(version) FROM schema_versions GROUP BY 1")
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = rows.Close() }()
-	out := map[string]int{}
-	for rows.Next() {
-		var c string
-		var v int
-		if err := rows.Scan(&c, &v); err != nil {
-			return nil, err
-		}
-		out[c] = v
-	}
-	return out, rows.Err()
-}
-
 // migrations are the store's own tables: the loader's offsets and the
 // reference data.
 var migrations = []Migration{
