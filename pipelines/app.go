@@ -1,10 +1,8 @@
 package pipelines
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/deadletter"
+	"github.com/yiwang-gov/yiwang/internal/reference"
 
 	"github.com/yiwang-gov/yiwang/connectors"
 	"github.com/yiwang-gov/yiwang/connectors/filedrop"
@@ -62,7 +61,7 @@ type Pipeline struct {
 	client   *kafka.Client
 	writer   *kafka.Writer
 	store    *store.Store
-	areas    AreaSet
+	areas    reference.AreaSet
 	brokers  []string                    // the pipeline's own cluster, the embedded broker's address when it runs one
 	maps     map[string]*mapping.Mapping // by source, for sources with a map:
 	ln       net.Listener                // the API's, once serve listens
@@ -216,7 +215,7 @@ func (f files) Report(ctx context.Context, source, file string) (api.FileReport,
 type indicators struct {
 	db      *sql.DB
 	catalog *queries.Catalog
-	locks   *QueryLocks // the scheduler's: a run asked for waits for a scheduled one of the same query
+	locks   *queries.QueryLocks // the scheduler's: a run asked for waits for a scheduled one of the same query
 }
 
 func (i indicators) Run(ctx context.Context, names []string, from, to time.Time) (map[string]queries.Result, error) {
@@ -291,116 +290,11 @@ func Topics(cfg *Config, reg *schemas.Registry) []kafka.Topic {
 	return out
 }
 
-// LoadCalendar builds the working-day calendar — the official one built in
-// plus the files under reference.holidays — and writes it to the calendar
-// table (queries.WriteCalendar).
-func LoadCalendar(ctx context.Context, cfg *Config, st *store.Store) (*calendar.Calendar, error) {
-	cal, err := calendar.Official()
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range cfg.Reference.Holidays {
-		raw, err := cfg.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		days, err := calendar.Load(bytes.NewReader(raw), f)
-		if err != nil {
-			return nil, err
-		}
-		if cal, err = cal.With(days...); err != nil {
-			return nil, err
-		}
-	}
-	if err := queries.WriteCalendar(ctx, st, cal); err != nil {
-		return nil, err
-	}
-	return cal, nil
-}
-
-// AreaSet is the set of known area codes, for validation.
-type AreaSet map[string]bool
-
-// Known reports whether code is in the areas reference table.
-func (a AreaSet) Known(code string) bool { return a[code] }
-
-// NewAreaSet is the set of the codes of areas.
-func NewAreaSet(areas []store.Area) AreaSet {
-	set := make(AreaSet, len(areas))
-	for _, a := range areas {
-		set[a.Code] = true
-	}
-	return set
-}
-
-// LoadReference reads the reference CSV files named in cfg into the
-// database and returns the known area codes.
-func LoadReference(ctx context.Context, cfg *Config, st *store.Store) (AreaSet, error) {
-	areas, err := ReadAreas(cfg)
-	if err != nil {
-		return nil, err
-	}
-	var units []store.GovUnit
-	if cfg.Reference.GovUnits != "" {
-		raw, err := cfg.ReadFile(cfg.Reference.GovUnits)
-		if err != nil {
-			return nil, err
-		}
-		rows, err := readCSV(raw, cfg.Reference.GovUnits, []string{"unit_id", "unit_type", "parent_id", "area_code", "name"})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rows {
-			units = append(units, store.GovUnit{UnitID: r[0], UnitType: r[1], ParentID: r[2], AreaCode: r[3], Name: r[4]})
-		}
-	}
-	if err := st.ReplaceReference(ctx, areas, units); err != nil {
-		return nil, err
-	}
-	return NewAreaSet(areas), nil
+// referenceFiles are the reference files cfg names, read through it.
+func referenceFiles(cfg *Config) reference.Files {
+	return reference.Files{Areas: cfg.Reference.Areas, GovUnits: cfg.Reference.GovUnits,
+		Holidays: cfg.Reference.Holidays, Read: cfg.ReadFile}
 }
 
 // ReadAreas reads the areas reference file named in cfg.
-func ReadAreas(cfg *Config) ([]store.Area, error) {
-	raw, err := cfg.ReadFile(cfg.Reference.Areas)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := readCSV(raw, cfg.Reference.Areas, []string{"code", "name", "level", "parent_code"})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]store.Area, 0, len(rows))
-	for i, r := range rows {
-		if r[2] == "street" || r[2] == "community" || r[2] == "grid" {
-			if err := schemas.AreaCodeFormat(r[0]); err != nil {
-				return nil, fmt.Errorf("%s:%d: code %s: %w", cfg.Reference.Areas, i+2, r[0], err)
-			}
-		}
-		out = append(out, store.Area{Code: r[0], Name: r[1], Level: r[2], ParentCode: r[3]})
-	}
-	return out, nil
-}
-
-func readCSV(raw []byte, name string, header []string) ([][]string, error) {
-	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))))
-	r.FieldsPerRecord = len(header)
-	first, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("%s:1: read header: %w", name, err)
-	}
-	if strings.Join(first, ",") != strings.Join(header, ",") {
-		return nil, fmt.Errorf("%s:1: header must be %s, got %s", name, strings.Join(header, ","), strings.Join(first, ","))
-	}
-	var out [][]string
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		out = append(out, rec)
-	}
-}
+func ReadAreas(cfg *Config) ([]store.Area, error) { return reference.ReadAreas(referenceFiles(cfg)) }

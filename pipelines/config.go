@@ -201,16 +201,14 @@ func Parse(raw []byte, file, dir string, getenv func(string) (string, bool)) (*C
 // of values (nil only when it could not be decoded), so that yiwang check
 // can go on to the checks against the schemas.
 func parse(raw []byte, file, dir string, getenv func(string) (string, bool)) (*Config, Problems) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(raw, &root); err != nil {
-		return nil, Problems{{File: file, Msg: fmt.Sprintf("not valid YAML: %v", err)}}
+	doc, probs := diag.ParseYAML(file, string(raw), 0)
+	if len(probs) > 0 {
+		return nil, probs
 	}
-	if len(root.Content) == 0 {
+	if doc == nil {
 		return nil, Problems{{File: file, Msg: "the file is empty"}}
 	}
-	doc := root.Content[0]
-	var probs Problems
-	walkScalars(doc, func(n *yaml.Node) {
+	diag.Walk(doc, "", func(_ string, n *yaml.Node) {
 		v, err := Interpolate(n.Value, getenv)
 		if err != nil {
 			probs = append(probs, Problem{File: file, Line: n.Line, Col: n.Column, Msg: err.Error()})
@@ -266,7 +264,7 @@ func fixLines(ps Problems, doc *yaml.Node) Problems {
 		}
 		ps[i].Line, ps[i].Col, ps[i].Msg = line, 1, rest
 		if tm := yamlType.FindStringSubmatch(rest); tm != nil {
-			walkPaths(doc, "", func(path string, n *yaml.Node) {
+			diag.Walk(doc, "", func(path string, n *yaml.Node) {
 				if n.Line == ps[i].Line && n.Value == tm[1] {
 					ps[i].Col = n.Column
 					ps[i].Msg = fmt.Sprintf("%s: must be %s, got %q", path, typeWords(tm[2]), tm[1])
@@ -291,22 +289,6 @@ func typeWords(goType string) string {
 		return "a list"
 	}
 	return "of type " + goType
-}
-
-// walkPaths calls fn for every scalar with its path (a.b[1].c).
-func walkPaths(n *yaml.Node, path string, fn func(string, *yaml.Node)) {
-	switch n.Kind {
-	case yaml.ScalarNode:
-		fn(path, n)
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			walkPaths(n.Content[i+1], join(path, n.Content[i].Value), fn)
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			walkPaths(c, fmt.Sprintf("%s[%d]", path, i), fn)
-		}
-	}
 }
 
 // explicitZeros reports settings written as 0 (or 0s) where the default
@@ -347,44 +329,8 @@ func (c *Config) explicitZeros() Problems {
 
 // has reports whether the exact path is written in the file.
 func (c *Config) has(path ...any) bool {
-	n := c.root
-	for _, p := range path {
-		found := false
-		switch k := p.(type) {
-		case string:
-			if n.Kind == yaml.MappingNode {
-				for i := 0; i+1 < len(n.Content); i += 2 {
-					if n.Content[i].Value == k {
-						n, found = n.Content[i+1], true
-						break
-					}
-				}
-			}
-		case int:
-			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
-				n, found = n.Content[k], true
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
-
-func walkScalars(n *yaml.Node, fn func(*yaml.Node)) {
-	switch n.Kind {
-	case yaml.ScalarNode:
-		fn(n)
-	case yaml.MappingNode:
-		for i := 1; i < len(n.Content); i += 2 {
-			walkScalars(n.Content[i], fn)
-		}
-	default:
-		for _, c := range n.Content {
-			walkScalars(c, fn)
-		}
-	}
+	_, ok := diag.Find(c.root, path...)
+	return ok
 }
 
 // knownFields reports mapping keys that the target type does not have.
@@ -411,10 +357,10 @@ func knownFields(file string, n *yaml.Node, t reflect.Type, path string) Problem
 			k := n.Content[i]
 			ft, ok := fields[k.Value]
 			if !ok {
-				probs = append(probs, Problem{File: file, Line: k.Line, Col: k.Column, Msg: fmt.Sprintf("%s: unknown field; known fields are %s", join(path, k.Value), strings.Join(names, ", "))})
+				probs = append(probs, Problem{File: file, Line: k.Line, Col: k.Column, Msg: fmt.Sprintf("%s: unknown field; known fields are %s", diag.Join(path, k.Value), strings.Join(names, ", "))})
 				continue
 			}
-			probs = append(probs, knownFields(file, n.Content[i+1], ft, join(path, k.Value))...)
+			probs = append(probs, knownFields(file, n.Content[i+1], ft, diag.Join(path, k.Value))...)
 		}
 	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
 		for i, c := range n.Content {
@@ -424,58 +370,11 @@ func knownFields(file string, n *yaml.Node, t reflect.Type, path string) Problem
 	return probs
 }
 
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-// node finds the YAML node at a path like "sources", 1, "every"; it returns
-// the closest existing ancestor when the path does not exist.
-func (c *Config) node(path ...any) *yaml.Node {
-	n := c.root
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			if n.Kind != yaml.MappingNode {
-				return n
-			}
-			found := false
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == k {
-					n, found = n.Content[i+1], true
-					break
-				}
-			}
-			if !found {
-				return n
-			}
-		case int:
-			if n.Kind != yaml.SequenceNode || k >= len(n.Content) {
-				return n
-			}
-			n = n.Content[k]
-		}
-	}
-	return n
-}
-
+// problem is msg about the field at path, placed at its node (or, when
+// the field is missing, at the closest one written).
 func (c *Config) problem(msg string, path ...any) Problem {
-	n := c.node(path...)
-	var b strings.Builder
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(k)
-		case int:
-			fmt.Fprintf(&b, "[%d]", k)
-		}
-	}
-	return Problem{File: c.file, Line: n.Line, Col: n.Column, Msg: b.String() + ": " + msg}
+	n, _ := diag.Find(c.root, path...)
+	return Problem{File: c.file, Line: n.Line, Col: n.Column, Msg: diag.Path(path...) + ": " + msg}
 }
 
 func (c *Config) validate() Problems {

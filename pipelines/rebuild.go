@@ -12,6 +12,7 @@ import (
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/loader"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
+	"github.com/yiwang-gov/yiwang/internal/reference"
 	"github.com/yiwang-gov/yiwang/internal/store"
 	"github.com/yiwang-gov/yiwang/queries"
 	"github.com/yiwang-gov/yiwang/schemas"
@@ -77,11 +78,11 @@ func Rebuild(ctx context.Context, cfg *Config, out string, opts Options) (Rebuil
 	if err := st.MigrateSchemas(ctx, reg); err != nil {
 		return res, err
 	}
-	areas, err := LoadReference(ctx, cfg, st)
+	areas, err := reference.Load(ctx, referenceFiles(cfg), st)
 	if err != nil {
 		return res, err
 	}
-	if _, err := LoadCalendar(ctx, cfg, st); err != nil {
+	if _, err := reference.LoadCalendar(ctx, referenceFiles(cfg), st); err != nil {
 		return res, err
 	}
 	catalog, err := queries.LoadEmbedded(reg)

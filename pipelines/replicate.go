@@ -24,14 +24,6 @@ import (
 // modes, and the history of changes the topic still held.
 const ModesTopic = "yiwang.modes.v1"
 
-// ModeChange is one switch as the topic carries it.
-type ModeChange struct {
-	Area   string    `json:"area"`
-	Mode   string    `json:"mode"`
-	Reason string    `json:"reason,omitempty"`
-	At     time.Time `json:"at"`
-}
-
 // modes serves the API's mode switch: it checks the switch, writes it to
 // ModesTopic and waits until this replica has applied it, so that the
 // answer's reader sees it here at once.
@@ -43,10 +35,10 @@ type modes struct {
 }
 
 func (m modes) SetMode(ctx context.Context, area string, mode queries.Mode, reason string) error {
-	if err := CheckMode(ctx, m.db, area, mode); err != nil {
+	if err := queries.CheckMode(ctx, m.db, area, mode); err != nil {
 		return err
 	}
-	c := ModeChange{Area: area, Mode: string(mode), Reason: reason, At: time.Now().UTC().Truncate(time.Microsecond)}
+	c := queries.ModeChange{Area: area, Mode: string(mode), Reason: reason, At: time.Now().UTC().Truncate(time.Microsecond)}
 	b, err := json.Marshal(c)
 	if err != nil {
 		return err
@@ -123,7 +115,7 @@ func (a modeApplier) run(ctx context.Context) error {
 			return err
 		}
 		next = f.Next
-		ExportModes(ctx, a.db, a.metrics)
+		queries.ExportModes(ctx, a.db, a.metrics)
 	}
 	return nil
 }
@@ -135,12 +127,12 @@ func (a modeApplier) apply(ctx context.Context, msgs []kafka.Message, next int64
 	}
 	defer func() { _ = tx.Rollback() }()
 	for _, m := range msgs {
-		var c ModeChange
+		var c queries.ModeChange
 		if err := json.Unmarshal(m.Value, &c); err != nil || c.Area == "" || (c.Mode != string(queries.Normal) && c.Mode != string(queries.Emergency)) {
 			a.log.Error("a record of the modes topic is no mode switch; passed", "offset", m.Offset, "err", err)
 			continue
 		}
-		if err := applyMode(ctx, tx, c); err != nil {
+		if err := queries.ApplyMode(ctx, tx, c); err != nil {
 			return err
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/yiwang-gov/yiwang/internal/loader"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
 	"github.com/yiwang-gov/yiwang/internal/pii"
+	"github.com/yiwang-gov/yiwang/internal/reference"
 	"github.com/yiwang-gov/yiwang/internal/store"
 	"github.com/yiwang-gov/yiwang/queries"
 	"github.com/yiwang-gov/yiwang/schemas"
@@ -117,7 +118,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 		if err != nil {
 			return err
 		}
-		p.areas = NewAreaSet(areas)
+		p.areas = reference.NewAreaSet(areas)
 		if server, err = p.serveMetrics(&g); err != nil {
 			return err
 		}
@@ -163,10 +164,10 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 	if err := p.store.MigrateSchemas(ctx, p.registry); err != nil {
 		return "", err
 	}
-	if p.areas, err = LoadReference(ctx, cfg, p.store); err != nil {
+	if p.areas, err = reference.Load(ctx, referenceFiles(cfg), p.store); err != nil {
 		return "", err
 	}
-	if _, err := LoadCalendar(ctx, cfg, p.store); err != nil {
+	if _, err := reference.LoadCalendar(ctx, referenceFiles(cfg), p.store); err != nil {
 		return "", err
 	}
 	catalog, err := queries.LoadEmbedded(p.registry)
@@ -182,7 +183,7 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 	if err := queries.SyncThresholds(ctx, p.store.DB(), catalog); err != nil {
 		return "", err
 	}
-	ExportModes(ctx, p.store.DB(), p.metrics)
+	queries.ExportModes(ctx, p.store.DB(), p.metrics)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -190,7 +191,7 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 	}
 	p.ln = ln // closed by p.close if the group never runs
 	loaderUp := make(chan struct{})
-	locks := &QueryLocks{} // one run of a query at a time, scheduled or asked for
+	locks := &queries.QueryLocks{} // one run of a query at a time, scheduled or asked for
 	srv := api.NewServer(api.New(api.Config{
 		Store: p.store, Registry: p.registry, Metrics: p.metrics,
 		DeadLetters: deadLetters{client: p.client, replayer: &connectors.Replayer{Client: p.client, Producer: p.writer, Maps: p.maps,
@@ -264,7 +265,7 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 	}, func(error) { stopLeading() })
 
 	if !p.opts.NoScheduler {
-		sched := &Scheduler{DB: p.store.DB(), Catalog: catalog, Metrics: p.metrics, Log: log, Now: time.Now, ModePoll: p.opts.ModePoll, Locks: locks}
+		sched := &queries.Scheduler{DB: p.store.DB(), Catalog: catalog, Metrics: p.metrics, Log: log, Now: time.Now, ModePoll: p.opts.ModePoll, Locks: locks}
 		schedCtx, stopScheduler := context.WithCancel(ctx)
 		g.Add(func() error { return sched.Run(schedCtx) }, func(error) { stopScheduler() })
 	}

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/yiwang-gov/yiwang/internal/calendar"
+	"github.com/yiwang-gov/yiwang/internal/diag"
 
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
@@ -233,7 +234,7 @@ func parse(file string, raw []byte) (*Query, Problems) {
 		return nil, probs
 	}
 	q := &Query{File: file, SQL: body, SQLLine: bodyLine, at: map[string]*pos{}}
-	root, probs := parseYAML(file, yamlText, 1)
+	root, probs := diag.ParseYAML(file, yamlText, 1)
 	if len(probs) > 0 {
 		return nil, probs
 	}

@@ -15,6 +15,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/yiwang-gov/yiwang/internal/calendar"
+	"github.com/yiwang-gov/yiwang/internal/diag"
+	"github.com/yiwang-gov/yiwang/internal/reference"
 	"github.com/yiwang-gov/yiwang/internal/store"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
@@ -204,22 +206,7 @@ func loadCalendar(ctx context.Context, st *store.Store) error {
 	if err != nil {
 		return err
 	}
-	return WriteCalendar(ctx, st, cal)
-}
-
-// WriteCalendar writes cal to the calendar table that the indicators'
-// working-time arithmetic reads, from the first year it covers to the
-// year after the last.
-func WriteCalendar(ctx context.Context, st *store.Store, cal *calendar.Calendar) error {
-	first, last := cal.Years()
-	loc := cal.Location()
-	rows := cal.CalendarRows(time.Date(first, 1, 1, 0, 0, 0, 0, loc), time.Date(last+1, 12, 31, 12, 0, 0, 0, loc))
-	days := make([]store.CalendarDay, len(rows))
-	for i, r := range rows {
-		days[i] = store.CalendarDay{Date: time.Date(r.Date.Year, time.Month(r.Date.Month), r.Date.Day, 0, 0, 0, 0, time.UTC),
-			Kind: r.Kind.String(), IsWorkday: r.IsWorkday, Holiday: r.Holiday, WorkingSeconds: int(r.WorkingSeconds), Covered: r.Covered}
-	}
-	return st.ReplaceCalendar(ctx, days)
+	return reference.WriteCalendar(ctx, st, cal)
 }
 
 func runCase(ctx context.Context, st *store.Store, reg *schemas.Registry, q *Query, tc testCase) (TestResult, error) {
@@ -322,7 +309,7 @@ func tableColumn(sc *schemas.Schema, name string) (schemas.Column, bool) {
 
 // parseTestFile decodes a test file strictly, reporting every problem.
 func parseTestFile(file string, raw []byte, q *Query, reg *schemas.Registry) ([]testCase, Problems) {
-	root, probs := parseYAML(file, string(raw), 1)
+	root, probs := diag.ParseYAML(file, string(raw), 1)
 	if len(probs) > 0 {
 		return nil, probs
 	}
@@ -503,7 +490,7 @@ func decodeTables(d *decoder, n *yaml.Node, p string, reg *schemas.Registry, are
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		d.bad(n, p, "must be a mapping of table name to rows, got %s", describe(n))
+		d.bad(n, p, "must be a mapping of table name to rows, got %s", diag.Describe(n))
 		return nil
 	}
 	byTable := map[string]*schemas.Schema{}
@@ -522,7 +509,7 @@ func decodeTables(d *decoder, n *yaml.Node, p string, reg *schemas.Registry, are
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		tp := join(p, k.Value)
+		tp := diag.Join(p, k.Value)
 		sc, ok := byTable[k.Value]
 		if !ok {
 			d.bad(k, tp, "not a record table; the tables are %s (areas and gov_units are given beside tables)", strings.Join(names, ", "))
@@ -563,7 +550,7 @@ func decodeRow(d *decoder, n *yaml.Node, p string, sc *schemas.Schema, index int
 	var vals []any
 	for _, c := range sc.TableColumns() {
 		v, given := m[c.Name]
-		cp := join(p, c.Name)
+		cp := diag.Join(p, c.Name)
 		if !given {
 			if c.Nullable {
 				continue

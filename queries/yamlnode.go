@@ -1,9 +1,7 @@
 package queries
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -32,47 +30,6 @@ func (d *decoder) bad(n *yaml.Node, path, format string, args ...any) {
 	d.probs = append(d.probs, p)
 }
 
-// parseYAML parses one YAML document. Positions in text are the file's when
-// the caller keeps the file's lines (see splitHeader). An empty document
-// gives a nil node and no problem.
-func parseYAML(file, text string, fallbackLine int) (*yaml.Node, Problems) {
-	dec := yaml.NewDecoder(strings.NewReader(text))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil
-		}
-		return nil, Problems{yamlProblem(file, err, fallbackLine)}
-	}
-	var more yaml.Node
-	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
-		line := more.Line
-		if err != nil {
-			return nil, Problems{yamlProblem(file, err, fallbackLine)}
-		}
-		return nil, Problems{{File: file, Line: line, Msg: "a second YAML document starts here; keep one document (remove ---)"}}
-	}
-	if len(doc.Content) == 0 {
-		return nil, nil
-	}
-	return doc.Content[0], nil
-}
-
-func yamlProblem(file string, err error, fallbackLine int) Problem {
-	msg := err.Error()
-	if line, rest, ok := diag.YAMLLine(msg); ok {
-		return Problem{File: file, Line: line, Msg: "not valid YAML: " + rest}
-	}
-	return Problem{File: file, Line: fallbackLine, Msg: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
 // deref refuses aliases: a header is short enough to write out, and
 // refusing them rules out alias bombs.
 func (d *decoder) deref(n *yaml.Node, path string) *yaml.Node {
@@ -91,7 +48,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, known ...string) map[string
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		d.bad(n, path, "must be a mapping of %s, got %s", strings.Join(known, ", "), describe(n))
+		d.bad(n, path, "must be a mapping of %s, got %s", strings.Join(known, ", "), diag.Describe(n))
 		return nil
 	}
 	out := map[string]*yaml.Node{}
@@ -99,18 +56,18 @@ func (d *decoder) mapping(n *yaml.Node, path string, known ...string) map[string
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			d.bad(k, path, "keys must be plain words, got %s", describe(k))
+			d.bad(k, path, "keys must be plain words, got %s", diag.Describe(k))
 			continue
 		}
 		if first, dup := keys[k.Value]; dup {
-			d.bad(k, join(path, k.Value), "given twice (first on line %d); keep one", first)
+			d.bad(k, diag.Join(path, k.Value), "given twice (first on line %d); keep one", first)
 			continue
 		}
 		keys[k.Value] = k.Line
 		if !slices.Contains(known, k.Value) {
 			sorted := slices.Clone(known)
 			slices.Sort(sorted)
-			d.bad(k, join(path, k.Value), "unknown field; known fields are %s", strings.Join(sorted, ", "))
+			d.bad(k, diag.Join(path, k.Value), "unknown field; known fields are %s", strings.Join(sorted, ", "))
 			continue
 		}
 		out[k.Value] = v
@@ -122,26 +79,9 @@ func (d *decoder) mapping(n *yaml.Node, path string, known ...string) map[string
 func (d *decoder) require(n *yaml.Node, m map[string]*yaml.Node, path string, keys ...string) {
 	for _, k := range keys {
 		if _, ok := m[k]; !ok {
-			d.bad(n, join(path, k), "missing; add it")
+			d.bad(n, diag.Join(path, k), "missing; add it")
 		}
 	}
-}
-
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing (null)"
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "something else"
 }
 
 func (d *decoder) scalar(n *yaml.Node, path, want string) bool {
@@ -149,7 +89,7 @@ func (d *decoder) scalar(n *yaml.Node, path, want string) bool {
 		return false
 	}
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.bad(n, path, "must be %s, got %s", want, describe(n))
+		d.bad(n, path, "must be %s, got %s", want, diag.Describe(n))
 		return false
 	}
 	return true
@@ -242,7 +182,7 @@ func (d *decoder) list(n *yaml.Node, path string) ([]*yaml.Node, bool) {
 		return nil, false
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.bad(n, path, "must be a list, got %s", describe(n))
+		d.bad(n, path, "must be a list, got %s", diag.Describe(n))
 		return nil, false
 	}
 	return n.Content, true

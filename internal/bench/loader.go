@@ -22,6 +22,7 @@ import (
 	"github.com/yiwang-gov/yiwang/pipelines"
 
 	"github.com/yiwang-gov/yiwang/internal/deadletter"
+	"github.com/yiwang-gov/yiwang/internal/reference"
 
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/loader"
@@ -106,7 +107,7 @@ func Loader(ctx context.Context, o LoaderOptions, progress io.Writer) ([]LoaderR
 	return runs, nil
 }
 
-func benchOnce(ctx context.Context, o LoaderOptions, reg *schemas.Registry, sc *schemas.Schema, grids []string, known pipelines.AreaSet, progress io.Writer) (LoaderRun, error) {
+func benchOnce(ctx context.Context, o LoaderOptions, reg *schemas.Registry, sc *schemas.Schema, grids []string, known reference.AreaSet, progress io.Writer) (LoaderRun, error) {
 	r := LoaderRun{Records: o.Records}
 	dir, err := os.MkdirTemp(o.Dir, "yiwang-bench-")
 	if err != nil {
@@ -280,7 +281,7 @@ var (
 
 // demoGrids returns the demo pipeline's config, its grid codes and every
 // area code it knows.
-func demoGrids() (*pipelines.Config, []string, pipelines.AreaSet, error) {
+func demoGrids() (*pipelines.Config, []string, reference.AreaSet, error) {
 	raw, base := pipelines.DemoConfig()
 	cfg, err := pipelines.Parse(raw, "newarea.yaml", base, func(string) (string, bool) { return "", false })
 	if err != nil {
@@ -291,7 +292,7 @@ func demoGrids() (*pipelines.Config, []string, pipelines.AreaSet, error) {
 		return nil, nil, nil, err
 	}
 	var grids []string
-	known := pipelines.NewAreaSet(areas)
+	known := reference.NewAreaSet(areas)
 	for _, a := range areas {
 		if a.Level == "grid" {
 			grids = append(grids, a.Code)

@@ -1,8 +1,10 @@
 // Package diag is how yiwang tells a person what is wrong in a file they
 // wrote — a pipeline file, a query file, a schema, a connector's block:
 // one problem type that says where (file:line:col) and what to change,
-// the list of them reported together, and a connector's own field errors
-// before they are placed in a file.
+// the list of them reported together, a connector's own field errors
+// before they are placed in a file, and the YAML node positions both the
+// pipeline file and the query files are reported by (ParseYAML, Find,
+// Walk, Path).
 package diag
 
 import (

@@ -41,9 +41,10 @@ var Layers = map[string]Layer{
 
 	"connectors":      {45, false, "the connector runner: cursors, validation, personal-data protection, replay"},
 	"internal/loader": {45, false, "the effectively-once load of the record topics into the tables"},
-	"queries":         {45, false, "the indicator catalog, its runner, roll-ups, thresholds and tests"},
+	"queries":         {45, false, "the indicator catalog, its runner, roll-ups, thresholds and tests, the scheduler, the area modes"},
 
 	"connectors/mapping": {50, false, "mapping a platform's own record shape to a schema's"},
+	"internal/reference": {50, false, "the reference data: areas, responsibility units, the calendar, read from files into their tables"},
 
 	"internal/deadletter": {60, false, "the dead-letter record: headers, scrubbing, cutting, reading back"},
 

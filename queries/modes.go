@@ -1,18 +1,27 @@
-package pipelines
+package queries
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/metrics"
-	"github.com/yiwang-gov/yiwang/queries"
 )
+
+// ModeChange is one switch of an area's mode, as the modes topic carries it and
+// ApplyMode records it.
+type ModeChange struct {
+	Area   string    `json:"area"`
+	Mode   string    `json:"mode"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
+}
 
 // CheckMode refuses a mode that is not normal or emergency and an area
 // that is not in the areas table.
-func CheckMode(ctx context.Context, db *sql.DB, area string, mode queries.Mode) error {
-	if mode != queries.Normal && mode != queries.Emergency {
+func CheckMode(ctx context.Context, db *sql.DB, area string, mode Mode) error {
+	if mode != Normal && mode != Emergency {
 		return fmt.Errorf("mode must be normal or emergency, got %q", mode)
 	}
 	var level string
@@ -22,8 +31,8 @@ func CheckMode(ctx context.Context, db *sql.DB, area string, mode queries.Mode) 
 	return nil
 }
 
-// applyMode switches c.Area to c.Mode and records the change, in tx.
-func applyMode(ctx context.Context, tx *sql.Tx, c ModeChange) error {
+// ApplyMode switches c.Area to c.Mode and records the change, in tx.
+func ApplyMode(ctx context.Context, tx *sql.Tx, c ModeChange) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO area_modes VALUES (?, ?, ?, ?)
 ON CONFLICT (area_code) DO UPDATE SET mode = excluded.mode, changed_at = excluded.changed_at, reason = excluded.reason`,
 		c.Area, c.Mode, c.At, c.Reason); err != nil {
@@ -47,7 +56,7 @@ func ExportModes(ctx context.Context, db *sql.DB, m *metrics.Metrics) {
 		if rows.Scan(&area, &mode) != nil {
 			return
 		}
-		for _, md := range []queries.Mode{queries.Normal, queries.Emergency} {
+		for _, md := range []Mode{Normal, Emergency} {
 			v := 0.0
 			if string(md) == mode {
 				v = 1

@@ -1,4 +1,4 @@
-package pipelines
+package queries
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/yiwang-gov/yiwang/internal/metrics"
-	"github.com/yiwang-gov/yiwang/queries"
 )
 
 // Scheduler runs the indicator queries on their cron schedules (Asia/
@@ -31,14 +30,14 @@ import (
 // start; when the last area switches back, the emergency runs stop.
 type Scheduler struct {
 	DB      *sql.DB
-	Catalog *queries.Catalog
+	Catalog *Catalog
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
 	Now     func() time.Time
 	// ModePoll is how often the area modes are read (default 15 s).
 	ModePoll time.Duration
 	// Locks serialise the runs of each query; nil makes the scheduler's
-	// own. Share it with whatever else runs queries.
+	// own. Share it with whatever else runs
 	Locks *QueryLocks
 }
 
@@ -71,7 +70,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.Locks = &QueryLocks{}
 	}
 	var wg sync.WaitGroup
-	if err := s.start(ctx, &wg, queries.Normal); err != nil {
+	if err := s.start(ctx, &wg, Normal); err != nil {
 		return err
 	}
 	poll := s.ModePoll
@@ -93,7 +92,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			ectx, cancel := context.WithCancel(ctx)
 			stopEmergency = cancel
 			s.Log.Info("emergency schedules start", "areas", n)
-			if err := s.start(ectx, &ewg, queries.Emergency); err != nil {
+			if err := s.start(ectx, &ewg, Emergency); err != nil {
 				cancel()
 				return err
 			}
@@ -118,10 +117,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 // start runs every query that has a schedule in mode, each in its own
 // goroutine, until ctx ends.
-func (s *Scheduler) start(ctx context.Context, wg *sync.WaitGroup, mode queries.Mode) error {
+func (s *Scheduler) start(ctx context.Context, wg *sync.WaitGroup, mode Mode) error {
 	for _, q := range s.Catalog.Queries() {
 		spec := q.Schedule.For(mode)
-		if spec == "" || (q.EmergencyOnly && mode != queries.Emergency) {
+		if spec == "" || (q.EmergencyOnly && mode != Emergency) {
 			continue
 		}
 		sched, err := cron.ParseStandard(spec)
@@ -139,7 +138,7 @@ func (s *Scheduler) start(ctx context.Context, wg *sync.WaitGroup, mode queries.
 	return nil
 }
 
-func (s *Scheduler) loop(ctx context.Context, q *queries.Query, sched cron.Schedule, mode queries.Mode) {
+func (s *Scheduler) loop(ctx context.Context, q *Query, sched cron.Schedule, mode Mode) {
 	now := s.Now()
 	prev := q.Period.Start(q.Period.Start(now, calendar.Zone).Add(-time.Nanosecond), calendar.Zone)
 	s.runOnce(ctx, q, prev, mode)
@@ -161,12 +160,12 @@ func (s *Scheduler) loop(ctx context.Context, q *queries.Query, sched cron.Sched
 }
 
 // runOnce computes q for the periods from from to now.
-func (s *Scheduler) runOnce(ctx context.Context, q *queries.Query, from time.Time, mode queries.Mode) {
+func (s *Scheduler) runOnce(ctx context.Context, q *Query, from time.Time, mode Mode) {
 	defer s.Locks.Lock(q.Name)()
 	now := s.Now()
 	runID := fmt.Sprintf("%s/%s/%s", q.Name, mode, now.In(calendar.Zone).Format("20060102T150405"))
 	start := time.Now()
-	res, err := queries.Run(ctx, s.DB, q, from, now, runID, now)
+	res, err := Run(ctx, s.DB, q, from, now, runID, now)
 	s.Metrics.QueryDuration.WithLabelValues(q.Name).Set(time.Since(start).Seconds())
 	if err != nil {
 		if ctx.Err() != nil {
