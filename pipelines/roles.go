@@ -231,6 +231,11 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 	ld := &loader.Loader{Log: p.client, Tables: loader.DuckDB(p.store), Registry: p.registry, Areas: p.areas, Producer: p.writer,
 		Metrics: p.metrics, BatchSize: cfg.Loader.BatchSize, BatchWait: cfg.Loader.BatchWait, Writers: cfg.Loader.Writers, Group: "yiwang-loader." + cfg.Name,
 		Now: time.Now, Logger: log}
+	var refresher *queries.Refresher
+	if !p.opts.NoScheduler {
+		refresher = &queries.Refresher{DB: p.store.DB(), Catalog: catalog, Metrics: p.metrics, Log: log, Locks: locks}
+		ld.Changed = refresher.Changed
+	}
 	// The loader's context outlives ctx: interrupted, it still commits
 	// what it consumed.
 	loaderCtx, stopLoader := context.WithCancel(context.WithoutCancel(ctx))
@@ -268,6 +273,8 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 		sched := &queries.Scheduler{DB: p.store.DB(), Catalog: catalog, Metrics: p.metrics, Log: log, Now: time.Now, ModePoll: p.opts.ModePoll, Locks: locks}
 		schedCtx, stopScheduler := context.WithCancel(ctx)
 		g.Add(func() error { return sched.Run(schedCtx) }, func(error) { stopScheduler() })
+		refreshCtx, stopRefresher := context.WithCancel(ctx)
+		g.Add(func() error { return refresher.Run(refreshCtx) }, func(error) { stopRefresher() })
 	}
 	return ln.Addr().String(), nil
 }

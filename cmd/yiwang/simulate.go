@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -92,7 +93,39 @@ be loaded and checked as it is.`,
 	}
 	ref.Flags().String("out", "pipelines/newarea", "folder to write")
 	ref.Flags().Int64Var(&seedRef, "seed", demoSeed, "seed of the district")
-	cmd.AddCommand(ref)
+	cmd.AddCommand(ref, newSimulateStats())
+	return cmd
+}
+
+// newSimulateStats is `yiwang simulate stats`: the lifecycle statistics of
+// a simulated history, to judge the simulator's realism.
+func newSimulateStats() *cobra.Command {
+	var seed int64
+	var scale, rate float64
+	var days, settle int
+	cmd := &cobra.Command{
+		Use:   "stats",
+		Short: "Print the lifecycle statistics (durations in working hours, shares of overdue, rework, deferral and instant closure, street spread) of a simulated history",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if days < 1 || settle < 0 || settle >= days {
+				return fmt.Errorf("--days must be at least 1 and --settle between 0 and days-1, got %d and %d", days, settle)
+			}
+			now := time.Now()
+			sim := simulate.New(simulate.Config{Seed: seed, Scale: scale, Now: func() time.Time { return now },
+				History: time.Duration(days) * 24 * time.Hour, HistoryRate: rate})
+			ctx, cancel := context.WithCancel(cmd.Context())
+			cancel() // the history only
+			if err := sim.Run(ctx); err != nil {
+				return err
+			}
+			return sim.Stats(now.AddDate(0, 0, -days), now.AddDate(0, 0, -settle)).Write(cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().Int64Var(&seed, "seed", demoSeed, "seed of the district and the records")
+	cmd.Flags().Float64Var(&scale, "scale", 0.01, "scale of the ledgers (households, stores, entities)")
+	cmd.Flags().Float64Var(&rate, "rate", 0.05, "new records per second at the daytime peak")
+	cmd.Flags().IntVar(&days, "days", 90, "days of history")
+	cmd.Flags().IntVar(&settle, "settle", 7, "leave out the cases of the last days, most of which are still open")
 	return cmd
 }
 

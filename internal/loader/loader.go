@@ -117,6 +117,10 @@ type Loader struct {
 	// Kafka timestamps of the records it consumed (benchmarks measure
 	// event-to-queryable latency with it).
 	AfterCommit func(produced []time.Time)
+	// Changed, if set, is called after every committed batch with each
+	// table it wrote and the earliest event time (the schema's event_time)
+	// among its rows, so that what reads the table can catch up.
+	Changed func(table string, earliest time.Time)
 
 	mu     sync.Mutex
 	newest map[string]time.Time // per table
@@ -489,6 +493,7 @@ func (l *Loader) commit(ctx context.Context, batch []item, w Applier) error {
 	next := map[string]map[int]int64{}
 	var dead []kafka.Message
 	newest := map[*schemas.Schema]time.Time{}
+	oldest := map[*schemas.Schema]time.Time{}
 	for i, it := range batch {
 		if next[it.topic] == nil {
 			next[it.topic] = map[int]int64{}
@@ -516,6 +521,9 @@ func (l *Loader) commit(ctx context.Context, batch []item, w Applier) error {
 		}
 		if it.eventTime.After(newest[it.schema]) {
 			newest[it.schema] = it.eventTime
+		}
+		if o, ok := oldest[it.schema]; !ok || (!it.eventTime.IsZero() && (o.IsZero() || it.eventTime.Before(o))) {
+			oldest[it.schema] = it.eventTime
 		}
 	}
 	var b store.Batch
@@ -564,6 +572,11 @@ func (l *Loader) commit(ctx context.Context, batch []item, w Applier) error {
 		l.tableNewest(sc.Table, t)
 	}
 	l.committed(next)
+	if l.Changed != nil {
+		for sc := range latest {
+			l.Changed(sc.Table, oldest[sc])
+		}
+	}
 	if l.AfterCommit != nil {
 		ts := make([]time.Time, len(batch))
 		for i, it := range batch {

@@ -22,8 +22,49 @@
 // (grid event reported → dispatched → handled → closed, sometimes rejected,
 // deferred, reworked or evaluated; work order created → assigned → arrived
 // → completed; incident received → arrived → closed), and ledger updates
-// after visits, inspections and at 5% of the stream rate. Lifecycle delays
-// are compressed to seconds, so a one-minute demo shows every stage.
+// after visits, inspections and at 5% of the stream rate.
+//
+// # Lifecycles
+//
+// Every step takes a duration drawn from a log-normal distribution per
+// record type, category and urgency (lifecycle.go), counted in working
+// hours on the official calendar where the step is office work (a grid
+// centre's acceptance and dispatch, the on-site check before closure, a
+// property desk's assignment) and in elapsed time where it is not (an
+// urgent event, a police patrol, a burst pipe). Deadlines come from the
+// time-limit table SLATable (DOMAIN.md §6), in working hours. Grid events
+// are sometimes rejected or merged at acceptance, returned (回退) or
+// escalated (上报) after dispatch, deferred (挂账), or sent back for
+// rework (返工) when the check fails; a few patrol finds are dealt with on
+// the spot (随手办) and closed minutes after dispatch. Each street and
+// community has a persistent speed and a persistent share of slips drawn
+// from the seed, one street lags and one leads; outdoor classes are slower
+// in the heating season; holidays stretch every office step. Records keep
+// changing in place over days. Config.Speed compresses the delays for
+// tests.
+//
+// Stats (yiwang simulate stats) measures the result; TestLifecyclesArePlausible
+// pins it over 90 days of history (seed 7) to these ranges:
+//
+//   - grid events: dispatch median 0.2–2 working hours and report → close
+//     median 2–16, P90 8–60 (sanitation and street order within a working
+//     day, disputes over several: DOMAIN.md §6's example limits of 2–4
+//     working hours for the quick classes and working days for
+//     construction); overdue 5–20% (Jinhua's on-time target of 70% is an
+//     alert line, not the norm; city 数字城管 reports mostly publish 85–95%
+//     按期处置率); rework 2–10%, deferral 0.5–4%, rejection 1–6%, instant
+//     closure 0.3–4% (event_instant_closure_rate alerts at 5%); street
+//     on-time rates 55–99% with at least 8 points between the lowest and
+//     the highest.
+//   - police incidents: arrival median 6–21 minutes, P90 12–45 (the common
+//     110 norm of 5–10 minutes in town and 20–30 in the countryside), on
+//     scene median 0.3–2 hours.
+//   - work orders: assignment median 0.1–2 working hours, creation →
+//     completion median 1–24 working hours, overdue 3–20% against the
+//     limits of work_order_ontime_rate, cancelled 0.5–5%.
+//
+// These are this project's assumptions where no published distribution
+// exists; DOMAIN.md §11 lists the questions for the district.
 //
 // Valid ids: GE/DV/PI/WO/MI/TR + local date + sequence for stream records,
 // H + grid code + sequence for households, S + grid code + sequence for

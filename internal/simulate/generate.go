@@ -363,7 +363,6 @@ func (s *Simulator) newGridEvent() {
 	if !cat.urgent {
 		urgency = weighted(rng, []choice[string]{{"urgent", 4}, {"important", 24}, {"normal", 72}})
 	}
-	sla := map[string]float64{"urgent": 4, "important": 16, "normal": 40}[urgency]
 	lon, lat := s.jitter(g, 0.15)
 	ev := &gridEvent{
 		EventID:       id,
@@ -377,7 +376,7 @@ func (s *Simulator) newGridEvent() {
 		ReporterRole:  role,
 		Status:        "reported",
 		ReportedAt:    micros(ts),
-		DeadlineAt:    ptr(micros(s.cal.AddWorkingHours(now, sla).UnixMicro())),
+		DeadlineAt:    ptr(micros(s.cal.AddWorkingHours(now, sla("grid", cat.major, urgency)).UnixMicro())),
 		Deferred:      ptr(false),
 		ReworkCount:   ptr(0),
 		UpdatedAt:     micros(ts),
@@ -396,56 +395,7 @@ func (s *Simulator) newGridEvent() {
 	} else {
 		s.recent[s.seq[kGridEvent]%64] = id
 	}
-	s.schedule(&pending{ev: ev}, ts, 2, 30)
-}
-
-// advanceEvent moves a grid event one step along
-// reported → dispatched → handled → closed (→ evaluated), with the
-// occasional rejection, deferral (挂账) and rework (返工).
-func (s *Simulator) advanceEvent(p *pending) {
-	rng := s.rng
-	ev := p.ev
-	ts := s.stampFor(kGridEvent, ev.EventID)
-	at := micros(ts)
-	switch ev.Status {
-	case "reported":
-		if rng.IntN(100) < 3 {
-			ev.Status = "rejected"
-			break
-		}
-		ev.Status = "dispatched"
-		ev.DispatchedAt = ptr(at)
-		s.schedule(p, ts, 5, 40)
-	case "dispatched":
-		if rng.IntN(100) < 2 {
-			ev.Status = "deferred"
-			ev.Deferred = ptr(true)
-			break
-		}
-		ev.Status = "handled"
-		ev.HandledAt = ptr(at)
-		s.schedule(p, ts, 3, 20)
-	case "handled":
-		if rng.IntN(100) < 6 {
-			ev.Status = "rework"
-			ev.ReworkCount = ptr(*ev.ReworkCount + 1)
-			s.schedule(p, ts, 2, 10)
-			break
-		}
-		ev.Status = "closed"
-		ev.ClosedAt = ptr(at)
-		if rng.IntN(100) < 40 {
-			s.schedule(p, ts, 5, 30)
-		}
-	case "rework":
-		ev.Status = "dispatched"
-		s.schedule(p, ts, 5, 30)
-	case "closed":
-		ev.Status = "evaluated"
-		ev.Satisfaction = weighted(rng, []choice[*string]{{ptr("satisfied"), 70}, {ptr("basic"), 20}, {ptr("unsatisfied"), 5}, {ptr("unreached"), 5}})
-	}
-	ev.UpdatedAt = at
-	s.emit(kGridEvent, ev.EventID, ev, ts, "")
+	s.startEvent(&pending{ev: ev, g: g, cat: cat}, ts)
 }
 
 // newDoorVisit records a door-knocking visit; a visit that met a household
@@ -563,44 +513,7 @@ func (s *Simulator) newPoliceIncident() {
 	if reason != "" {
 		return
 	}
-	if callType == "invalid" || callType == "consult" {
-		s.schedule(&pending{pi: pi}, ts, 1, 5)
-		return
-	}
-	s.schedule(&pending{pi: pi}, ts, 3, 20)
-}
-
-// advanceIncident moves an incident from received to arrived to closed;
-// invalid calls and consultations close without anyone going out.
-func (s *Simulator) advanceIncident(p *pending) {
-	rng := s.rng
-	pi := p.pi
-	ts := s.stampFor(kPoliceIncident, pi.IncidentID)
-	at := micros(ts)
-	switch {
-	case pi.ArrivedAt == nil && (pi.CallType == "invalid" || pi.CallType == "consult"):
-		pi.ClosedAt = ptr(at)
-		pi.Disposal = ptr(oneOf(rng, []string{"advised", "other"}))
-	case pi.ArrivedAt == nil:
-		pi.ArrivedAt = ptr(at)
-		s.schedule(p, ts, 5, 40)
-	default:
-		pi.ClosedAt = ptr(at)
-		var d string
-		switch pi.CategoryL1 {
-		case "dispute":
-			d = weighted(rng, []choice[string]{{"mediated", 70}, {"advised", 20}, {"transferred", 10}})
-		case "criminal":
-			d = weighted(rng, []choice[string]{{"case_opened", 60}, {"transferred", 25}, {"other", 15}})
-		case "public_order":
-			d = weighted(rng, []choice[string]{{"case_opened", 30}, {"mediated", 40}, {"advised", 30}})
-		default:
-			d = weighted(rng, []choice[string]{{"advised", 40}, {"transferred", 20}, {"other", 40}})
-		}
-		pi.Disposal = ptr(d)
-	}
-	pi.UpdatedAt = at
-	s.emit(kPoliceIncident, pi.IncidentID, pi, ts, "")
+	s.startIncident(&pending{pi: pi, g: g}, ts)
 }
 
 // newWorkOrder opens a property work order and queues its assignment.
@@ -651,44 +564,8 @@ func (s *Simulator) newWorkOrder() {
 	}
 	s.emit(kWorkOrder, id, wo, ts, reason)
 	if reason == "" {
-		s.schedule(&pending{wo: wo}, ts, 2, 20)
+		s.startOrder(&pending{wo: wo, g: g}, ts)
 	}
-}
-
-// advanceOrder moves a work order along created → assigned → arrived →
-// completed; a few are cancelled before assignment.
-func (s *Simulator) advanceOrder(p *pending) {
-	rng := s.rng
-	wo := p.wo
-	ts := s.stampFor(kWorkOrder, wo.OrderID)
-	at := micros(ts)
-	speed := 1.0
-	if wo.Urgent != nil && *wo.Urgent {
-		speed = 0.5
-	}
-	switch wo.Status {
-	case "created":
-		if rng.IntN(100) < 2 {
-			wo.Status = "cancelled"
-			break
-		}
-		wo.Status = "assigned"
-		wo.AssignedAt = ptr(at)
-		s.schedule(p, ts, 5*speed, 30*speed)
-	case "assigned":
-		wo.Status = "arrived"
-		wo.ArrivedAt = ptr(at)
-		s.schedule(p, ts, 5*speed, 40*speed)
-	case "arrived":
-		wo.Status = "completed"
-		wo.CompletedAt = ptr(at)
-		wo.Reopened = ptr(rng.IntN(100) < 3)
-		if rng.IntN(100) < 60 {
-			wo.Satisfaction = ptr(weighted(rng, []choice[int]{{5, 55}, {4, 25}, {3, 10}, {2, 5}, {1, 5}}))
-		}
-	}
-	wo.UpdatedAt = at
-	s.emit(kWorkOrder, wo.OrderID, wo, ts, "")
 }
 
 // newInspection records a 双随机 inspection of a market entity of the

@@ -53,6 +53,10 @@ type Config struct {
 	// another transport (PublishLedgers, PublishPostgres, PublishKafka)
 	// cannot poll them twice. Nil serves every type.
 	HTTPTypes []string
+	// Speed, when above 1, divides every lifecycle delay (a case that
+	// takes two working days takes 48 minutes at 60), for tests and a
+	// quick look; 0 or 1 is the wall clock's pace.
+	Speed float64
 	// Log gets a line for each failed publish of the Publish* loops
 	// (default: discarded). It never carries a record's content.
 	Log *slog.Logger
@@ -230,6 +234,7 @@ type Simulator struct {
 	recent     []string   // recent valid grid event ids, a ring
 	pending    pendingQueue
 	pseq       uint64
+	places     places
 }
 
 // New returns a simulator configured by cfg. Nothing is generated until Run
@@ -265,6 +270,7 @@ func New(cfg Config) *Simulator {
 	for i, g := range s.district.grids {
 		s.gridIndex[g.Code] = i
 	}
+	s.places = newPlaces(cfg.Seed, s.district)
 	s.hhByGrid = make([][]int, len(s.district.grids))
 	s.entByGrid = make([][]int, len(s.district.grids))
 	return s
@@ -611,6 +617,11 @@ type pending struct {
 	ev  *gridEvent
 	wo  *workOrder
 	pi  *policeIncident
+	g   *grid         // where the case is, for the places' differences
+	cat eventCategory // a grid event's category
+	// next names a grid event's step decided in advance (rework,
+	// handled on the spot).
+	next string
 }
 
 // pendingQueue is a min-heap by (due, seq).
@@ -635,15 +646,6 @@ func (q *pendingQueue) Pop() any {
 	old[len(old)-1] = nil
 	*q = old[:len(old)-1]
 	return p
-}
-
-// schedule queues p's next step after a delay of lo to hi seconds from ts.
-// The delays are compressed: a whole lifecycle takes about a minute.
-func (s *Simulator) schedule(p *pending, ts int64, lo, hi float64) {
-	p.due = ts + int64((lo+s.rng.Float64()*(hi-lo))*1e6)
-	s.pseq++
-	p.seq = s.pseq
-	heap.Push(&s.pending, p)
 }
 
 // advance performs the next lifecycle step of p.

@@ -346,8 +346,14 @@ func TestLedgerContent(t *testing.T) {
 }
 
 func TestLifecycle(t *testing.T) {
-	s := New(Config{Seed: 4, Scale: 0.002, Now: fixed(weekdayPeak())})
-	s.Step(4000)
+	// Ten days of history: long enough for callbacks a day or two after
+	// closure.
+	s := New(Config{Seed: 4, Scale: 0.002, Now: fixed(weekdayPeak()), History: 240 * time.Hour, HistoryRate: 0.02})
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Run(done); err != nil {
+		t.Fatal(err)
+	}
 	l := s.Ledger()
 	for _, tc := range []struct {
 		typ, status string
@@ -355,7 +361,7 @@ func TestLifecycle(t *testing.T) {
 		times       []string // must not decrease
 	}{
 		{"grid_event", "status", []string{"reported", "dispatched", "handled", "closed", "evaluated"}, []string{"reported_at", "dispatched_at", "handled_at", "closed_at"}},
-		{"work_order", "status", []string{"created", "assigned", "arrived", "completed"}, []string{"created_at", "assigned_at", "arrived_at", "completed_at"}},
+		{"work_order", "status", []string{"created", "assigned", "arrived", "completed", "called_back"}, []string{"created_at", "assigned_at", "arrived_at", "completed_at"}},
 		{"police_incident", "", nil, []string{"received_at", "arrived_at", "closed_at"}},
 	} {
 		t.Run(tc.typ, func(t *testing.T) {
