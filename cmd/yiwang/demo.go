@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/calendar"
 	"github.com/yiwang-gov/yiwang/internal/demo"
 
 	"github.com/spf13/cobra"
@@ -46,8 +47,11 @@ func newDemo() *cobra.Command {
 					return err
 				}
 			}
+			if history == 0 {
+				history = sincePreviousQuarter(time.Now())
+			}
 			sim := simulate.New(simulate.Config{Seed: demoSeed, Scale: 0.05, Rate: rate, InvalidShare: invalid, Token: token, Now: time.Now,
-				History: history, HistoryRate: rate / 1000})
+				History: history, HistoryRate: rate})
 			ln, err := net.Listen("tcp", sourceListen)
 			if err != nil {
 				return fmt.Errorf("simulated source systems: listen on %s: %w", sourceListen, err)
@@ -108,7 +112,7 @@ func newDemo() *cobra.Command {
 						property = "HTTP API (no PostgreSQL here)"
 					}
 					fmt.Fprintf(cmd.ErrOrStderr(), `
-yiwang demo: Changchun New Area (长春新区), 8 streets, simulated at %.0f events/s
+yiwang demo: Changchun New Area (长春新区), 8 streets, simulated at %g records/s at the peak
   source systems  grid & market: http://%s/api/{grid,market}/...
                   ledgers (XLSX, GBK CSV): %s/drop/{door_visit,store}
                   property work orders: %s
@@ -129,11 +133,21 @@ stop:  Ctrl-C (a second start resumes where this one stopped)
 	cmd.Flags().StringVar(&sources, "sources", "./yiwang-sources", "the simulated source systems' own data: drop folders and the property system's PostgreSQL (raw personal data, as in real ones)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "API address")
 	cmd.Flags().StringVar(&sourceListen, "source-listen", "127.0.0.1:0", "address of the simulated source systems")
-	cmd.Flags().Float64Var(&rate, "rate", 200, "new events per second at the daytime peak")
+	cmd.Flags().Float64Var(&rate, "rate", 0.05, "new records per second at the weekday daytime peak (0.05 is about 1,400 a day, the district's own pace; the history has the same)")
 	cmd.Flags().Float64Var(&invalid, "invalid-share", 0.02, "share of records the sources emit invalid")
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
-	cmd.Flags().DurationVar(&history, "history", 240*time.Hour, "records the source systems already hold at start, going back this far (at rate/1000)")
+	cmd.Flags().DurationVar(&history, "history", 0, "records the source systems already hold at start, going back this far (0: since the start of the previous quarter)")
 	return cmd
+}
+
+// sincePreviousQuarter is how long ago the previous calendar quarter began
+// (Asia/Shanghai): the demo's history, so that quarter-on-quarter and
+// month-on-month comparisons and the detectors' baselines exist at once.
+func sincePreviousQuarter(now time.Time) time.Duration {
+	lt := now.In(calendar.Zone)
+	q := (int(lt.Month()) - 1) / 3 // 0–3, this quarter
+	start := time.Date(lt.Year(), time.Month(3*q+1), 1, 0, 0, 0, 0, calendar.Zone).AddDate(0, -3, 0)
+	return now.Sub(start)
 }
 
 // demoKey is the pseudonym key from YIWANG_PII_KEY, or else an ephemeral
