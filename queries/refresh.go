@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -64,7 +65,7 @@ func (r *Refresher) Changed(table string, earliest time.Time) {
 	}
 	now := r.now()
 	for _, q := range r.Catalog.Queries() {
-		if !reads(q, table) {
+		if !slices.Contains(q.Inputs, table) {
 			continue
 		}
 		d := r.pending[q.Name]
@@ -84,15 +85,6 @@ func (r *Refresher) Changed(table string, earliest time.Time) {
 	case r.wake <- struct{}{}:
 	default:
 	}
-}
-
-func reads(q *Query, table string) bool {
-	for _, t := range q.Inputs {
-		if t == table {
-			return true
-		}
-	}
-	return false
 }
 
 func (r *Refresher) now() time.Time {
@@ -191,7 +183,7 @@ func (r *Refresher) refresh(ctx context.Context, name string, now time.Time) {
 		return
 	}
 	// The previous period at least, which late records may restate.
-	from := q.Period.Start(q.Period.Start(now, calendar.Zone).Add(-time.Nanosecond), calendar.Zone)
+	from := previousStart(q, now)
 	if !d.earliest.IsZero() && d.earliest.Before(from) {
 		from = q.Period.Start(d.earliest, calendar.Zone)
 	}

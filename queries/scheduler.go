@@ -139,9 +139,7 @@ func (s *Scheduler) start(ctx context.Context, wg *sync.WaitGroup, mode Mode) er
 }
 
 func (s *Scheduler) loop(ctx context.Context, q *Query, sched cron.Schedule, mode Mode) {
-	now := s.Now()
-	prev := q.Period.Start(q.Period.Start(now, calendar.Zone).Add(-time.Nanosecond), calendar.Zone)
-	s.runOnce(ctx, q, prev, mode)
+	s.runOnce(ctx, q, previousStart(q, s.Now()), mode)
 	for {
 		next := sched.Next(s.Now().In(calendar.Zone))
 		t := time.NewTimer(time.Until(next))
@@ -153,9 +151,7 @@ func (s *Scheduler) loop(ctx context.Context, q *Query, sched cron.Schedule, mod
 		}
 		// The current period, and the previous one while it may still be
 		// restated by late records.
-		now := s.Now()
-		from := q.Period.Start(q.Period.Start(now, calendar.Zone).Add(-time.Nanosecond), calendar.Zone)
-		s.runOnce(ctx, q, from, mode)
+		s.runOnce(ctx, q, previousStart(q, s.Now()), mode)
 	}
 }
 
@@ -183,4 +179,10 @@ func (s *Scheduler) runOnce(ctx context.Context, q *Query, from time.Time, mode 
 	}
 	s.Log.Debug("indicator computed", "query", q.Name, "run", runID, "periods", res.Periods, "inserted", res.Inserted,
 		"restated", res.Restated, "updated", res.Updated)
+}
+
+// previousStart is the start of the period before the one now falls in:
+// a run covers it too, while late records may still restate it.
+func previousStart(q *Query, now time.Time) time.Time {
+	return q.Period.Start(q.Period.Start(now, calendar.Zone).Add(-time.Nanosecond), calendar.Zone)
 }
