@@ -56,6 +56,7 @@ func newBench() *cobra.Command {
 	cmd.Flags().IntVar(&o.Records, "records", 1_000_000, "records loaded from a backlog per run")
 	cmd.Flags().IntVar(&o.LimitRecords, "limit-records", 1_000_000, "most records the two limits are measured on")
 	cmd.Flags().IntVar(&o.Runs, "runs", 3, "runs; medians are reported")
+	cmd.Flags().Int64Var(&o.Seed, "seed", demoSeed, "seed of the district and of its grid events")
 	cmd.Flags().IntVar(&o.Rate, "rate", 10000, "records/s of the steady latency phase")
 	cmd.Flags().DurationVar(&o.Duration, "duration", 20*time.Second, "length of the latency phase (0 skips it)")
 	cmd.Flags().IntVar(&o.Partitions, "partitions", 4, "partitions of the topic")
@@ -119,6 +120,7 @@ func newBenchAPI() *cobra.Command {
 	cmd.Flags().DurationVar(&o.Duration, "duration", 20*time.Second, "length of the load")
 	cmd.Flags().StringVar(&o.Path, "path", "/api/v1/indicators", "what the clients ask for")
 	cmd.Flags().IntVar(&o.Backlog, "backlog", 100000, "grid events produced for the loader in each phase")
+	cmd.Flags().Int64Var(&o.Seed, "seed", demoSeed, "seed of the server's district (the demo's by default)")
 	cmd.Flags().IntVar(&runs, "runs", 3, "runs; medians are reported")
 	return cmd
 }

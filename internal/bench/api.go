@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/kafka"
+	"github.com/yiwang-gov/yiwang/internal/simulate"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
@@ -31,6 +32,9 @@ type APIOptions struct {
 	// phase, so that the loader runs at its full rate in both: alone and
 	// under the load.
 	Backlog int
+	// Seed of the server's district; the backlog's events fall in its
+	// grids.
+	Seed int64
 }
 
 // APIResult is what one run measured.
@@ -58,10 +62,7 @@ func API(ctx context.Context, o APIOptions, progress io.Writer) (APIResult, erro
 		return res, err
 	}
 	sc, _ := reg.Get("grid_event")
-	_, grids, _, err := demoGrids()
-	if err != nil {
-		return res, err
-	}
+	gen := simulate.NewEventGenerator(simulate.NewDistrict(o.Seed, 0.01), o.Seed)
 	w := kafka.NewWriter([]string{o.Broker}, kafka.WriterOptions{BatchSize: 5000, BatchTimeout: 2 * time.Millisecond, Compress: true})
 	defer func() { _ = w.Close() }()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Clients + 4}, Timeout: 2 * time.Minute}
@@ -73,7 +74,7 @@ func API(ctx context.Context, o APIOptions, progress io.Writer) (APIResult, erro
 			return 0, err
 		}
 		start := time.Now()
-		if err := produceRange(ctx, w, sc.Topic, first, first+o.Backlog, grids, time.Now().Add(-24*time.Hour)); err != nil {
+		if err := produceRange(ctx, w, sc.Topic, first, first+o.Backlog, gen, time.Now().Add(-24*time.Hour)); err != nil {
 			return 0, err
 		}
 		for {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/yiwang-gov/yiwang/internal/deadletter"
 	"github.com/yiwang-gov/yiwang/internal/reference"
+	"github.com/yiwang-gov/yiwang/internal/simulate"
 
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/loader"
@@ -51,6 +52,9 @@ type LoaderOptions struct {
 	BatchSize int
 	BatchWait time.Duration
 	Writers   int
+	// Seed of the district whose grids the events fall in, and of the
+	// events (simulate.EventGenerator).
+	Seed int64
 }
 
 // LoaderRun is one run's figures.
@@ -82,9 +86,15 @@ func Loader(ctx context.Context, o LoaderOptions, progress io.Writer) ([]LoaderR
 		return nil, err
 	}
 	sc, _ := reg.Get("grid_event")
-	cfg, grids, known, err := demoGrids()
+	cfg, err := demoConfig()
 	if err != nil {
 		return nil, err
+	}
+	d := simulate.NewDistrict(o.Seed, 0.01) // the scale sets households, which events do not need
+	gen := simulate.NewEventGenerator(d, o.Seed)
+	known := reference.AreaSet{}
+	for _, a := range slices.Concat(d.Streets(), d.Communities(), d.Grids()) {
+		known[a.Code] = true
 	}
 	if o.BatchSize == 0 {
 		o.BatchSize = cfg.Loader.BatchSize
@@ -98,7 +108,7 @@ func Loader(ctx context.Context, o LoaderOptions, progress io.Writer) ([]LoaderR
 	var runs []LoaderRun
 	for i := range o.Runs {
 		fmt.Fprintf(progress, "run %d of %d\n", i+1, o.Runs)
-		r, err := benchOnce(ctx, o, reg, sc, grids, known, progress)
+		r, err := benchOnce(ctx, o, reg, sc, gen, known, progress)
 		if err != nil {
 			return runs, err
 		}
@@ -107,7 +117,7 @@ func Loader(ctx context.Context, o LoaderOptions, progress io.Writer) ([]LoaderR
 	return runs, nil
 }
 
-func benchOnce(ctx context.Context, o LoaderOptions, reg *schemas.Registry, sc *schemas.Schema, grids []string, known reference.AreaSet, progress io.Writer) (LoaderRun, error) {
+func benchOnce(ctx context.Context, o LoaderOptions, reg *schemas.Registry, sc *schemas.Schema, gen *simulate.EventGenerator, known reference.AreaSet, progress io.Writer) (LoaderRun, error) {
 	r := LoaderRun{Records: o.Records}
 	dir, err := os.MkdirTemp(o.Dir, "yiwang-bench-")
 	if err != nil {
@@ -137,7 +147,7 @@ func benchOnce(ctx context.Context, o LoaderOptions, reg *schemas.Registry, sc *
 	// Produce the backlog.
 	t0 := time.Now()
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	if err := produceRange(ctx, w, sc.Topic, 0, o.Records, grids, base); err != nil {
+	if err := produceRange(ctx, w, sc.Topic, 0, o.Records, gen, base); err != nil {
 		return r, err
 	}
 	r.ProduceRate = float64(o.Records) / time.Since(t0).Seconds()
@@ -199,7 +209,7 @@ func benchOnce(ctx context.Context, o LoaderOptions, reg *schemas.Registry, sc *
 
 	if o.Duration > 0 && o.Rate > 0 {
 		latFrom.Store(time.Now().UnixNano())
-		n, err := produceSteady(ctx, w, sc.Topic, o.Records, o.Rate, o.Duration, grids)
+		n, err := produceSteady(ctx, w, sc.Topic, o.Records, o.Rate, o.Duration, gen)
 		if err != nil {
 			return r, err
 		}
@@ -246,7 +256,7 @@ func benchOnce(ctx context.Context, o LoaderOptions, reg *schemas.Registry, sc *
 	for from := 0; from < lim; from += chunk {
 		rows := make([][]any, 0, chunk)
 		for i := from; i < min(from+chunk, lim); i++ {
-			obj, err := schemas.Decode(genEvent(nil, i, grids, base))
+			obj, err := schemas.Decode(gen.Append(nil, i, eventTime(base, i)))
 			if err != nil {
 				return r, err
 			}
@@ -267,54 +277,20 @@ func benchOnce(ctx context.Context, o LoaderOptions, reg *schemas.Registry, sc *
 	return r, nil
 }
 
-var (
-	benchSources  = []string{"gridder_patrol", "resident", "hotline_12345", "property", "video"}
-	benchStatus   = []string{"reported", "dispatched", "handled", "closed"}
-	benchUrgency  = []string{"normal", "normal", "important", "urgent"}
-	benchDescribe = []string{
-		"楼道堆放杂物堵塞消防通道，居民反映多次未清理",
-		"小区东门路灯不亮已三晚，夜间出行不安全",
-		"邻里因噪音发生纠纷，需网格员上门调解",
-		"占道经营摊位影响通行，请综合执法处理",
-	}
-)
-
-// demoGrids returns the demo pipeline's config, its grid codes and every
-// area code it knows.
-func demoGrids() (*pipelines.Config, []string, reference.AreaSet, error) {
+// demoConfig returns the demo pipeline's config, whose loader settings the
+// benchmark uses by default.
+func demoConfig() (*pipelines.Config, error) {
 	raw, base := pipelines.DemoConfig()
-	cfg, err := pipelines.Parse(raw, "newarea.yaml", base, func(string) (string, bool) { return "", false })
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	areas, err := pipelines.ReadAreas(cfg)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	var grids []string
-	known := reference.NewAreaSet(areas)
-	for _, a := range areas {
-		if a.Level == "grid" {
-			grids = append(grids, a.Code)
-		}
-	}
-	return cfg, grids, known, nil
+	return pipelines.Parse(raw, "newarea.yaml", base, func(string) (string, bool) { return "", false })
 }
 
-// genEvent appends the i-th benchmark grid event (about 450 bytes of JSON,
-// every key distinct) to b.
-func genEvent(b []byte, i int, grids []string, base time.Time) []byte {
-	t := base.Add(time.Duration(i) * 37 * time.Millisecond).Format(time.RFC3339Nano)
-	g := grids[i%len(grids)]
-	b = fmt.Appendf(b, `{"event_id":"BE%09d","source":"%s","category_major":"%02d","category_minor":"%02d","urgency":"%s",`+
-		`"description":"%s","lon":125.%04d,"lat":43.%04d,"grid_code":"%s","reporter_role":"gridder","status":"%s",`+
-		`"reported_at":"%s","deferred":false,"rework_count":%d,"updated_at":"%s"}`,
-		i, benchSources[i%len(benchSources)], 1+i%12, 1+i%20, benchUrgency[i%len(benchUrgency)], benchDescribe[i%len(benchDescribe)],
-		i%10000, (i*7)%10000, g, benchStatus[i%len(benchStatus)], t, i%3, t)
-	return b
+// eventTime is when the i-th backlog event was reported: one every 37 ms
+// from base.
+func eventTime(base time.Time, i int) time.Time {
+	return base.Add(time.Duration(i) * 37 * time.Millisecond)
 }
 
-func produceRange(ctx context.Context, w *kafka.Writer, topic string, from, to int, grids []string, base time.Time) error {
+func produceRange(ctx context.Context, w *kafka.Writer, topic string, from, to int, gen *simulate.EventGenerator, base time.Time) error {
 	const chunk = 20000
 	const workers = 2
 	var wg sync.WaitGroup
@@ -334,7 +310,7 @@ func produceRange(ctx context.Context, w *kafka.Writer, topic string, from, to i
 				msgs = msgs[:0]
 				now := time.Now()
 				for i := start; i < min(start+chunk, to); i++ {
-					msgs = append(msgs, kafka.Message{Topic: topic, Key: fmt.Appendf(nil, "BE%09d", i), Value: genEvent(nil, i, grids, base), Time: now})
+					msgs = append(msgs, kafka.Message{Topic: topic, Key: []byte(gen.ID(i)), Value: gen.Append(nil, i, eventTime(base, i)), Time: now})
 				}
 				if err := w.Write(ctx, msgs...); err != nil {
 					errs <- err
@@ -354,7 +330,7 @@ func produceRange(ctx context.Context, w *kafka.Writer, topic string, from, to i
 
 // produceSteady produces at rate records/s for d, in 10 ms steps, each
 // record stamped with its produce time. It returns how many it produced.
-func produceSteady(ctx context.Context, w *kafka.Writer, topic string, from, rate int, d time.Duration, grids []string) (int, error) {
+func produceSteady(ctx context.Context, w *kafka.Writer, topic string, from, rate int, d time.Duration, gen *simulate.EventGenerator) (int, error) {
 	start := time.Now()
 	sent := 0
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -375,7 +351,7 @@ func produceSteady(ctx context.Context, w *kafka.Writer, topic string, from, rat
 		msgs := make([]kafka.Message, due)
 		for j := range due {
 			i := from + sent + j
-			msgs[j] = kafka.Message{Topic: topic, Key: fmt.Appendf(nil, "BE%09d", i), Value: genEvent(nil, i, grids, now), Time: now}
+			msgs[j] = kafka.Message{Topic: topic, Key: []byte(gen.ID(i)), Value: gen.Append(nil, i, now), Time: now}
 		}
 		sent += due
 		wg.Add(1)

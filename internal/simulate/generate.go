@@ -3,8 +3,10 @@ package simulate
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/yiwang-gov/yiwang/schemas"
@@ -320,11 +322,11 @@ func (s *Simulator) updateEntity(i int, result string) {
 
 // jitter returns a point near the centre of grid g, or nil coordinates with
 // probability pNil.
-func (s *Simulator) jitter(g *grid, pNil float64) (*float64, *float64) {
-	if s.rng.Float64() < pNil {
+func jitter(rng *rand.Rand, g *grid, pNil float64) (*float64, *float64) {
+	if rng.Float64() < pNil {
 		return nil, nil
 	}
-	return ptr(round6(g.lon + (s.rng.Float64()-0.5)*0.004)), ptr(round6(g.lat + (s.rng.Float64()-0.5)*0.003))
+	return ptr(round6(g.lon + (rng.Float64()-0.5)*0.004)), ptr(round6(g.lat + (rng.Float64()-0.5)*0.003))
 }
 
 func (s *Simulator) randomGrid() (int, *grid) {
@@ -336,22 +338,32 @@ func (s *Simulator) randomGrid() (int, *grid) {
 func (s *Simulator) newGridEvent() {
 	rng := s.rng
 	ts := s.stamp(0)
-	now := time.UnixMicro(ts)
 	reason := s.invalidReason(kGridEvent)
 	id := s.idFor(kGridEvent, ts, reason)
 	_, g := s.randomGrid()
-	var cs []choice[eventCategory]
-	for _, c := range eventCategories() {
-		if !c.heating || heatingSeason(now) {
-			cs = append(cs, choice[eventCategory]{c, c.weight})
-		}
+	ev, cat := reportedEvent(rng, s.cal, g, id, ts)
+	s.emit(kGridEvent, id, ev, ts, reason)
+	if reason != "" {
+		return
 	}
-	cat := weighted(rng, cs)
-	src := weighted(rng, []choice[string]{{"gridder_patrol", 45}, {"resident", 15}, {"hotline_12345", 15}, {"property", 12}, {"police_110_transfer", 5}, {"video", 5}, {"superior", 3}})
+	if len(s.recent) < 64 {
+		s.recent = append(s.recent, id)
+	} else {
+		s.recent[s.seq[kGridEvent]%64] = id
+	}
+	s.startEvent(&pending{ev: ev, g: g, cat: cat}, ts)
+}
+
+// reportedEvent is a new grid event as its reporter files it: category,
+// source, role, urgency, position, deadline and description drawn from rng.
+func reportedEvent(rng *rand.Rand, cal *Calendar, g *grid, id string, ts int64) (*gridEvent, eventCategory) {
+	now := time.UnixMicro(ts)
+	cat := weighted(rng, eventChoices(heatingSeason(now)))
+	src := weighted(rng, eventSources)
 	var role *string
 	switch src {
 	case "gridder_patrol":
-		role = weighted(rng, []choice[*string]{{ptr("gridder"), 80}, {ptr("three_heads"), 12}, {ptr("volunteer"), 8}})
+		role = ptr(weighted(rng, patrolRoles))
 	case "resident":
 		role = ptr("resident")
 	case "property":
@@ -363,7 +375,7 @@ func (s *Simulator) newGridEvent() {
 	if !cat.urgent {
 		urgency = weighted(rng, []choice[string]{{"urgent", 4}, {"important", 24}, {"normal", 72}})
 	}
-	lon, lat := s.jitter(g, 0.15)
+	lon, lat := jitter(rng, g, 0.15)
 	ev := &gridEvent{
 		EventID:       id,
 		Source:        src,
@@ -376,7 +388,7 @@ func (s *Simulator) newGridEvent() {
 		ReporterRole:  role,
 		Status:        "reported",
 		ReportedAt:    micros(ts),
-		DeadlineAt:    ptr(micros(s.cal.AddWorkingHours(now, sla("grid", cat.major, urgency)).UnixMicro())),
+		DeadlineAt:    ptr(micros(cal.AddWorkingHours(now, sla("grid", cat.major, urgency)).UnixMicro())),
 		Deferred:      ptr(false),
 		ReworkCount:   ptr(0),
 		UpdatedAt:     micros(ts),
@@ -386,17 +398,33 @@ func (s *Simulator) newGridEvent() {
 		n, _ := strconv.Atoi(b.code[12:]) // the building sequence, five digits
 		ev.Description = ptr(fmt.Sprintf("%s %d号楼附近%s，请尽快处置", g.Name, n, cat.name))
 	}
-	s.emit(kGridEvent, id, ev, ts, reason)
-	if reason != "" {
-		return
-	}
-	if len(s.recent) < 64 {
-		s.recent = append(s.recent, id)
-	} else {
-		s.recent[s.seq[kGridEvent]%64] = id
-	}
-	s.startEvent(&pending{ev: ev, g: g, cat: cat}, ts)
+	return ev, cat
 }
+
+// eventChoices returns the event categories as weighted choices, in the
+// heating season or out of it.
+func eventChoices(heating bool) []choice[eventCategory] {
+	cs := categoryChoices()
+	if heating {
+		return cs[1]
+	}
+	return cs[0]
+}
+
+var categoryChoices = sync.OnceValue(func() (cs [2][]choice[eventCategory]) {
+	for _, c := range eventCategories() {
+		cs[1] = append(cs[1], choice[eventCategory]{c, c.weight})
+		if !c.heating {
+			cs[0] = append(cs[0], choice[eventCategory]{c, c.weight})
+		}
+	}
+	return cs
+})
+
+var (
+	eventSources = []choice[string]{{"gridder_patrol", 45}, {"resident", 15}, {"hotline_12345", 15}, {"property", 12}, {"police_110_transfer", 5}, {"video", 5}, {"superior", 3}}
+	patrolRoles  = []choice[string]{{"gridder", 80}, {"three_heads", 12}, {"volunteer", 8}}
+)
 
 // newDoorVisit records a door-knocking visit; a visit that met a household
 // or store sometimes updates its ledger entry too.
@@ -449,7 +477,7 @@ func (s *Simulator) newDoorVisit() {
 	}
 	v.TargetType = target
 	v.GridCode = g.Code
-	v.Lon, v.Lat = s.jitter(g, 0.1)
+	v.Lon, v.Lat = jitter(s.rng, g, 0.1)
 	if v.Outcome == "met" && target != "key_person" {
 		fields := []string{"head_phone", "members_n", "occupancy", "tags", "resident_type"}
 		if target != "household" {
