@@ -292,7 +292,7 @@ func Topics(cfg *Config, reg *schemas.Registry) []kafka.Topic {
 
 // referenceFiles are the reference files cfg names, read through it.
 func referenceFiles(cfg *Config) reference.Files {
-	return reference.Files{Areas: cfg.Reference.Areas, GovUnits: cfg.Reference.GovUnits,
+	return reference.Files{Areas: cfg.Reference.Areas, GovUnits: cfg.Reference.GovUnits, SLA: cfg.Reference.SLA,
 		Holidays: cfg.Reference.Holidays, Read: cfg.ReadFile}
 }
 

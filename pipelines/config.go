@@ -76,6 +76,9 @@ type KafkaConfig struct {
 type ReferenceConfig struct {
 	Areas    string `yaml:"areas"`     // code,name,level,parent_code
 	GovUnits string `yaml:"gov_units"` // unit_id,unit_type,parent_id,area_code,name
+	// SLA is the category time-limit table the indicators judge deadlines
+	// by: platform,category,urgency,work_hours.
+	SLA string `yaml:"sla"`
 	// Holidays are further calendar files (date,kind,holiday) a deployment
 	// adds to the official calendar built in, e.g. a year published after
 	// the release.

@@ -28,7 +28,7 @@ func Embedded() fs.FS { return embedded }
 
 // referenceTables are the tables a query may read besides the record
 // tables. They have no event time, so they do not count in freshness.
-var referenceTables = []string{"areas", "gov_units", "grids", "calendar"}
+var referenceTables = []string{"areas", "gov_units", "grids", "calendar", "category_sla"}
 
 // Catalog is the set of loaded, checked queries.
 type Catalog struct {

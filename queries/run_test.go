@@ -383,6 +383,14 @@ VALUES (?, 'repair', ?, 'room', ?, 'completed', ?, ?, ?, ?)`, fmt.Sprint("W", i)
 	if err := e.st.ReplaceReference(ctx, areas, nil); err != nil {
 		t.Fatal(err)
 	}
+	var limits []store.SLA
+	for _, c := range cats {
+		limits = append(limits, store.SLA{Platform: "property", Category: c.category, Urgency: "normal", WorkHours: float64(c.hours)},
+			store.SLA{Platform: "property", Category: c.category, Urgency: "urgent", WorkHours: 4})
+	}
+	if err := e.st.ReplaceSLA(ctx, limits); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Run(ctx, e.db, q, sh(2026, 1, 1, 0, 0), sh(2027, 2, 1, 0, 0), "r", sh(2027, 3, 1, 0, 0)); err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 //	    now: 2026-03-01T12:00:00+08:00  # optional; default: the period's end
 //	    areas: [...]                    # optional: {code, name, level, parent_code}
 //	    gov_units: [...]                # optional: {unit_id, unit_type, parent_id, area_code, name}
+//	    category_sla: [...]             # optional: {platform, category, urgency, work_hours}
 //	    tables:
 //	      households:
 //	        - {household_id: H1, grid_code: "220173002001001"}
@@ -40,7 +41,8 @@ import (
 // matter; a required column left out gets a dummy (a key column
 // "<table>-<row>", the area column the first grid, text "test", numbers 0,
 // false, 2000-01-01). Timestamps are RFC 3339 with an offset. Without areas
-// and gov_units the case uses TestHierarchy. The query runs for the one
+// and gov_units the case uses TestHierarchy; without category_sla the
+// time-limit table is empty. The query runs for the one
 // period, and each expected cell (area "district" for the district; level
 // optional) must match: numerator and denominator, value (null when there
 // is none) and suppressed (default false). Cells not listed are not
@@ -109,6 +111,7 @@ type testCase struct {
 	areas  []store.Area
 	units  []store.GovUnit
 	hasRef bool
+	sla    []store.SLA
 	tables []testTable
 	expect []expectCell
 	file   string
@@ -226,6 +229,9 @@ func runCase(ctx context.Context, st *store.Store, reg *schemas.Registry, q *Que
 		areas, units = tc.areas, tc.units
 	}
 	if err := st.ReplaceReference(ctx, areas, units); err != nil {
+		return res, err
+	}
+	if err := st.ReplaceSLA(ctx, tc.sla); err != nil {
 		return res, err
 	}
 	for _, t := range tc.tables {
@@ -348,7 +354,7 @@ func parseTestFile(file string, raw []byte, q *Query, reg *schemas.Registry) ([]
 func decodeCase(d *decoder, n *yaml.Node, p string, q *Query, reg *schemas.Registry) (testCase, bool) {
 	before := len(d.probs)
 	tc := testCase{line: n.Line}
-	m := d.mapping(n, p, "name", "period", "now", "areas", "gov_units", "tables", "expect")
+	m := d.mapping(n, p, "name", "period", "now", "areas", "gov_units", "category_sla", "tables", "expect")
 	if m == nil {
 		return tc, false
 	}
@@ -383,6 +389,9 @@ func decodeCase(d *decoder, n *yaml.Node, p string, q *Query, reg *schemas.Regis
 	}
 	if hasUnits {
 		tc.units = decodeUnits(d, m["gov_units"], p+".gov_units")
+	}
+	if v, ok := m["category_sla"]; ok {
+		tc.sla = decodeSLA(d, v, p+".category_sla")
 	}
 	areas, units := TestHierarchy()
 	if tc.hasRef {
@@ -485,6 +494,48 @@ func decodeUnits(d *decoder, n *yaml.Node, p string) []store.GovUnit {
 	return out
 }
 
+func decodeSLA(d *decoder, n *yaml.Node, p string) []store.SLA {
+	items, _ := d.list(n, p)
+	var out []store.SLA
+	for i, it := range items {
+		ip := fmt.Sprintf("%s[%d]", p, i)
+		m := d.mapping(it, ip, "platform", "category", "urgency", "work_hours")
+		if m == nil {
+			continue
+		}
+		d.require(it, m, ip, "platform", "category", "urgency", "work_hours")
+		var r store.SLA
+		for k, v := range m {
+			s, ok := d.scalarText(v, ip+"."+k)
+			if !ok {
+				continue
+			}
+			switch k {
+			case "platform":
+				r.Platform = s
+				if !slices.Contains(reference.Platforms, s) {
+					d.bad(v, ip+".platform", "%q is not one of %s", s, strings.Join(reference.Platforms, ", "))
+				}
+			case "category":
+				r.Category = s
+			case "urgency":
+				r.Urgency = s
+				if !slices.Contains(reference.Urgencies, s) {
+					d.bad(v, ip+".urgency", "%q is not one of %s", s, strings.Join(reference.Urgencies, ", "))
+				}
+			case "work_hours":
+				h, err := strconv.ParseFloat(s, 64)
+				if err != nil || !(h > 0) {
+					d.bad(v, ip+".work_hours", "%q is not a positive number of working hours", s)
+				}
+				r.WorkHours = h
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 func decodeTables(d *decoder, n *yaml.Node, p string, reg *schemas.Registry, areas []store.Area) []testTable {
 	if n = d.deref(n, p); n == nil {
 		return nil
@@ -512,7 +563,7 @@ func decodeTables(d *decoder, n *yaml.Node, p string, reg *schemas.Registry, are
 		tp := diag.Join(p, k.Value)
 		sc, ok := byTable[k.Value]
 		if !ok {
-			d.bad(k, tp, "not a record table; the tables are %s (areas and gov_units are given beside tables)", strings.Join(names, ", "))
+			d.bad(k, tp, "not a record table; the tables are %s (areas, gov_units and category_sla are given beside tables)", strings.Join(names, ", "))
 			continue
 		}
 		if seen[k.Value] {

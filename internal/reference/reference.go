@@ -1,9 +1,10 @@
 // Package reference owns the district's reference data as the pipeline
 // reads it: the area hierarchy (areas.csv), the responsibility units
-// (gov_units.csv) and the working-day calendar (the official one built in
-// plus a deployment's own files), read from the files the pipeline file
-// names and written to the tables the indicators join (areas, gov_units,
-// calendar). It is the one writer of those tables.
+// (gov_units.csv), the category time limits (category_sla.csv) and the
+// working-day calendar (the official one built in plus a deployment's own
+// files), read from the files the pipeline file names and written to the
+// tables the indicators join (areas, gov_units, category_sla, calendar). It
+// is the one writer of those tables.
 package reference
 
 import (
@@ -13,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +28,9 @@ import (
 type Files struct {
 	Areas    string // code,name,level,parent_code
 	GovUnits string // unit_id,unit_type,parent_id,area_code,name; optional
+	// SLA is the category time-limit table (处置时限):
+	// platform,category,urgency,work_hours; optional.
+	SLA string
 	// Holidays are further calendar files (date,kind,holiday) added to the
 	// official calendar.
 	Holidays []string
@@ -71,7 +77,61 @@ func Load(ctx context.Context, f Files, st *store.Store) (AreaSet, error) {
 	if err := st.ReplaceReference(ctx, areas, units); err != nil {
 		return nil, err
 	}
+	if f.SLA != "" {
+		limits, err := ReadSLA(f)
+		if err != nil {
+			return nil, err
+		}
+		if err := st.ReplaceSLA(ctx, limits); err != nil {
+			return nil, err
+		}
+	}
 	return NewAreaSet(areas), nil
+}
+
+// Platforms and Urgencies are the values category_sla.csv's platform and
+// urgency columns take.
+var (
+	Platforms = []string{"grid", "police", "market", "property"}
+	Urgencies = []string{"urgent", "important", "normal"}
+)
+
+// ReadSLA reads the category time-limit file: one row per platform,
+// category and urgency, each with a positive number of working hours (at
+// most a year's worth).
+func ReadSLA(f Files) ([]store.SLA, error) {
+	raw, err := f.Read(f.SLA)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := readCSV(raw, f.SLA, []string{"platform", "category", "urgency", "work_hours"})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.SLA, 0, len(rows))
+	seen := map[[3]string]int{}
+	for i, r := range rows {
+		line := i + 2
+		switch {
+		case !slices.Contains(Platforms, r[0]):
+			return nil, fmt.Errorf("%s:%d: platform %q is not one of %s", f.SLA, line, r[0], strings.Join(Platforms, ", "))
+		case strings.TrimSpace(r[1]) == "":
+			return nil, fmt.Errorf("%s:%d: the category is empty; give the platform's category code", f.SLA, line)
+		case !slices.Contains(Urgencies, r[2]):
+			return nil, fmt.Errorf("%s:%d: urgency %q is not one of %s", f.SLA, line, r[2], strings.Join(Urgencies, ", "))
+		}
+		h, err := strconv.ParseFloat(r[3], 64)
+		if err != nil || !(h > 0 && h <= 8760) {
+			return nil, fmt.Errorf("%s:%d: work_hours %q must be a number of working hours above 0 and at most 8760", f.SLA, line, r[3])
+		}
+		k := [3]string{r[0], r[1], r[2]}
+		if first, dup := seen[k]; dup {
+			return nil, fmt.Errorf("%s:%d: %s %s %s is also on line %d; give each platform, category and urgency one limit", f.SLA, line, r[0], r[1], r[2], first)
+		}
+		seen[k] = line
+		out = append(out, store.SLA{Platform: r[0], Category: r[1], Urgency: r[2], WorkHours: h})
+	}
+	return out, nil
 }
 
 // ReadAreas reads the areas file; a street, community or grid code must

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 )
 
 // Area is one node of the statistical code tree: a street (乡街, 9 digits), a
@@ -334,9 +335,10 @@ func (d *District) Known(code string) bool { return d.known[code] }
 
 // WriteReference writes the reference tables into dir (created if missing):
 // areas.csv (code,name,level,parent_code; levels county, street, community,
-// grid) and gov_units.csv (unit_id,unit_type,parent_id,area_code,name; unit
-// types new_area, dev_zone, street, community). Both are sorted and depend
-// only on the seed, so the same seed gives byte-identical files.
+// grid), gov_units.csv (unit_id,unit_type,parent_id,area_code,name; unit
+// types new_area, dev_zone, street, community) and category_sla.csv
+// (platform,category,urgency,work_hours: SLATable). All are sorted and
+// depend only on the seed, so the same seed gives byte-identical files.
 func (d *District) WriteReference(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create reference directory: %w", err)
@@ -355,7 +357,29 @@ func (d *District) WriteReference(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "gov_units.csv"), units, 0o644); err != nil {
 		return fmt.Errorf("write gov_units.csv: %w", err)
 	}
+	limits, err := slaCSV()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "category_sla.csv"), limits, 0o644); err != nil {
+		return fmt.Errorf("write category_sla.csv: %w", err)
+	}
 	return nil
+}
+
+// slaCSV is the time-limit table the simulated platforms use, one row per
+// platform, category and urgency.
+func slaCSV() ([]byte, error) {
+	var rows [][]string
+	for _, r := range SLATable() {
+		for _, u := range []struct {
+			name  string
+			hours float64
+		}{{"urgent", r.Urg}, {"important", r.Important}, {"normal", r.Normal}} {
+			rows = append(rows, []string{r.Platform, r.Category, u.name, strconv.FormatFloat(u.hours, 'f', -1, 64)})
+		}
+	}
+	return writeCSV("category_sla.csv", []string{"platform", "category", "urgency", "work_hours"}, rows)
 }
 
 func (d *District) areasCSV() ([]byte, error) {

@@ -108,6 +108,12 @@ var migrations = []Migration{
          CASE WHEN CAST(right(g.code, 3) AS INTEGER) >= 900 THEN 'dedicated' ELSE 'basic' END AS grid_type
   FROM areas g LEFT JOIN areas c ON c.code = g.parent_code
   WHERE g.level = 'grid'`},
+	{Version: 6, Name: "category time limits", SQL: `CREATE TABLE IF NOT EXISTS category_sla (
+  platform VARCHAR NOT NULL,
+  category VARCHAR NOT NULL,
+  urgency VARCHAR NOT NULL,
+  work_hours DOUBLE NOT NULL,
+  PRIMARY KEY (platform, category, urgency))`},
 }
 
 func (s *Store) migrate(ctx context.Context) error { return s.Migrate(ctx, "store", migrations) }

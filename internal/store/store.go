@@ -322,6 +322,35 @@ type CalendarDay struct {
 	Covered        bool // false where only the Monday–Friday rule was known
 }
 
+// SLA is one row of the category_sla table: the time limit (处置时限), in
+// working hours, of a case of a platform's category at an urgency.
+type SLA struct {
+	Platform, Category, Urgency string
+	WorkHours                   float64
+}
+
+// ReplaceSLA replaces the category_sla table in one transaction.
+func (s *Store) ReplaceSLA(ctx context.Context, rows []SLA) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, "DELETE FROM category_sla"); err != nil {
+		return fmt.Errorf("clear category_sla: %w", err)
+	}
+	if err := insertMany(ctx, tx, "category_sla", 4, len(rows), func(i int) []any {
+		r := rows[i]
+		return []any{r.Platform, r.Category, r.Urgency, r.WorkHours}
+	}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit category_sla: %w", err)
+	}
+	return nil
+}
+
 // ReplaceCalendar replaces the calendar table in one transaction.
 func (s *Store) ReplaceCalendar(ctx context.Context, days []CalendarDay) error {
 	tx, err := s.db.BeginTx(ctx, nil)
