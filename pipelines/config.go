@@ -9,11 +9,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +49,7 @@ type Config struct {
 	Kafka     KafkaConfig     `yaml:"kafka"`
 	Reference ReferenceConfig `yaml:"reference"`
 	Loader    LoaderConfig    `yaml:"loader"`
+	Memory    MemoryConfig    `yaml:"memory"`
 	Sources   []SourceConfig  `yaml:"sources"`
 
 	file string     // where it was read from, for messages
@@ -95,6 +98,54 @@ type LoaderConfig struct {
 	// Writers is how many DuckDB connections load at once, each owning a
 	// share of the partitions.
 	Writers int `yaml:"writers"`
+}
+
+// MemoryConfig bounds the process's memory, as sizes such as "256MiB" or
+// "1GB". What they leave out (the embedded broker's batch index, the
+// connectors' pages in flight) is small and bounded by the other settings.
+type MemoryConfig struct {
+	// DuckDB is DuckDB's memory limit: its buffer pool (table blocks,
+	// indexes, data not yet checkpointed, query state). Past it, queries
+	// spill to the temporary directory or fail with an out-of-memory
+	// error. Default: half of the memory of the machine or cgroup.
+	DuckDB string `yaml:"duckdb"`
+	// Checkpoint is the size of DuckDB's write-ahead log at which it
+	// writes the new rows into the database file (default 256MiB). Until
+	// then they are held in memory, within the limit above.
+	Checkpoint string `yaml:"checkpoint"`
+	// Go is the Go heap's soft limit (as GOMEMLIMIT, which overrides it):
+	// the garbage collector runs more often as the heap nears it, and
+	// returns freed memory to the system sooner. Default: none.
+	Go string `yaml:"go"`
+	// Fetch is the most bytes the loader asks the broker for at once, over
+	// all partitions (default 64 MiB; each partition's fetch gets its
+	// share, between 64 KiB and 2 MiB).
+	Fetch string `yaml:"fetch"`
+}
+
+// duckDB is DuckDB's memory limit in bytes, 0 for its default; the sizes
+// were checked when the file was read.
+func (m MemoryConfig) duckDB() int64 {
+	n, _ := ParseSize(m.DuckDB)
+	return n
+}
+
+// checkpoint is DuckDB's checkpoint threshold in bytes, 0 for the default.
+func (m MemoryConfig) checkpoint() int64 {
+	n, _ := ParseSize(m.Checkpoint)
+	return n
+}
+
+// goLimit is the Go heap's soft limit in bytes, 0 for none.
+func (m MemoryConfig) goLimit() int64 {
+	n, _ := ParseSize(m.Go)
+	return n
+}
+
+// fetch is the loader's fetch budget in bytes, 0 for its default.
+func (m MemoryConfig) fetch() int {
+	n, _ := ParseSize(m.Fetch)
+	return int(n)
 }
 
 // SourceConfig is one connector instance.
@@ -330,6 +381,29 @@ func (c *Config) explicitZeros() Problems {
 	return probs
 }
 
+// ParseSize reads a size: a number with an optional unit, B, KB, MB, GB or
+// TB (powers of 1000) or KiB, MiB, GiB or TiB (powers of 1024), in any
+// case, as in "256MiB", "1.5 GB" or "1048576".
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := t, ""
+	if i >= 0 {
+		num, unit = t[:i], strings.TrimSpace(t[i:])
+	}
+	mult, ok := map[string]float64{"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}[strings.ToLower(unit)]
+	f, err := strconv.ParseFloat(num, 64)
+	if !ok || err != nil || num == "" {
+		return 0, fmt.Errorf("%q is not a size: write a number with a unit such as 256MiB or 2GB", s)
+	}
+	v := f * mult
+	if v < 1 || v > 1<<50 || math.IsNaN(v) {
+		return 0, fmt.Errorf("%q is out of range: between 1 byte and 1 PiB", s)
+	}
+	return int64(v), nil
+}
+
 // has reports whether the exact path is written in the file.
 func (c *Config) has(path ...any) bool {
 	_, ok := diag.Find(c.root, path...)
@@ -382,6 +456,20 @@ func (c *Config) problem(msg string, path ...any) Problem {
 
 func (c *Config) validate() Problems {
 	var probs Problems
+	for _, m := range []struct {
+		field, v string
+		least    int64
+	}{{"duckdb", c.Memory.DuckDB, 64 << 20}, {"checkpoint", c.Memory.Checkpoint, 1 << 20}, {"go", c.Memory.Go, 64 << 20},
+		{"fetch", c.Memory.Fetch, 1 << 20}} {
+		if m.v == "" {
+			continue
+		}
+		if n, err := ParseSize(m.v); err != nil {
+			probs = append(probs, c.problem(err.Error(), "memory", m.field))
+		} else if n < m.least {
+			probs = append(probs, c.problem(fmt.Sprintf("must be at least %d MiB, got %q", m.least>>20, m.v), "memory", m.field))
+		}
+	}
 	if c.Kafka.Partitions > 256 {
 		probs = append(probs, c.problem(fmt.Sprintf("must be 1-256, got %d", c.Kafka.Partitions), "kafka", "partitions"))
 	}

@@ -22,7 +22,7 @@ func TestDemoConfigParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Sources) != 10 || cfg.Loader.BatchWait.String() != "200ms" || cfg.Kafka.Embedded.Listen != "127.0.0.1:9092" {
+	if len(cfg.Sources) != 12 || cfg.Loader.BatchWait.String() != "200ms" || cfg.Kafka.Embedded.Listen != "127.0.0.1:9092" {
 		t.Fatalf("unexpected config %+v", cfg)
 	}
 	// Every record type comes in by exactly one running source, and the
@@ -34,7 +34,11 @@ func TestDemoConfigParses(t *testing.T) {
 			schemasOn[s.Schema]++
 		}
 	}
-	if len(types) != 4 || len(schemasOn) != 9 {
+	reg, err := schemas.LoadEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(types) != 4 || len(schemasOn) != len(reg.Names()) {
 		t.Fatalf("transports %v, record types %v", types, schemasOn)
 	}
 	for sc, n := range schemasOn {
@@ -171,4 +175,30 @@ func TestCheckRefusesIncompatibleSchemaChange(t *testing.T) {
 		"grid_event.schema.json: table grid_events: column legacy_note is no longer in the schema; removing a field needs a new major version (yiwang.grid_event.v2)") {
 		t.Fatalf("problems: %v", probs)
 	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"256MiB": 256 << 20, "1.5 GB": 1_500_000_000, "1048576": 1 << 20,
+		"8mib": 8 << 20, "2KiB": 2048, "300 b": 300, "1TB": 1e12} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "-1MiB", "0", "1..5GB", "12 parsecs", "NaN", "Inf", "1e3MB", "2PiB"} {
+		if got, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"256MiB", "1.5 GB", "7", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseSize(s)
+		if err == nil && (n < 1 || n > 1<<50) {
+			t.Fatalf("ParseSize(%q) = %d outside 1 B..1 PiB", s, n)
+		}
+	})
 }

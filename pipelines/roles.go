@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -78,6 +80,9 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 		return err
 	}
 	defer p.close()
+	if n := cfg.Memory.goLimit(); n > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(n)
+	}
 
 	brokers := cfg.Kafka.Brokers
 	if len(brokers) == 0 {
@@ -96,7 +101,9 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	if err := p.client.EnsureTopics(ctx, Topics(cfg, p.registry)); err != nil {
 		return err
 	}
-	p.writer = kafka.NewWriter(brokers, kafka.WriterOptions{})
+	// Batches of 200 records (about 120 KB): a fetch answer holds at least
+	// one whole batch, whatever the loader's fetch budget asks for.
+	p.writer = kafka.NewWriter(brokers, kafka.WriterOptions{BatchSize: 200})
 
 	var g run.Group
 	stopped := make(chan struct{})
@@ -157,7 +164,7 @@ func BrokerConfig(cfg *Config) kafka.BrokerConfig {
 func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 	cfg, log := p.cfg, p.opts.Log
 	var err error
-	p.store, err = store.Open(ctx, filepath.Join(cfg.DataDir, "yiwang.duckdb"), store.Options{})
+	p.store, err = store.Open(ctx, filepath.Join(cfg.DataDir, "yiwang.duckdb"), store.Options{MemoryBytes: cfg.Memory.duckDB(), CheckpointBytes: cfg.Memory.checkpoint()})
 	if err != nil {
 		return "", err
 	}
@@ -229,7 +236,7 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 	}, func(error) { close(stopServing) })
 
 	ld := &loader.Loader{Log: p.client, Tables: loader.DuckDB(p.store), Registry: p.registry, Areas: p.areas, Producer: p.writer,
-		Metrics: p.metrics, BatchSize: cfg.Loader.BatchSize, BatchWait: cfg.Loader.BatchWait, Writers: cfg.Loader.Writers, Group: "yiwang-loader." + cfg.Name,
+		Metrics: p.metrics, BatchSize: cfg.Loader.BatchSize, BatchWait: cfg.Loader.BatchWait, Writers: cfg.Loader.Writers, FetchBudget: cfg.Memory.fetch(), Group: "yiwang-loader." + cfg.Name,
 		Now: time.Now, Logger: log}
 	var refresher *queries.Refresher
 	if !p.opts.NoScheduler {

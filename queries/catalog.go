@@ -253,7 +253,7 @@ func (c *Catalog) CheckScratch(ctx context.Context) (err error) {
 }
 
 func scratchStore(ctx context.Context, dir string, reg *schemas.Registry) (*store.Store, error) {
-	st, err := store.Open(ctx, filepath.Join(dir, "scratch.duckdb"), store.Options{Threads: 2, MemoryLimit: "1GB"})
+	st, err := store.Open(ctx, filepath.Join(dir, "scratch.duckdb"), store.Options{Threads: 2, MemoryBytes: 1 << 30})
 	if err != nil {
 		return nil, err
 	}

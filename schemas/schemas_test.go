@@ -21,7 +21,7 @@ func TestEmbeddedSchemasLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"door_visit", "grid_event", "household", "market_entity", "market_inspection", "police_incident", "store", "team_record", "work_order"}
+	want := []string{"door_visit", "grid_event", "household", "market_entity", "market_inspection", "police_incident", "store", "team", "team_member", "team_record", "work_order"}
 	if got := strings.Join(reg.Names(), ","); got != strings.Join(want, ",") {
 		t.Fatalf("names = %s, want %s", got, strings.Join(want, ","))
 	}

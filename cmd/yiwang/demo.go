@@ -50,8 +50,11 @@ func newDemo() *cobra.Command {
 			if history == 0 {
 				history = sincePreviousQuarter(time.Now())
 			}
+			if err := os.MkdirAll(sources, 0o700); err != nil {
+				return fmt.Errorf("simulated source systems: %w", err)
+			}
 			sim := simulate.New(simulate.Config{Seed: demoSeed, Scale: 0.05, Rate: rate, InvalidShare: invalid, Token: token, Now: time.Now,
-				History: history, HistoryRate: rate})
+				History: history, HistoryRate: rate, Dir: sources})
 			ln, err := net.Listen("tcp", sourceListen)
 			if err != nil {
 				return fmt.Errorf("simulated source systems: listen on %s: %w", sourceListen, err)

@@ -79,9 +79,14 @@ type Client struct {
 	client  *kgo.Client
 }
 
-// NewClient returns a client of the cluster at brokers.
+// NewClient returns a client of the cluster at brokers. Each client has its
+// own connections (kafka-go's default transport is one pool for the whole
+// process), so that the connections a loader fetches on are not also the
+// ones small requests go over: a broker keeps per connection a buffer as
+// large as the largest answer it sent on it (the embedded one does).
 func NewClient(brokers []string) *Client {
-	return &Client{Brokers: brokers, client: &kgo.Client{Addr: kgo.TCP(brokers...), Timeout: 10 * time.Second}}
+	return &Client{Brokers: brokers, client: &kgo.Client{Addr: kgo.TCP(brokers...), Timeout: 10 * time.Second,
+		Transport: &kgo.Transport{Dial: (&net.Dialer{Timeout: 3 * time.Second}).DialContext}}}
 }
 
 // EnsureTopics creates the topics that do not exist yet. Existing topics

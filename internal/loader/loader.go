@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/deadletter"
@@ -106,6 +107,14 @@ type Loader struct {
 	// Fetch bounds each fetch (bytes, wait; records default to as many as
 	// the bytes hold).
 	Fetch kafka.FetchOptions
+	// FetchBudget bounds the bytes all partitions ask for at once (default
+	// 32 MiB): each partition's fetch asks for an equal share of it, at
+	// least 64 KiB and at most Fetch.MaxBytes. A partition holds up to
+	// three answers (one arriving, one waiting, one being decoded), and the
+	// embedded broker keeps a buffer of the largest answer per connection,
+	// so this is what bounds the loader's memory however many partitions
+	// it reads.
+	FetchBudget int
 	// Backoff is the first wait after a failed fetch, doubled up to
 	// MaxBackoff (defaults 100 ms and 10 s), with jitter.
 	Backoff, MaxBackoff time.Duration
@@ -121,6 +130,8 @@ type Loader struct {
 	// table it wrote and the earliest event time (the schema's event_time)
 	// among its rows, so that what reads the table can catch up.
 	Changed func(table string, earliest time.Time)
+
+	reading atomic.Int64 // partitions being read, for the fetch budget
 
 	mu     sync.Mutex
 	newest map[string]time.Time // per table
@@ -165,6 +176,9 @@ func (l *Loader) defaults() {
 	}
 	if l.Fetch.MaxBytes <= 0 {
 		l.Fetch.MaxBytes = 2 << 20 // per partition, a few answers ahead of the writers
+	}
+	if l.FetchBudget <= 0 {
+		l.FetchBudget = 32 << 20
 	}
 	if l.Now == nil {
 		l.Now = time.Now
@@ -211,6 +225,7 @@ func (l *Loader) Run(ctx context.Context) error {
 				}
 				items := queues[len(started)%nw]
 				started[k] = true
+				l.reading.Add(1)
 				from, stored := offsets[sc.Topic][p]
 				wg.Add(1)
 				go func() {
@@ -328,7 +343,7 @@ func (l *Loader) fetchPartition(ctx context.Context, topic string, p int, offset
 	}
 	failing, failedAt := 0, time.Time{}
 	for ctx.Err() == nil {
-		f, err := l.Log.Fetch(ctx, topic, p, offset, l.Fetch)
+		f, err := l.Log.Fetch(ctx, topic, p, offset, l.fetchOptions())
 		if err != nil && ctx.Err() != nil {
 			return
 		}
@@ -371,6 +386,14 @@ func (l *Loader) fetchPartition(ctx context.Context, topic string, p int, offset
 			offset = f.Next
 		}
 	}
+}
+
+// fetchOptions are one partition's fetch bounds: its share of the budget.
+func (l *Loader) fetchOptions() kafka.FetchOptions {
+	o := l.Fetch
+	share := l.FetchBudget / int(max(l.reading.Load(), 1))
+	o.MaxBytes = max(min(share, o.MaxBytes), min(64<<10, o.MaxBytes))
+	return o
 }
 
 // bounds returns the partition's first offset and high watermark.

@@ -637,8 +637,12 @@ func (s *Simulator) newTeamRecord() {
 	ts := s.stamp(0)
 	reason := s.invalidReason(kTeamRecord)
 	id := s.idFor(kTeamRecord, ts, reason)
-	_, g := s.randomGrid()
-	m := oneOf(rng, s.members[g.street])
+	m := s.picks[weighted(rng, cardShares)].pick(rng)
+	if m == nil {
+		s.newGridEvent()
+		return
+	}
+	g := s.district.grids[oneOf(rng, m.grids)]
 	area := weighted(rng, []choice[string]{{g.Code, 45}, {g.Parent, 40}, {s.district.streets[g.street].Code, 15}})
 	var tasks []choice[string]
 	switch m.teamType {

@@ -48,6 +48,10 @@ func (s *Simulator) corrupted(k kind, v any, reason string) ([]byte, error) {
 	switch reason {
 	case InvalidGridCode:
 		code, _ := obj[info.areaField].(string)
+		if len(code) < 9 { // a record above the 乡街 has no code of its own
+			obj[info.areaField] = "2201730"
+			break
+		}
 		if len(code) == 9 {
 			code += "001"
 		}

@@ -153,18 +153,18 @@ func (s *Simulator) kindOf(recordType string) (kind, bool) {
 // readChanges returns the current versions of at most limit records of
 // kind k after c and the cursor after the last. Like an HTTP response, it
 // counts as served: a record written afterwards is stamped later.
-func (s *Simulator) readChanges(k kind, c cursor, limit int) ([]change, cursor) {
+func (s *Simulator) readChanges(k kind, c cursor, limit int) ([]change, cursor, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := s.tables[k].changes(c, limit)
-	if len(out) == 0 {
-		return nil, c
+	out, err := s.tables[k].changes(c, limit)
+	if err != nil || len(out) == 0 {
+		return nil, c, err
 	}
 	last := out[len(out)-1]
 	if last.ts > s.served {
 		s.served = last.ts
 	}
-	return out, cursor{ts: last.ts, id: last.id}
+	return out, cursor{ts: last.ts, id: last.id}, nil
 }
 
 // position is a publisher's cursor in each record type it covers.
@@ -181,7 +181,10 @@ func (p position) drain(ctx context.Context, s *Simulator, deliver func(k kind, 
 			if err := ctx.Err(); err != nil {
 				return n, err
 			}
-			batch, next := s.readChanges(k, p[k], publishBatch)
+			batch, next, err := s.readChanges(k, p[k], publishBatch)
+			if err != nil {
+				return n, err
+			}
 			if len(batch) == 0 {
 				break
 			}

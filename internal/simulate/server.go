@@ -82,11 +82,15 @@ func (s *Simulator) serveRecords(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	raws, more, lastTS := s.tables[k].page(q.cursor(), q.limit)
+	raws, more, lastTS, err := s.tables[k].page(q.cursor(), q.limit)
 	if len(raws) > 0 && lastTS > s.served {
 		s.served = lastTS
 	}
 	s.mu.Unlock()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
 	// The raw records are never modified once stored, so they are written
 	// outside the lock.
 	size := 32

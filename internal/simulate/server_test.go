@@ -353,19 +353,21 @@ func TestConcurrentUse(t *testing.T) {
 // BenchmarkPage measures a page read deep into a large log, as a connector
 // polling a source that has written for minutes at 10,000 records/s.
 func BenchmarkPage(b *testing.B) {
-	tb := newTable("grid_event")
+	tb := newTable("grid_event", b.TempDir())
 	raw := []byte(`{"event_id":"x"}`)
 	const n = 2_000_000
 	for i := 0; i < n; i++ {
 		id := "GE" + itoa(i%1_000_000+1)
-		tb.put(id, int64(i/100), raw, "") // 100 records per microsecond, half of them updates
+		if err := tb.put(id, int64(i/100), raw, ""); err != nil { // 100 records per microsecond, half of them updates
+			b.Fatal(err)
+		}
 	}
 	c := cursor{ts: n / 200, id: "GE5"}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		raws, _, _ := tb.page(c, MaxLimit)
-		if len(raws) == 0 {
-			b.Fatal("empty page")
+		raws, _, _, err := tb.page(c, MaxLimit)
+		if err != nil || len(raws) == 0 {
+			b.Fatal("empty page", err)
 		}
 	}
 }

@@ -53,6 +53,10 @@ type Config struct {
 	// another transport (PublishLedgers, PublishPostgres, PublishKafka)
 	// cannot poll them twice. Nil serves every type.
 	HTTPTypes []string
+	// Dir is where the source systems keep their records' bytes (one
+	// unlinked file per record type, gone with the process); empty means
+	// the system's temporary directory.
+	Dir string
 	// Speed, when above 1, divides every lifecycle delay (a case that
 	// takes two working days takes 48 minutes at 60), for tests and a
 	// quick look; 0 or 1 is the wall clock's pace.
@@ -92,6 +96,8 @@ const (
 	kMarketEntity
 	kMarketInspection
 	kWorkOrder
+	kTeam
+	kTeamMember
 	nKinds
 )
 
@@ -162,6 +168,18 @@ func kindTable() [nKinds]kindInfo {
 			removable: []string{"task_id", "usci", "inspected_at", "result", "grid_code"},
 			usci:      true,
 		},
+		kTeam: {
+			name: "team", platform: "grid", prefix: "TM", areaField: "area_code",
+			enums:     [][2]string{{"team_type", "militia"}, {"level", "province"}},
+			timeField: "formed_on", dateOnly: true,
+			removable: []string{"team_type", "name", "level", "gov_unit_id", "formed_on", "status"},
+		},
+		kTeamMember: {
+			name: "team_member", platform: "grid", prefix: "MB", areaField: "area_code",
+			enums:     [][2]string{{"role", "captain"}, {"status", "suspended"}},
+			timeField: "joined_on", dateOnly: true,
+			removable: []string{"team_id", "team_type", "gov_unit_id", "role", "joined_on", "status"},
+		},
 		kWorkOrder: {
 			name: "work_order", platform: "property", prefix: "WO", areaField: "grid_code",
 			enums:     [][2]string{{"status", "open"}, {"kind", "praise"}, {"category", "wifi"}},
@@ -190,11 +208,6 @@ func Path(recordType string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// member is a team member of a street (下沉干部, 志愿者, 突击队, 扑火队).
-type member struct {
-	teamType, teamID, idNumber string
 }
 
 // Simulator is the set of simulated source systems: the grid, police, market
@@ -230,7 +243,9 @@ type Simulator struct {
 	entityGrid []int   // entity index → grid index
 	entByGrid  [][]int // grid index → entity indices
 	gridIndex  map[string]int
-	members    [][]member // street index → members
+	teams      []*team
+	members    []*member
+	picks      map[string]*memberPick // team type → who writes the next card
 	recent     []string   // recent valid grid event ids, a ring
 	pending    pendingQueue
 	pseq       uint64
@@ -264,7 +279,7 @@ func New(cfg Config) *Simulator {
 		gridIndex: map[string]int{},
 	}
 	for k := range s.tables {
-		s.tables[k] = newTable(s.kinds[k].name)
+		s.tables[k] = newTable(s.kinds[k].name, cfg.Dir)
 		s.http[k] = cfg.HTTPTypes == nil || slices.Contains(cfg.HTTPTypes, s.kinds[k].name)
 	}
 	for i, g := range s.district.grids {
@@ -434,7 +449,9 @@ func (s *Simulator) emit(k kind, id string, v any, ts int64, reason string) {
 		}
 		return
 	}
-	s.tables[k].put(id, ts, raw, reason)
+	if err := s.tables[k].put(id, ts, raw, reason); err != nil && s.err == nil {
+		s.err = err
+	}
 }
 
 // idFor returns the id of a new stream record: for a valid one the type
@@ -466,7 +483,7 @@ func (s *Simulator) ensureLoaded() {
 		s.advanceClock(s.cfg.Now())
 	}
 	ts := s.stamp(0)
-	s.makeMembers(ts)
+	s.makeRosters(ts)
 	for gi, g := range s.district.grids {
 		for i := 0; i < g.entities; i++ {
 			s.newEntity(gi, ts)
@@ -483,11 +500,12 @@ func (s *Simulator) ensureLoaded() {
 		}
 	}
 	s.residentVolunteers()
+	s.emitRosters(ts)
 }
 
 // residentVolunteers makes half of each street's volunteers heads of its
-// households: the same person in the grid ledger and on the work-record
-// cards, by resident ID number.
+// households: the same person in the grid ledger, on the roster and on the
+// work-record cards, by resident ID number.
 func (s *Simulator) residentVolunteers() {
 	for si, st := range s.district.streets {
 		var heads []string
@@ -499,34 +517,10 @@ func (s *Simulator) residentVolunteers() {
 		if len(heads) == 0 {
 			continue
 		}
-		for i := range s.members[si] {
-			if m := &s.members[si][i]; m.teamType == "volunteer" && s.rng.IntN(2) == 0 {
+		for _, m := range s.members {
+			if m.teamType == "volunteer" && len(m.grids) > 0 && s.district.grids[m.grids[0]].street == si && s.rng.IntN(2) == 0 {
 				m.idNumber = oneOf(s.rng, heads)
 			}
-		}
-	}
-}
-
-// makeMembers creates the team members of every street.
-func (s *Simulator) makeMembers(ts int64) {
-	now := time.UnixMicro(ts)
-	s.members = make([][]member, len(s.district.streets))
-	for si, st := range s.district.streets {
-		add := func(teamType, teamID string) {
-			id := residentID(s.rng, oneOf(s.rng, localAddressCodes()), birthDate(s.rng, now, 20, 62), s.rng.IntN(10) < 6)
-			s.members[si] = append(s.members[si], member{teamType, teamID, id})
-		}
-		for i := 0; i < 12; i++ {
-			add("sunk_cadre", fmt.Sprintf("XC%s-%02d", st.Code, 1+i%3))
-		}
-		for i := 0; i < 20; i++ {
-			add("volunteer", fmt.Sprintf("PGY%s-%02d", st.Code, 1+i%5))
-		}
-		for i := 0; i < 16; i++ {
-			add("shock_team", fmt.Sprintf("TJD%s-%d", st.Code, 1+i%8))
-		}
-		for i := 0; i < 8; i++ {
-			add("fire_team", fmt.Sprintf("PHD%s-1", st.Code))
 		}
 	}
 }
@@ -551,9 +545,9 @@ func (s *Simulator) pickKind(t time.Time) kind {
 	mins := lt.Hour()*60 + lt.Minute()
 	day := mins >= 7*60 && mins < 21*60
 	office := s.cal.Kind(t) == Workday && mins >= 8*60+30 && mins < 17*60+30
-	cs := []choice[kind]{{kGridEvent, 30}, {kWorkOrder, 20}, {kPoliceIncident, 10}, {kTeamRecord, 3}}
+	cs := []choice[kind]{{kGridEvent, 30}, {kWorkOrder, 20}, {kPoliceIncident, 10}, {kTeamRecord, 5}}
 	if day {
-		cs = append(cs, choice[kind]{kDoorVisit, 25}, choice[kind]{kTeamRecord, 7})
+		cs = append(cs, choice[kind]{kDoorVisit, 25}, choice[kind]{kTeamRecord, 12})
 	} else {
 		cs = append(cs, choice[kind]{kPoliceIncident, 25})
 	}
@@ -594,6 +588,9 @@ func (s *Simulator) ledgerUpdate() {
 	if len(s.entities) > 0 {
 		cs = append(cs, choice[kind]{kMarketEntity, 10})
 	}
+	if len(s.members) > 0 {
+		cs = append(cs, choice[kind]{kTeamMember, 2})
+	}
 	if len(cs) == 0 {
 		s.newGridEvent()
 		return
@@ -603,6 +600,8 @@ func (s *Simulator) ledgerUpdate() {
 		s.updateHousehold(s.rng.IntN(len(s.households)), 0)
 	case kStore:
 		s.updateStore(s.rng.IntN(len(s.stores)), 0)
+	case kTeamMember:
+		s.rosterChange()
 	default:
 		s.updateEntity(s.rng.IntN(len(s.entities)), "")
 	}

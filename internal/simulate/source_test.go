@@ -254,7 +254,11 @@ func recordJSON(t *testing.T, s *Simulator, typ, id string) []byte {
 	defer s.mu.Unlock()
 	for _, tb := range s.tables {
 		if tb.name == typ {
-			return tb.recs[id].raw
+			raw, err := tb.raw(tb.recs[id])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return raw
 		}
 	}
 	t.Fatalf("no table %s", typ)
@@ -444,7 +448,7 @@ func TestRunRateZeroLoadsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	for typ, c := range s.Counts() {
-		ledger := typ == "household" || typ == "store" || typ == "market_entity"
+		ledger := typ == "household" || typ == "store" || typ == "market_entity" || typ == "team" || typ == "team_member"
 		if ledger != (c.Versions > 0) {
 			t.Errorf("%s: %d versions after a rate-0 run", typ, c.Versions)
 		}
@@ -463,7 +467,7 @@ func streamRecords(start time.Time, n int, rate float64) int {
 	s.mu.Unlock()
 	total := 0
 	for typ, c := range s.Counts() {
-		if typ != "household" && typ != "store" && typ != "market_entity" {
+		if typ != "household" && typ != "store" && typ != "market_entity" && typ != "team" && typ != "team_member" {
 			total += c.Valid + c.Invalid
 		}
 	}

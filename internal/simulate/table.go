@@ -11,7 +11,7 @@ import (
 type rec struct {
 	ver    uint32 // 1 for the first version
 	ts     int64  // updated_at, Unix microseconds
-	raw    []byte // the record as served; never modified once stored
+	at     body   // the record as served, in the table's body file
 	reason string // invalid-record label; empty for a valid record
 }
 
@@ -40,23 +40,32 @@ type table struct {
 	valid     int
 	invalid   int
 	versions  int
+	bodies    bodies
 }
 
-func newTable(name string) *table {
-	return &table{name: name, recs: map[string]*rec{}}
+// newTable returns an empty table whose record bodies go to a file in dir
+// (the system's temporary directory when empty).
+func newTable(name, dir string) *table {
+	return &table{name: name, recs: map[string]*rec{}, bodies: bodies{dir: dir}}
 }
 
 // put stores a new version of record id at ts (never less than the previous
-// write's). A new record is valid when reason is empty.
-func (t *table) put(id string, ts int64, raw []byte, reason string) {
+// write's). A new record is valid when reason is empty. It fails only when
+// the body file cannot be written; nothing is stored then.
+func (t *table) put(id string, ts int64, raw []byte, reason string) error {
+	at, err := t.bodies.add(raw)
+	if err != nil {
+		return err
+	}
 	r, ok := t.recs[id]
 	if ok {
 		r.ver++
 		r.ts = ts
-		r.raw = raw
+		t.bodies.superseded(r.at)
+		r.at = at
 		t.dead++
 	} else {
-		r = &rec{ver: 1, ts: ts, raw: raw, reason: reason}
+		r = &rec{ver: 1, ts: ts, at: at, reason: reason}
 		t.recs[id] = r
 		if reason == "" {
 			t.valid++
@@ -75,7 +84,18 @@ func (t *table) put(id string, ts int64, raw []byte, reason string) {
 	if t.dead > 4096 && t.dead > len(t.log)/2 {
 		t.compact()
 	}
+	if t.bodies.needsCompaction() {
+		live := make([]*body, 0, len(t.recs))
+		for _, r := range t.recs {
+			live = append(live, &r.at)
+		}
+		return t.bodies.rewrite(live)
+	}
+	return nil
 }
+
+// raw reads a record's bytes back.
+func (t *table) raw(r *rec) ([]byte, error) { return t.bodies.get(r.at) }
 
 // sortTail restores the id order of the entries sharing the latest timestamp.
 func (t *table) sortTail() {
@@ -129,7 +149,7 @@ func (c cursor) before(e entry) bool {
 // page returns the current versions of at most limit records after c in
 // (updated_at, id) order, whether more follow, and the updated_at of the last
 // one returned.
-func (t *table) page(c cursor, limit int) (raws [][]byte, more bool, lastTS int64) {
+func (t *table) page(c cursor, limit int) (raws [][]byte, more bool, lastTS int64, err error) {
 	t.sortTail()
 	i := sort.Search(len(t.log), func(i int) bool { return c.before(t.log[i]) })
 	for ; i < len(t.log); i++ {
@@ -139,12 +159,16 @@ func (t *table) page(c cursor, limit int) (raws [][]byte, more bool, lastTS int6
 			continue
 		}
 		if len(raws) == limit {
-			return raws, true, lastTS
+			return raws, true, lastTS, nil
 		}
-		raws = append(raws, r.raw)
+		raw, err := t.raw(r)
+		if err != nil {
+			return nil, false, 0, err
+		}
+		raws = append(raws, raw)
 		lastTS = e.ts
 	}
-	return raws, false, lastTS
+	return raws, false, lastTS, nil
 }
 
 // change is the current version of one record as a publisher reads it.
@@ -157,7 +181,7 @@ type change struct {
 
 // changes returns the current versions of at most limit records after c in
 // (updated_at, id) order, as page does, with their ids and labels.
-func (t *table) changes(c cursor, limit int) []change {
+func (t *table) changes(c cursor, limit int) ([]change, error) {
 	t.sortTail()
 	i := sort.Search(len(t.log), func(i int) bool { return c.before(t.log[i]) })
 	var out []change
@@ -167,7 +191,11 @@ func (t *table) changes(c cursor, limit int) []change {
 		if r.ver != e.ver {
 			continue
 		}
-		out = append(out, change{id: e.id, ts: e.ts, raw: r.raw, reason: r.reason})
+		raw, err := t.raw(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, change{id: e.id, ts: e.ts, raw: raw, reason: r.reason})
 	}
-	return out
+	return out, nil
 }

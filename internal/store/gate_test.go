@@ -339,7 +339,7 @@ func TestAdminQueryMemoryBudget(t *testing.T) {
 // a hash aggregate too large for it errors and the store answers after.
 func TestOutOfMemoryFailsTheQueryOnly(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "m.duckdb"), Options{Threads: 2, MemoryLimit: "200MB", MaxTempBytes: -1})
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "m.duckdb"), Options{Threads: 2, MemoryBytes: 200 << 20, MaxTempBytes: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,13 +38,13 @@ var ErrConflict = errors.New("transaction conflict")
 type Options struct {
 	// Threads bounds DuckDB's worker threads (default: all cores).
 	Threads int
-	// MemoryLimit such as "2GB" bounds DuckDB's buffer memory for the
+	// MemoryBytes bounds DuckDB's buffer memory for the
 	// whole process (default: half of the memory of the machine or of the
 	// cgroup, whichever is less; see DefaultMemoryLimit). DuckDB has no
 	// limit per connection or per query: this and the spill cap below are
 	// what an admin query can take, and past them it fails with an
 	// out-of-memory error instead of the kernel killing the process.
-	MemoryLimit string
+	MemoryBytes int64
 	// TempDir is where DuckDB spills what does not fit in memory (default:
 	// the database path + ".tmp", as DuckDB would choose).
 	TempDir string
@@ -52,6 +52,11 @@ type Options struct {
 	// free on TempDir's disk at Open, at most 32 GiB; see
 	// DefaultMaxTempBytes). Negative turns spilling off.
 	MaxTempBytes int64
+	// CheckpointBytes is the WAL size at which DuckDB checkpoints (default
+	// 256 MiB). Rows written since the last checkpoint are held in memory,
+	// so this bounds that memory too; a smaller one costs the loader more
+	// checkpoints (each rewrites the primary-key indexes).
+	CheckpointBytes int64
 	// ReadOnly opens the file read-only (the CLI, when no server runs).
 	ReadOnly bool
 }
@@ -92,22 +97,33 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	db := sql.OpenDB(conn)
 	s := &Store{db: db, path: path, filters: map[string]*sharedFilter{}}
 	s.def = s.NewWriter()
+	// A checkpoint rewrites the primary-key indexes; at DuckDB's default of
+	// 16 MB of WAL the loader spent a fifth of its time checkpointing.
+	// 256 MiB costs a longer WAL replay after a crash (seconds).
+	checkpoint := o.CheckpointBytes
+	if checkpoint <= 0 {
+		checkpoint = 256 << 20
+	}
 	settings := []string{"SET autoinstall_known_extensions = false", "SET autoload_known_extensions = false",
-		// A checkpoint rewrites the primary-key indexes; at the default 16 MB
-		// of WAL the loader spent a fifth of its time checkpointing. 256 MB
-		// costs a longer WAL replay after a crash (seconds).
-		"SET checkpoint_threshold = '256MB'"}
+		fmt.Sprintf("SET checkpoint_threshold = '%d bytes'", checkpoint)}
 	if o.Threads > 0 {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", o.Threads))
 	}
-	memory := strings.ReplaceAll(o.MemoryLimit, "'", "")
-	if memory == "" {
-		if n := DefaultMemoryLimit(); n > 0 {
-			memory = fmt.Sprintf("%d bytes", n)
-		}
+	memory := o.MemoryBytes
+	if memory <= 0 {
+		memory = DefaultMemoryLimit()
 	}
-	if memory != "" {
-		settings = append(settings, fmt.Sprintf("SET memory_limit = '%s'", memory))
+	if memory > 0 {
+		settings = append(settings, fmt.Sprintf("SET memory_limit = '%d bytes'", memory))
+	}
+	if o.MemoryBytes > 0 {
+		// Memory DuckDB frees goes back to its allocator (jemalloc), which
+		// keeps up to allocator_flush_threshold (128 MiB) of it after a
+		// task, outside memory_limit. A limit set on purpose means the
+		// process's memory matters: keep a sixteenth of it at most, and
+		// let the allocator's background threads return the rest.
+		settings = append(settings, fmt.Sprintf("SET allocator_flush_threshold = '%d bytes'", o.MemoryBytes/16),
+			"SET allocator_background_threads = true")
 	}
 	temp := o.TempDir
 	if temp == "" {

@@ -18,8 +18,8 @@ definition:
     记录所属的区域（网格、社区或街道）统计。统计期内：工作日期（work_date）落在统计期的日期内
     （Asia/Shanghai），且在统计期末（统计期未结束时为计算时刻）前录入。人数按成员证件号的假名
     （member_id_number_key）去重，没有成员标识的记录不计（见数据质量指标）。同一人在两个区域都有记录
-    时在各区域各算一人，汇总到上级时会重复计数。DOMAIN.md 的活跃率（有记录的人数 / 登记人数）需要
-    队伍花名册，v1 没有这张表，故以人均时长代替。
+    时在各区域各算一人，汇总到上级时会重复计数。活跃率（有记录的在册人数 / 在册人数）见
+    volunteer_activity_rate 和 cadre_activity_rate。
   en: >-
     Hours on the work-record cards (工作记录卡) of sunk cadres and volunteers in the period /
     members with a record: the mean hours per active member, by the record's area (grid,
@@ -27,9 +27,8 @@ definition:
     recorded before the period's end (the computation, while it runs). Members are told apart by
     the pseudonym of their ID number (member_id_number_key); records without it are left out (the
     data-quality indicators count them). A member with records in two areas counts once in each,
-    and so more than once in the areas above them. DOMAIN.md's activity rate (members with a
-    record / registered members) needs the team rosters, which v1 lacks; the hours per active
-    member stand in for it.
+    and so more than once in the areas above them. The activity rate (registered members with
+    a record / registered members) is volunteer_activity_rate and cadre_activity_rate.
   source: >-
     DOMAIN.md §9, additional policy-specific measures (志愿者/下沉干部活跃率); §5.1 team_record
     (工作记录卡 of 下沉干部 and 志愿者).
