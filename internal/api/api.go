@@ -248,6 +248,7 @@ func New(c Config) http.Handler {
 		writeJSON(w, res)
 	}))
 	mux.HandleFunc("GET /api/v1/doorknock/missing", admin(heavy, true, "", c.missing))
+	mux.HandleFunc("GET /api/v1/emergencies/archive", admin(heavy, true, "", c.archive))
 	files := c.Files != nil
 	mux.HandleFunc("GET /api/v1/files", admin(heavy, files, "no file-drop source runs", c.files))
 	mux.HandleFunc("GET /api/v1/files/report", admin(heavy, files, "no file-drop source runs", c.fileReport))
@@ -443,6 +444,36 @@ func (c Config) missing(w http.ResponseWriter, r *http.Request) {
 	}
 	pg.token = func(last []any) string { return encodeCursor([]any{last[1], last[0]}) }
 	w.Header().Set("X-Yiwang-Campaign", campaign)
+	writeQuery(w, r, c.stream(r, sqlText, pg, args...), pg, http.StatusOK)
+}
+
+// archive pages the emergency archive (急时档案): who turned out for each
+// emergency reported from from to to (dates, Asia/Shanghai; default the
+// last 90 days) under area.
+func (c Config) archive(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	to := time.Now()
+	from := to.AddDate(0, 0, -90)
+	for _, p := range []struct {
+		param string
+		at    *time.Time
+		days  int
+	}{{"from", &from, 0}, {"to", &to, 1}} {
+		if v := q.Get(p.param); v != "" {
+			d, err := time.ParseInLocation(time.DateOnly, v, calendar.Zone)
+			if err != nil {
+				writeErr(w, http.StatusBadRequest, fmt.Errorf("%s must be a date YYYY-MM-DD, got %q", p.param, v))
+				return
+			}
+			*p.at = d.AddDate(0, 0, p.days) // to: the whole day
+		}
+	}
+	pg, after, ok := pageParams(w, q, keyTime, keyText, keyText)
+	if !ok {
+		return
+	}
+	pg.token = func(last []any) string { return encodeCursor(queries.ArchiveKey(last)) }
+	sqlText, args := queries.ArchiveQuery(from, to, q.Get("area"), after)
 	writeQuery(w, r, c.stream(r, sqlText, pg, args...), pg, http.StatusOK)
 }
 

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -100,5 +102,65 @@ func TestHealthReadyTablesMetrics(t *testing.T) {
 	code, body = do(t, "GET", ts.URL+"/metrics", "", "")
 	if code != 200 || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("metrics: %d", code)
+	}
+}
+
+// The emergency archive over HTTP: the admin's, in pages whose cursor
+// reaches every card once, with the member's pseudonym only.
+func TestEmergencyArchiveRoute(t *testing.T) {
+	ts, st := serverStore(t, Config{AdminToken: "tok"})
+	db := st.DB()
+	if _, err := db.Exec(`INSERT INTO grid_events (event_id, source, category_major, urgency, grid_code, status, reported_at, updated_at)
+SELECT 'E' || i, 'resident', '08', 'urgent', '220173002001001', 'closed', TIMESTAMPTZ '2026-07-01 00:00:00+08' + to_hours(CAST(i AS INTEGER)), now()
+FROM range(5) t(i)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO team_records (record_id, team_type, team_id, member_id_number_key, area_code, work_date, hours, task_type, event_id, recorded_at, updated_at)
+SELECT 'T' || i, 'fire_team', 'PHD220173002', 'key' || i, '220173002001001', DATE '2026-07-01', 2, 'emergency_duty', 'E' || (i % 4), now(), now()
+FROM range(9) t(i)`); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := do(t, "GET", ts.URL+"/api/v1/emergencies/archive?from=2026-07-01&to=2026-07-31", "", ""); code != 401 {
+		t.Errorf("without the token: HTTP %d, want 401", code)
+	}
+	seen := map[string]int{}
+	next, pages := "", 0
+	for pages < 20 {
+		u := ts.URL + "/api/v1/emergencies/archive?from=2026-07-01&to=2026-07-31&area=220173002&limit=3"
+		if next != "" {
+			u += "&after=" + next
+		}
+		code, body := do(t, "GET", u, "tok", "")
+		if code != 200 {
+			t.Fatalf("HTTP %d %s", code, body)
+		}
+		var page struct {
+			Columns []string
+			Rows    [][]any
+			Next    *string
+		}
+		if err := json.Unmarshal([]byte(body), &page); err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, r := range page.Rows {
+			seen[fmt.Sprint(r[1], "/", r[6])]++
+		}
+		if page.Next == nil {
+			break
+		}
+		next = *page.Next
+	}
+	// 9 cards over E0–E3, and E4 with nobody: 10 rows, each once.
+	if len(seen) != 10 || seen["E4/<nil>"] != 1 || seen["E0/T8"] != 1 {
+		t.Errorf("rows %v in %d pages, want the 9 cards and E4 once each", seen, pages)
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("%s %d times", k, n)
+		}
+	}
+	if code, body := do(t, "GET", ts.URL+"/api/v1/emergencies/archive?from=July", "tok", ""); code != 400 || !strings.Contains(body, "YYYY-MM-DD") {
+		t.Errorf("bad date: HTTP %d %s", code, body)
 	}
 }

@@ -352,6 +352,9 @@ func (s *Simulator) newGridEvent() {
 		s.recent[s.seq[kGridEvent]%64] = id
 	}
 	s.startEvent(&pending{ev: ev, g: g, cat: cat}, ts)
+	if cat.major == emergencyMajor {
+		s.turnout(ev, g, cat, ts)
+	}
 }
 
 // reportedEvent is a new grid event as its reporter files it: category,
@@ -454,20 +457,42 @@ func (s *Simulator) newDoorVisit() {
 	}
 	var g *grid
 	hi, si := -1, -1
+	// The campaign's households and stores are called on grid by grid
+	// at each grid's pace; a grid ahead of it visits a building instead.
+	var rd *round
+	first := false
 	switch target {
 	case "household":
-		hi = s.rng.IntN(len(s.households))
+		gi := s.gridIndex[s.households[s.rng.IntN(len(s.households))].GridCode]
+		g, rd = s.district.grids[gi], &s.campaignAt(ts).households[gi]
+		if hi, first = rd.call(s.campaign, ts); hi < 0 {
+			target = "building"
+		}
+	case "store":
+		gi := s.storeGrid[s.rng.IntN(len(s.stores))]
+		g, rd = s.district.grids[gi], &s.campaignAt(ts).stores[gi]
+		if si, first = rd.call(s.campaign, ts); si < 0 {
+			target = "building"
+		}
+	}
+	switch target {
+	case "household":
 		h := s.households[hi]
-		g = s.district.grids[s.gridIndex[h.GridCode]]
 		v.TargetID = h.HouseholdID
 		v.Outcome = weighted(rng, []choice[string]{{"met", 70}, {"not_home", 18}, {"refused", 3}, {"vacant", 6}, {"moved", 3}})
+		if v.Outcome == "not_home" && (first || rng.IntN(2) == 0) { // tried again, at most twice more
+			rd.retry = append(rd.retry, hi)
+		}
 	case "store":
-		si = s.rng.IntN(len(s.stores))
-		g = s.district.grids[s.storeGrid[si]]
 		v.TargetID = s.stores[si].StoreID
-		v.Outcome = weighted(rng, []choice[string]{{"met", 85}, {"not_home", 15}})
+		v.Outcome = weighted(rng, []choice[string]{{"met", 80}, {"not_home", 14}, {"refused", 3}, {"moved", 3}})
+		if v.Outcome == "not_home" && (first || rng.IntN(2) == 0) {
+			rd.retry = append(rd.retry, si)
+		}
 	case "building":
-		_, g = s.randomGrid()
+		if g == nil {
+			_, g = s.randomGrid()
+		}
 		v.TargetID = oneOf(rng, g.buildings).code
 		v.Outcome = weighted(rng, []choice[string]{{"met", 90}, {"not_home", 10}})
 	default:
@@ -650,8 +675,8 @@ func (s *Simulator) newTeamRecord() {
 		tasks = []choice[string]{{"door_knock", 35}, {"patrol", 20}, {"service", 25}, {"event_handling", 20}}
 	case "volunteer":
 		tasks = []choice[string]{{"service", 55}, {"patrol", 25}, {"door_knock", 10}, {"event_handling", 10}}
-	default:
-		tasks = []choice[string]{{"emergency_duty", 40}, {"training", 35}, {"patrol", 25}}
+	default: // emergency duty comes with an emergency (turnout)
+		tasks = []choice[string]{{"training", 50}, {"patrol", 35}, {"service", 15}}
 	}
 	day := time.UnixMicro(ts).In(s.cal.zone)
 	if rng.IntN(5) == 0 {

@@ -2,8 +2,10 @@ package simulate
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 )
@@ -319,4 +321,54 @@ func (s *Simulator) rebuildPick(teamType string) {
 		}
 	}
 	s.picks[teamType] = p
+}
+
+// emergencyMajor is the event class of emergencies (火情, 自然灾害, 公共卫生
+// 事件): each one calls out the emergency forces.
+const emergencyMajor = "08"
+
+// turnout is the emergency forces' response to an emergency event: members
+// of the street's 党员突击队 and 扑火队 (and for a disaster or an epidemic
+// case, of the development zone's and the new area's teams) each write a
+// work-record card of emergency duty naming the event, with their hours
+// (急时档案: who turned out where, for how long, in which emergency).
+func (s *Simulator) turnout(ev *gridEvent, g *grid, cat eventCategory, ts int64) {
+	rng := s.rng
+	st := s.district.streets[g.street]
+	teams := map[string]int{"TJD" + st.Code: 2 + rng.IntN(5), "PHD" + st.Code: 2 + rng.IntN(4)}
+	if cat.minor != "01" { // not a fire: the zone's and the new area's teams too
+		zone := devZones()[st.devZone].id[len("ccna-"):]
+		teams["PHD-"+zone+"-ZH"] = 3 + rng.IntN(6)
+		teams["PHD-ccna-YQ"] = 2 + rng.IntN(5)
+		if cat.minor == "03" {
+			teams["PHD-"+zone+"-YQ"] = 4 + rng.IntN(8)
+		}
+	}
+	day := time.UnixMicro(ts).In(s.cal.zone)
+	candidates := map[string][]*member{}
+	for _, m := range s.members {
+		if _, ok := teams[m.teamID]; ok && m.rec.Status == "active" && m.weight > 0 {
+			candidates[m.teamID] = append(candidates[m.teamID], m)
+		}
+	}
+	var called []*member
+	for _, id := range slices.Sorted(maps.Keys(teams)) {
+		c := candidates[id]
+		rng.Shuffle(len(c), func(i, j int) { c[i], c[j] = c[j], c[i] })
+		called = append(called, c[:min(teams[id], len(c))]...)
+	}
+	for _, m := range called {
+		reason := s.invalidReason(kTeamRecord)
+		id := s.idFor(kTeamRecord, ts, reason)
+		area := weighted(rng, []choice[string]{{g.Code, 60}, {g.Parent, 30}, {st.Code, 10}})
+		tr := &teamRecord{
+			RecordID: id, TeamType: m.teamType, TeamID: m.teamID, AreaCode: area,
+			WorkDate: day.Format(time.DateOnly), Hours: math.Round(min(max(lognormal(rng, 4, 0.5), 0.5), 16)*2) / 2,
+			TaskType: "emergency_duty", EventID: ptr(ev.EventID), RecordedAt: micros(ts), UpdatedAt: micros(ts),
+		}
+		if rng.IntN(20) > 0 {
+			tr.MemberIDNumber = ptr(m.idNumber)
+		}
+		s.emit(kTeamRecord, id, tr, ts, reason)
+	}
 }

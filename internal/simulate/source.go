@@ -246,6 +246,7 @@ type Simulator struct {
 	teams      []*team
 	members    []*member
 	picks      map[string]*memberPick // team type → who writes the next card
+	campaign   *campaign              // the door-knocking campaign running
 	recent     []string               // recent valid grid event ids, a ring
 	pending    pendingQueue
 	pseq       uint64
