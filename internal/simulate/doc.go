@@ -68,7 +68,8 @@
 //
 // Valid ids: GE/DV/PI/WO/MI/TR + local date + sequence for stream records,
 // H + grid code + sequence for households, S + grid code + sequence for
-// stores, the credit code (department 9) for market entities. Invalid
+// stores, the credit code (department 9) for market entities, JC/PGY/TJD/
+// PHD/ZJK + area for teams and the team's id + sequence for memberships. Invalid
 // records take ids from the X range (XGE000000001, XH000000001, ...) and
 // invalid market entities credit codes of department Y, so they never
 // collide with valid ones.
@@ -90,6 +91,45 @@
 // included), 0.45 on weekends, 0.30 on official holidays. The mix shifts
 // with the hour: door visits only 07:00–21:00, inspections only in office
 // hours of working days, police incidents make up most of the night.
+//
+// # Seasons
+//
+// Categories follow Changchun's year (seasonalFactor): heating complaints
+// only in the heating season (about 20 October to 10 April), twice as often
+// in its first two months; waterlogging and floods four times as often in
+// the July–August rains and almost never when the ground is frozen; fires
+// two to three times as often in the dry spring (March–May) and half as
+// often in summer; street vendors and noise up by half in summer. Summer
+// nights bring half as many police calls again, winter nights a fifth
+// fewer. The Spring Festival is an official holiday with its day factor.
+//
+// # Door-knocking campaign
+//
+// Each half-year's campaign (敲门行动, campaign) has every grid call on its
+// households and stores in an order of its own, at a pace of its own: most
+// grids call on all of theirs with weeks to spare, a lagging community
+// (the places that slip on cases) on barely two thirds. A door not opened
+// is tried again before new doors; a grid ahead of its schedule visits
+// buildings and key persons instead. TestCampaignProgress pins the curve
+// (median street coverage 0.25–0.6 after two months, 0.8–0.97 after five,
+// streets at least 12 points apart).
+//
+// # The five forces
+//
+// The rosters (team, team_member) hold the district's forces at the sizes
+// of its measures, whatever the scale (rosterSizes, TestRosterSizes). Work-
+// record cards are written by roster members, a quarter of whom log nothing
+// in a month, in communities whose activity follows their other
+// differences. An emergency (event class 08) calls out its street's shock
+// and fire teams, and for a disaster or an epidemic case the zone's and the
+// new area's; their emergency-duty cards name the event.
+//
+// # Memory
+//
+// The source systems keep their records' bytes in one unlinked file per
+// record type (Config.Dir), rewritten when superseded versions outweigh the
+// live ones; the heap holds only the index (ids, versions, the change log:
+// about 150 bytes a record).
 //
 // # Invalid records
 //

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/calendar"
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
@@ -361,7 +362,7 @@ func (s *Simulator) newGridEvent() {
 // source, role, urgency, position, deadline and description drawn from rng.
 func reportedEvent(rng *rand.Rand, cal *Calendar, g *grid, id string, ts int64) (*gridEvent, eventCategory) {
 	now := time.UnixMicro(ts)
-	cat := weighted(rng, eventChoices(heatingSeason(now)))
+	cat := weighted(rng, eventChoices(now))
 	src := weighted(rng, eventSources)
 	var role *string
 	switch src {
@@ -404,25 +405,71 @@ func reportedEvent(rng *rand.Rand, cal *Calendar, g *grid, id string, ts int64) 
 	return ev, cat
 }
 
-// eventChoices returns the event categories as weighted choices, in the
-// heating season or out of it.
-func eventChoices(heating bool) []choice[eventCategory] {
-	cs := categoryChoices()
-	if heating {
-		return cs[1]
+// eventChoices returns the event categories as weighted choices at t: by
+// month (seasonalFactor) and in the heating season or out of it.
+func eventChoices(t time.Time) []choice[eventCategory] {
+	h := 0
+	if heatingSeason(t) {
+		h = 1
 	}
-	return cs[0]
+	return categoryChoices()[t.In(calendar.Zone).Month()-1][h]
 }
 
-var categoryChoices = sync.OnceValue(func() (cs [2][]choice[eventCategory]) {
-	for _, c := range eventCategories() {
-		cs[1] = append(cs[1], choice[eventCategory]{c, c.weight})
-		if !c.heating {
-			cs[0] = append(cs[0], choice[eventCategory]{c, c.weight})
+var categoryChoices = sync.OnceValue(func() (cs [12][2][]choice[eventCategory]) {
+	for m := range cs {
+		for _, c := range eventCategories() {
+			w := c.weight * seasonalFactor(c, time.Month(m+1))
+			cs[m][1] = append(cs[m][1], choice[eventCategory]{c, w})
+			if !c.heating {
+				cs[m][0] = append(cs[m][0], choice[eventCategory]{c, w})
+			}
 		}
 	}
 	return cs
 })
+
+// seasonalFactor is how much more (or less) often than on average a
+// category is reported in month m in Changchun: heating complaints at the
+// start of the heating season and in its cold snaps; waterlogging and floods
+// in the July–August rains, nothing of the sort when the ground is frozen;
+// grass and forest fires in the dry spring (the spring fire-prevention
+// period) and again in autumn; street vendors and noise in the warm months.
+func seasonalFactor(c eventCategory, m time.Month) float64 {
+	pick := func(f map[time.Month]float64) float64 {
+		if x, ok := f[m]; ok {
+			return x
+		}
+		return 1
+	}
+	switch c.major + c.minor {
+	case "0601": // 供暖不热
+		return pick(map[time.Month]float64{10: 2, 11: 2, 12: 1.2, 1: 1.3, 2: 1, 3: 0.6, 4: 0.4})
+	case "0103": // 路面积水
+		return pick(map[time.Month]float64{6: 2, 7: 4, 8: 4, 9: 1.5, 11: 0.2, 12: 0.1, 1: 0.1, 2: 0.1, 3: 0.3})
+	case "0801": // 火情
+		return pick(map[time.Month]float64{3: 2, 4: 3, 5: 2, 6: 0.6, 7: 0.5, 8: 0.5, 10: 1.5, 11: 1.5})
+	case "0802": // 自然灾害
+		return pick(map[time.Month]float64{7: 4, 8: 4, 6: 1.5, 12: 1.5, 1: 1.5, 2: 1.2, 4: 0.5, 5: 0.5, 10: 0.5})
+	case "0201", "0203": // 占道经营, 流动摊贩
+		return pick(map[time.Month]float64{5: 1.3, 6: 1.5, 7: 1.5, 8: 1.5, 9: 1.3, 12: 0.5, 1: 0.5, 2: 0.6})
+	case "0702": // 噪音扰民
+		return pick(map[time.Month]float64{6: 1.5, 7: 1.7, 8: 1.6, 12: 0.7, 1: 0.7, 2: 0.8})
+	}
+	return 1
+}
+
+// policeNight is the night-time weight of police incidents in month m:
+// summer nights (barbecue stalls, drinking, disputes) bring more calls, the
+// winter's fewer.
+func policeNight(m time.Month) float64 {
+	switch m {
+	case 6, 7, 8:
+		return 1.5
+	case 12, 1, 2:
+		return 0.8
+	}
+	return 1
+}
 
 var (
 	eventSources = []choice[string]{{"gridder_patrol", 45}, {"resident", 15}, {"hotline_12345", 15}, {"property", 12}, {"police_110_transfer", 5}, {"video", 5}, {"superior", 3}}

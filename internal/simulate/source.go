@@ -550,7 +550,7 @@ func (s *Simulator) pickKind(t time.Time) kind {
 	if day {
 		cs = append(cs, choice[kind]{kDoorVisit, 25}, choice[kind]{kTeamRecord, 12})
 	} else {
-		cs = append(cs, choice[kind]{kPoliceIncident, 25})
+		cs = append(cs, choice[kind]{kPoliceIncident, 25 * policeNight(lt.Month())})
 	}
 	if office && len(s.entities) > 0 {
 		cs = append(cs, choice[kind]{kMarketInspection, 5})
