@@ -231,8 +231,27 @@ func TestNewPartition(t *testing.T) {
 	if err := c.AddPartitions(ctx, topic, 3); err != nil {
 		t.Fatal(err)
 	}
-	// Keys spread over the new partitions; each begins at its first offset.
-	if err := w.Write(ctx, platform(t, 3, 30)...); err != nil {
+	// The source sees the new partitions once its client's view of the
+	// cluster is refreshed (kafka.MetadataTTL).
+	for {
+		parts, err := s.client.Partitions(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(parts) == 3 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the source still sees partitions %v", parts)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	// Keys spread over the new partitions (a new writer knows them all);
+	// each begins at its first offset.
+	w2 := kafka.NewWriter([]string{b.Addr()}, kafka.WriterOptions{})
+	defer func() { _ = w2.Close() }()
+	if err := w2.Write(ctx, platform(t, 3, 30)...); err != nil {
 		t.Fatal(err)
 	}
 	recs, cursor = drain(t, ctx, []*Source{s}, cursor, 1000)

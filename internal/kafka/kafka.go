@@ -79,15 +79,24 @@ type Client struct {
 	client  *kgo.Client
 }
 
-// NewClient returns a client of the cluster at brokers. Each client has its
-// own connections (kafka-go's default transport is one pool for the whole
+// NewClient returns a client of the cluster at brokers. Each client (and
+// each Writer) has its own connections (kafka-go's default transport is one pool for the whole
 // process), so that the connections a loader fetches on are not also the
 // ones small requests go over: a broker keeps per connection a buffer as
 // large as the largest answer it sent on it (the embedded one does).
 func NewClient(brokers []string) *Client {
-	return &Client{Brokers: brokers, client: &kgo.Client{Addr: kgo.TCP(brokers...), Timeout: 10 * time.Second,
-		Transport: &kgo.Transport{Dial: (&net.Dialer{Timeout: 3 * time.Second}).DialContext}}}
+	return &Client{Brokers: brokers, client: &kgo.Client{Addr: kgo.TCP(brokers...), Timeout: 10 * time.Second, Transport: newTransport()}}
 }
+
+// newTransport is a client's or writer's own connection pool. Its view of
+// the cluster (partitions, leaders) is refreshed every MetadataTTL: a
+// partition added elsewhere is seen within that.
+func newTransport() *kgo.Transport {
+	return &kgo.Transport{Dial: (&net.Dialer{Timeout: 3 * time.Second}).DialContext, MetadataTTL: MetadataTTL}
+}
+
+// MetadataTTL is how often a client refreshes its view of the cluster.
+const MetadataTTL = 6 * time.Second
 
 // EnsureTopics creates the topics that do not exist yet. Existing topics
 // are left as they are (their partition count is not changed).
@@ -295,6 +304,7 @@ func NewWriter(brokers []string, o WriterOptions) *Writer {
 	}
 	w := &kgo.Writer{
 		Addr:            kgo.TCP(brokers...),
+		Transport:       newTransport(),
 		Balancer:        &kgo.Hash{},
 		RequiredAcks:    kgo.RequireAll,
 		BatchSize:       o.BatchSize,
