@@ -141,7 +141,7 @@ func getIndicators(t *testing.T, server, q string) [][]any {
 		if err != nil || resp.StatusCode != 200 || res.Error != "" {
 			t.Fatalf("indicators page %d: HTTP %d %v %s", page, resp.StatusCode, err, res.Error)
 		}
-		want := "[name level area_code area_name period_start period_end numerator denominator value suppressed provisional mode status warn alert inputs_fresh_at run_id version]"
+		want := "[name level area_code area_name period_start period_end numerator denominator value suppressed provisional mode status warn alert inputs_fresh_at run_id version note]"
 		if fmt.Sprint(res.Columns) != want {
 			t.Fatalf("columns %v", res.Columns)
 		}

@@ -50,6 +50,9 @@ func Format(q *Query) []byte {
 		add("thresholds", mapping(th...))
 	}
 	add("min_denominator", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(q.MinDenominator)})
+	if q.LookbackMonths > 0 {
+		add("lookback_months", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(q.LookbackMonths)})
+	}
 	if q.EmergencyOnly {
 		add("emergency_only", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
 	}

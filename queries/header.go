@@ -161,6 +161,11 @@ type Header struct {
 	// MinDenominator is the smallest denominator of a published cell
 	// (DefaultMinDenominator when not given; 0 publishes every cell).
 	MinDenominator int
+	// LookbackMonths is how far before a period the query reads (a
+	// comparison with the same month last year reads 12): a period whose
+	// lookback starts before the input tables' data is noted as needing
+	// more history (indicator_notes), which is why its cells are empty.
+	LookbackMonths int
 	Definition     Definition
 	// EmergencyOnly queries run only for areas in emergency mode.
 	EmergencyOnly bool
@@ -290,7 +295,7 @@ func splitHeader(file, s string) (yamlText, body string, bodyLine int, probs Pro
 }
 
 var headerFields = []string{"name", "title", "kind", "schedule", "grain", "period", "unit", "direction",
-	"thresholds", "min_denominator", "definition", "emergency_only", "inputs"}
+	"thresholds", "min_denominator", "lookback_months", "definition", "emergency_only", "inputs"}
 
 func (q *Query) mark(path string, n *yaml.Node) {
 	q.at[path] = &pos{n.Line, n.Column}
@@ -367,6 +372,15 @@ func (q *Query) decodeHeader(d *decoder, root *yaml.Node) {
 				d.bad(n, "min_denominator", "must be 0 or more, got %d", v)
 			} else {
 				q.MinDenominator = v
+			}
+		}
+	}
+	if n, ok := m["lookback_months"]; ok {
+		if v, ok := d.integer(n, "lookback_months"); ok {
+			if v < 1 || v > 60 {
+				d.bad(n, "lookback_months", "must be 1 to 60 (months before the period the query reads), got %d", v)
+			} else {
+				q.LookbackMonths = v
 			}
 		}
 	}

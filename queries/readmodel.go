@@ -14,7 +14,7 @@ import (
 // answers it, in order.
 var IndicatorColumns = []string{"name", "level", "area_code", "area_name", "period_start", "period_end",
 	"numerator", "denominator", "value", "suppressed", "provisional", "mode", "status", "warn", "alert",
-	"inputs_fresh_at", "run_id", "version"}
+	"inputs_fresh_at", "run_id", "version", "note"}
 
 // IndicatorFilter selects indicator cells; zero fields select everything.
 type IndicatorFilter struct {
@@ -56,10 +56,13 @@ func IndicatorQuery(f IndicatorFilter) (string, []any) {
 	}
 	return `SELECT v.name, v.level, v.area_code, coalesce(a.name, g.name) AS area_name, v.period_start, v.period_end,
   v.numerator, v.denominator, v.value, v.suppressed, v.provisional, v.mode, v.status, v.warn, v.alert,
-  v.inputs_fresh_at, v.run_id, v.version
+  v.inputs_fresh_at, v.run_id, v.version,
+  CASE WHEN n.name IS NOT NULL THEN 'needs data from ' || strftime(timezone('Asia/Shanghai', n.needs_from), '%Y-%m-%d') ||
+    coalesce('; the tables hold data from ' || strftime(timezone('Asia/Shanghai', n.data_from), '%Y-%m-%d'), '; the tables hold no data') END AS note
 FROM indicator_status v
 LEFT JOIN areas a ON a.code = v.area_code AND v.level <> 'gov_unit'
 LEFT JOIN gov_units g ON g.unit_id = v.area_code AND v.level = 'gov_unit'
+LEFT JOIN indicator_notes n ON n.name = v.name AND n.period_start = v.period_start
 WHERE ` + strings.Join(where, " AND ") + ` ORDER BY v.name, v.period_start, v.level, v.area_code`, args
 }
 

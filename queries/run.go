@@ -59,6 +59,14 @@ var migrations = []store.Migration{
   changed_at TIMESTAMPTZ NOT NULL,
   reason VARCHAR)`},
 	{Version: 7, Name: "status view", SQL: StatusView},
+	// Why a period's cells are empty when the data do not reach back as far
+	// as the query compares (Query.LookbackMonths).
+	{Version: 8, Name: "history notes", SQL: `CREATE TABLE IF NOT EXISTS indicator_notes (
+  name VARCHAR NOT NULL,
+  period_start TIMESTAMPTZ NOT NULL,
+  needs_from TIMESTAMPTZ NOT NULL,
+  data_from TIMESTAMPTZ,
+  PRIMARY KEY (name, period_start))`},
 }
 
 // Migrate brings the tables this package owns up to date (store.Migrate,
@@ -154,6 +162,9 @@ func Run(ctx context.Context, db *sql.DB, q *Query, from, to time.Time, runID st
 	res.InputsFreshAt = fresh
 	loc := calendar.Zone
 	first := q.Period.Start(from, loc)
+	if err := noteHistory(ctx, db, q, first, to, now); err != nil {
+		return res, fmt.Errorf("run %s: %w", q.Name, err)
+	}
 	stored, err := latestStored(ctx, db, q.Name, first, to)
 	if err != nil {
 		return res, fmt.Errorf("run %s: %w", q.Name, err)
@@ -176,6 +187,51 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// noteHistory writes, for each period from first to to whose lookback
+// (Query.LookbackMonths) begins before the record tables hold data, why its
+// cells are empty: the data it needs and the data there is
+// (indicator_notes); a period whose lookback the data now covers loses its
+// note.
+func noteHistory(ctx context.Context, db *sql.DB, q *Query, first, to, now time.Time) error {
+	if q.LookbackMonths == 0 {
+		return nil
+	}
+	var since sql.NullTime // the latest first event time among the inputs
+	for _, in := range q.inputs {
+		if in.eventTime == "" {
+			continue
+		}
+		var t sql.NullTime
+		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT min(%s) FROM %s", in.eventTime, in.table)).Scan(&t); err != nil {
+			return fmt.Errorf("history of %s: %w", in.table, err)
+		}
+		if !since.Valid || !t.Valid || t.Time.After(since.Time) {
+			since = t
+			if !t.Valid {
+				break
+			}
+		}
+	}
+	for start := first; start.Before(to) && start.Before(now); start = q.Period.Next(start) {
+		needs := start.In(calendar.Zone).AddDate(0, -q.LookbackMonths, 0)
+		if _, err := db.ExecContext(ctx, `DELETE FROM indicator_notes WHERE name = ? AND period_start = ?`, q.Name, start); err != nil {
+			return fmt.Errorf("note history: %w", err)
+		}
+		if since.Valid && !since.Time.After(needs) {
+			continue
+		}
+		var from any
+		if since.Valid {
+			from = since.Time
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO indicator_notes (name, period_start, needs_from, data_from) VALUES (?, ?, ?, ?)`,
+			q.Name, start, needs, from); err != nil {
+			return fmt.Errorf("note history: %w", err)
+		}
+	}
+	return nil
 }
 
 // inputsFreshAt returns the newest event time of the stalest record table

@@ -442,3 +442,47 @@ func TestQueryFilesInServerZones(t *testing.T) {
 		})
 	}
 }
+
+// TestHistoryNote: a year-on-year cell whose last-year month the data do
+// not reach says so, through the read model, until the data reach back.
+func TestHistoryNote(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	incident := func(id string, at time.Time) {
+		e.exec(t, `INSERT INTO police_incidents (incident_id, received_at, call_type, category_l1, is_valid, station_code, grid_code, updated_at)
+VALUES (?, ?, 'report', 'dispute', true, 'S1', '220173002001001', now())`, id, at)
+	}
+	for i := range 6 {
+		incident(fmt.Sprintf("P%d", i), sh(2026, 7, 3+i, 10, 0))
+	}
+	q := e.query(t, "police_incidents_yoy")
+	nov, dec := sh(2026, 11, 1, 0, 0), sh(2026, 12, 1, 0, 0)
+	note := func() string {
+		sqlText, args := IndicatorQuery(IndicatorFilter{Name: q.Name, Area: "220173002", Level: string(LevelStreet), EndAfter: nov, StartBefore: dec})
+		var n sql.NullString
+		rows, err := e.db.QueryContext(ctx, `SELECT note FROM (`+sqlText+`) x`, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return n.String
+	}
+	if _, err := Run(ctx, e.db, q, nov, dec, "r1", sh(2026, 12, 2, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := note(), "needs data from 2025-11-01; the tables hold data from 2026-07-03"; got != want {
+		t.Errorf("note %q, want %q", got, want)
+	}
+	incident("P-old", sh(2025, 10, 20, 10, 0))
+	if _, err := Run(ctx, e.db, q, nov, dec, "r2", sh(2026, 12, 2, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := note(); got != "" {
+		t.Errorf("note %q once the data reach back a year", got)
+	}
+}

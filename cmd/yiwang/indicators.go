@@ -152,6 +152,9 @@ func newIndicators() *cobra.Command {
 				if !c.Suppressed {
 					val = number(c.Value)
 				}
+				if c.Note != "" {
+					val += " (" + c.Note + ")"
+				}
 				status := ""
 				if c.Status != "" {
 					status = fmt.Sprintf("%s (%s)", c.Status, c.Mode)

@@ -29,6 +29,9 @@ type IndicatorCell struct {
 	Mode                          string
 	Status                        string // ok, warn, alert; "" when not judged
 	Warn, Alert                   *float64
+	// Note says why a period's cells are empty when the data do not reach
+	// back as far as the indicator compares; "" otherwise.
+	Note string
 }
 
 // page is one JSON page of a list route.
@@ -66,6 +69,7 @@ func (c *Client) Indicators(ctx context.Context, filter url.Values) ([]Indicator
 		e.Provisional, _ = get("provisional").(bool)
 		e.Mode, e.Status = str("mode"), str("status")
 		e.Warn, e.Alert = num("warn"), num("alert")
+		e.Note = str("note")
 		out = append(out, e)
 		return nil
 	})

@@ -158,6 +158,9 @@ SELECT 'ind_' || (i % 3) AS name, 'grid' AS level, '220173002' || lpad(CAST(i % 
 FROM range(4500) t(i)`); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE indicator_notes (name VARCHAR, period_start TIMESTAMPTZ, needs_from TIMESTAMPTZ, data_from TIMESTAMPTZ)`); err != nil {
+		t.Fatal(err)
+	}
 	seen := map[string]bool{}
 	var prev string
 	pages := 0

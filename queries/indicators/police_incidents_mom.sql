@@ -14,6 +14,7 @@ direction: lower_is_better
 thresholds:
   normal: {warn: 30, alert: 50}
 min_denominator: 5
+lookback_months: 1
 inputs: [police_incidents]
 definition:
   zh: >-
