@@ -28,7 +28,7 @@ const demoSeed = 20160101
 
 func newDemo() *cobra.Command {
 	var data, sources, listen, sourceListen string
-	var rate, invalid float64
+	var rate, invalid, anomalies float64
 	var duration, history time.Duration
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -54,7 +54,7 @@ func newDemo() *cobra.Command {
 				return fmt.Errorf("simulated source systems: %w", err)
 			}
 			sim := simulate.New(simulate.Config{Seed: demoSeed, Scale: 0.05, Rate: rate, InvalidShare: invalid, Token: token, Now: time.Now,
-				History: history, HistoryRate: rate, Dir: sources})
+				History: history, HistoryRate: rate, Dir: sources, Anomalies: anomalies})
 			ln, err := net.Listen("tcp", sourceListen)
 			if err != nil {
 				return fmt.Errorf("simulated source systems: listen on %s: %w", sourceListen, err)
@@ -120,6 +120,7 @@ yiwang demo: Changchun New Area (长春新区), 8 streets, simulated at %g recor
                   ledgers (XLSX, GBK CSV): %s/drop/{door_visit,store}
                   property work orders: %s
                   police: topic jz.jqxx in the platform's own JSON
+                  planted anomalies (their ledger): http://%s/simulator/plants
   kafka           %s (embedded, data in %s/kafka)
   duckdb          %s/yiwang.duckdb
   api             http://%s/api/v1/tables   metrics http://%s/metrics
@@ -127,7 +128,7 @@ yiwang demo: Changchun New Area (长春新区), 8 streets, simulated at %g recor
 try:   yiwang sql "select status, count(*) from grid_events group by 1"
 stop:  Ctrl-C (a second start resumes where this one stopped)
 
-`, rate, ln.Addr(), sources, property, broker, data, data, server, server, admin, filepath.Join(data, adminTokenFile))
+`, rate, ln.Addr(), sources, property, ln.Addr(), broker, data, data, server, server, admin, filepath.Join(data, adminTokenFile))
 				},
 			})
 		},
@@ -138,6 +139,7 @@ stop:  Ctrl-C (a second start resumes where this one stopped)
 	cmd.Flags().StringVar(&sourceListen, "source-listen", "127.0.0.1:0", "address of the simulated source systems")
 	cmd.Flags().Float64Var(&rate, "rate", 0.05, "new records per second at the weekday daytime peak (0.05 is about 1,400 a day, the district's own pace; the history has the same)")
 	cmd.Flags().Float64Var(&invalid, "invalid-share", 0.02, "share of records the sources emit invalid")
+	cmd.Flags().Float64Var(&anomalies, "anomalies", 1, "planted anomalies of each kind per 30 days, in the history and the live stream (their ledger: GET /simulator/plants on the source systems' address)")
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
 	cmd.Flags().DurationVar(&history, "history", 0, "records the source systems already hold at start, going back this far (0: since the start of the previous quarter)")
 	return cmd

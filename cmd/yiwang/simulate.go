@@ -19,7 +19,7 @@ import (
 func newSimulate() *cobra.Command {
 	var listen string
 	var seed int64
-	var scale, rate, invalid float64
+	var scale, rate, invalid, anomalies float64
 	var failEvery int
 	var history time.Duration
 	var from, to string
@@ -53,7 +53,7 @@ be loaded and checked as it is.`,
 					f.Format(time.DateOnly), t.Format(time.DateOnly), history.Hours()/24, hrate)
 			}
 			sim := simulate.New(simulate.Config{Seed: seed, Scale: scale, Rate: rate, InvalidShare: invalid,
-				Token: os.Getenv("YIWANG_SOURCE_TOKEN"), FailEvery: failEvery, Now: now, History: history, HistoryRate: hrate})
+				Token: os.Getenv("YIWANG_SOURCE_TOKEN"), FailEvery: failEvery, Now: now, History: history, HistoryRate: hrate, Anomalies: anomalies})
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", listen, err)
@@ -81,6 +81,7 @@ be loaded and checked as it is.`,
 	cmd.Flags().StringVar(&to, "to", "", "history up to this date, exclusive (default: now); a date in the past stops the clock there")
 	cmd.Flags().Float64Var(&historyRate, "history-rate", 0, "records per second at the peak during the --from/--to history (default rate/1000)")
 	cmd.Flags().IntVar(&failEvery, "fail-every", 0, "answer every Nth request with 503 (exercises client retries)")
+	cmd.Flags().Float64Var(&anomalies, "anomalies", 0, "planted anomalies of each kind per 30 days (their ledger: GET /simulator/plants)")
 
 	var seedRef int64
 	ref := &cobra.Command{

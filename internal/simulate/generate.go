@@ -342,6 +342,9 @@ func (s *Simulator) newGridEvent() {
 	reason := s.invalidReason(kGridEvent)
 	id := s.idFor(kGridEvent, ts, reason)
 	_, g := s.randomGrid()
+	for try := 0; try < 20 && s.silenced(g); try++ { // a silent community reports nothing
+		_, g = s.randomGrid()
+	}
 	ev, cat := reportedEvent(rng, s.cal, g, id, ts)
 	s.emit(kGridEvent, id, ev, ts, reason)
 	if reason != "" {
@@ -380,7 +383,12 @@ func reportedEvent(rng *rand.Rand, cal *Calendar, g *grid, id string, ts int64) 
 		urgency = weighted(rng, []choice[string]{{"urgent", 4}, {"important", 24}, {"normal", 72}})
 	}
 	lon, lat := jitter(rng, g, 0.15)
+	var building *string
+	if len(g.buildings) > 0 && rng.IntN(10) < 6 { // at a building, not in the street
+		building = ptr(g.buildings[rng.IntN(len(g.buildings))].code)
+	}
 	ev := &gridEvent{
+		BuildingCode:  building,
 		EventID:       id,
 		Source:        src,
 		CategoryMajor: cat.major,
@@ -549,6 +557,7 @@ func (s *Simulator) newDoorVisit() {
 	}
 	v.TargetType = target
 	v.GridCode = g.Code
+	v.VisitorID = ptr(visitorOf(rng, g))
 	v.Lon, v.Lat = jitter(s.rng, g, 0.1)
 	if v.Outcome == "met" && target != "key_person" {
 		fields := []string{"head_phone", "members_n", "occupancy", "tags", "resident_type"}
@@ -576,6 +585,12 @@ func (s *Simulator) newPoliceIncident() {
 	reason := s.invalidReason(kPoliceIncident)
 	id := s.idFor(kPoliceIncident, ts, reason)
 	_, g := s.randomGrid()
+	if sg, p := s.spikeGrid(); sg != nil {
+		g = sg
+		if reason == "" {
+			p.Records = append(p.Records, id)
+		}
+	}
 	st := s.district.streets[g.street]
 	callType := weighted(rng, []choice[string]{{"report", 45}, {"assistance", 25}, {"complaint", 2}, {"invalid", 20}, {"consult", 8}})
 	var l1, l2 string

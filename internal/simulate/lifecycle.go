@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -175,6 +176,12 @@ func (s *Simulator) startEvent(p *pending, ts int64) {
 func (s *Simulator) handling(p *pending, ts int64, factor float64) int64 {
 	ev := p.ev
 	f := factor * s.places.speed(p.g)
+	if d := s.inForce(PlantOnTimeDrop, s.district.streets[p.g.street].Code); d != nil && chance(s.rng, d.Magnitude) {
+		f *= 5 // a street's on-time rate planted to drop: this case waits
+		if !slices.Contains(d.Records, ev.EventID) {
+			d.Records = append(d.Records, ev.EventID)
+		}
+	}
 	if heatingSeason(time.UnixMicro(ts)) && ev.CategoryMajor <= "03" {
 		f *= 1.15
 	}
@@ -201,7 +208,7 @@ func (s *Simulator) advanceEvent(p *pending) {
 	slips := s.places.slips(p.g)
 	switch ev.Status {
 	case "reported":
-		if p.next != "spot" {
+		if p.next != "spot" && p.plant == nil { // a planted case runs its course
 			if chance(rng, 0.03) {
 				ev.Status = "rejected"
 				break
@@ -213,9 +220,18 @@ func (s *Simulator) advanceEvent(p *pending) {
 		}
 		ev.Status = "dispatched"
 		ev.DispatchedAt = ptr(at)
+		ev.HandlerID = ptr(handlerOf(rng, p.g))
+		if ip := s.inForce(PlantInstantClosures, *ev.HandlerID); ip != nil && ev.Urgency != "urgent" && p.next == "" && chance(rng, ip.Magnitude) {
+			p.next, p.plant = "instant", ip // closed minutes later, without anyone going there
+			ip.Records = append(ip.Records, ev.EventID)
+		}
 		switch {
+		case p.next == "instant":
+			s.scheduleAt(p, ts+int64((60+rng.IntN(240))*1e6))
 		case p.next == "spot":
 			s.scheduleAt(p, s.afterElapsed(ts, lognormal(rng, 0.07, 0.4)))
+		case p.plant != nil:
+			s.scheduleAt(p, s.handling(p, ts, 1))
 		case chance(rng, 0.03*slips):
 			p.next = "return"
 			s.scheduleAt(p, s.afterWorking(ts, lognormal(rng, 1.0, 0.8)))
@@ -244,7 +260,9 @@ func (s *Simulator) advanceEvent(p *pending) {
 		default:
 			ev.Status = "handled"
 			ev.HandledAt = ptr(at)
-			if p.next == "spot" {
+			if p.next == "instant" {
+				s.scheduleAt(p, ts+int64((30+rng.IntN(150))*1e6))
+			} else if p.next == "spot" {
 				s.scheduleAt(p, s.afterElapsed(ts, lognormal(rng, 0.03, 0.4)))
 			} else if ev.Urgency == "urgent" {
 				s.scheduleAt(p, s.afterElapsed(ts, lognormal(rng, 0.5, 0.6)))
@@ -261,7 +279,7 @@ func (s *Simulator) advanceEvent(p *pending) {
 		ev.HandledAt = ptr(at)
 		s.scheduleAt(p, s.afterWorking(ts, lognormal(rng, 1.2, 0.8)))
 	case "handled":
-		if p.next != "spot" && chance(rng, 0.05*slips) {
+		if p.next != "spot" && p.plant == nil && chance(rng, 0.05*slips) {
 			ev.Status = "rework"
 			ev.ReworkCount = ptr(*ev.ReworkCount + 1)
 			s.scheduleAt(p, s.afterWorking(ts, lognormal(rng, 0.5, 0.6)))
@@ -269,6 +287,10 @@ func (s *Simulator) advanceEvent(p *pending) {
 		}
 		ev.Status = "closed"
 		ev.ClosedAt = ptr(at)
+		if r := p.plant; r != nil && r.Kind == PlantRepeatBuilding && float64(len(r.Records)) < r.Magnitude && ts < r.To.UnixMicro() {
+			// The problem comes back a day or a few after each closure.
+			s.scheduleAt(&pending{g: p.g, plant: r, repeat: true}, s.afterElapsed(ts, 24+72*rng.Float64()))
+		}
 		if chance(rng, 0.45) {
 			s.scheduleAt(p, s.afterElapsed(ts, lognormal(rng, 30, 0.5)))
 		}

@@ -214,7 +214,7 @@ func dropFile(folder, name string, write func(io.Writer) error) error {
 
 // doorVisitHeader is the door-visit ledger's header row.
 func doorVisitHeader() []string {
-	return []string{"序号", "记录编号", "敲门批次", "网格编码", "对象类型", "对象编号", "走访人身份", "走访时间", "走访结果", "经度", "纬度", "更新事项", "更新时间"}
+	return []string{"序号", "记录编号", "敲门批次", "网格编码", "对象类型", "对象编号", "走访人身份", "走访时间", "走访结果", "经度", "纬度", "更新事项", "更新时间", "走访人工号"}
 }
 
 // doorVisitXLSX writes the door-visit ledger as a workbook.
@@ -269,6 +269,7 @@ func (p *LedgerPublisher) doorVisitXLSX(w io.Writer, title string, objs []map[st
 			number(obj, "lat"),
 			lb.list(obj, "fields_updated"),
 			localCell(obj, "updated_at", "2006-01-02 15:04:05.000000"),
+			cell(obj, "visitor_id"),
 		}
 		if v, ok := text(obj, "visited_at"); ok {
 			t, err := time.Parse(time.RFC3339Nano, v)

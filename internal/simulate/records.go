@@ -24,6 +24,8 @@ type gridEvent struct {
 	Lat           *float64 `json:"lat"`
 	GridCode      string   `json:"grid_code"`
 	ReporterRole  *string  `json:"reporter_role"`
+	BuildingCode  *string  `json:"building_code"`
+	HandlerID     *string  `json:"handler_id"`
 	Status        string   `json:"status"`
 	ReportedAt    string   `json:"reported_at"`
 	DispatchedAt  *string  `json:"dispatched_at"`
@@ -42,6 +44,7 @@ type doorVisit struct {
 	TargetType    string   `json:"target_type"`
 	TargetID      string   `json:"target_id"`
 	VisitorRole   string   `json:"visitor_role"`
+	VisitorID     *string  `json:"visitor_id"`
 	VisitedAt     string   `json:"visited_at"`
 	GridCode      string   `json:"grid_code"`
 	Outcome       string   `json:"outcome"`
@@ -89,6 +92,7 @@ type marketEntity struct {
 	EstablishedOn *string `json:"established_on"`
 	IndustryCode  *string `json:"industry_code"`
 	GridCode      string  `json:"grid_code"`
+	RegAddress    *string `json:"reg_address"`
 	AbnormalList  *bool   `json:"abnormal_list"`
 	UpdatedAt     string  `json:"updated_at"`
 }

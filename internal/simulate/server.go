@@ -47,12 +47,29 @@ const (
 // "Authorization: Bearer <token>", 404 for an unknown platform or record,
 // and 503 with "Retry-After: 1" on every Config.FailEvery-th data request.
 // A record type left out of Config.HTTPTypes answers 404 too.
+//
+// GET /simulator/plants answers the ledger of planted anomalies (Plants) as
+// JSON; it is the simulator's, not a source system's.
 func (s *Simulator) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/health", func(w http.ResponseWriter, _ *http.Request) {
 		writeBody(w, http.StatusOK, []byte(`{"status":"ok"}`))
 	})
 	mux.HandleFunc("GET /api/{platform}/{record}", s.serveRecords)
+	// The ledger of planted anomalies, for the tests and benchmarks that
+	// score detectors: the simulator's own, never polled by a connector.
+	mux.HandleFunc("GET /simulator/plants", func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+			return
+		}
+		b, err := json.Marshal(s.Plants())
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		writeBody(w, http.StatusOK, b)
+	})
 	return mux
 }
 

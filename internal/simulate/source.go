@@ -57,6 +57,11 @@ type Config struct {
 	// unlinked file per record type, gone with the process); empty means
 	// the system's temporary directory.
 	Dir string
+	// Anomalies, when positive, plants the anomalies of PlantKinds at
+	// seeded random places and times, in the history and the live stream:
+	// each kind this many times per 30 days on average. Plants returns
+	// their ledger.
+	Anomalies float64
 	// Speed, when above 1, divides every lifecycle delay (a case that
 	// takes two working days takes 48 minutes at 60), for tests and a
 	// quick look; 0 or 1 is the wall clock's pace.
@@ -247,7 +252,8 @@ type Simulator struct {
 	members    []*member
 	picks      map[string]*memberPick // team type → who writes the next card
 	campaign   *campaign              // the door-knocking campaign running
-	recent     []string               // recent valid grid event ids, a ring
+	plants     plants
+	recent     []string // recent valid grid event ids, a ring
 	pending    pendingQueue
 	pseq       uint64
 	places     places
@@ -370,6 +376,7 @@ func (s *Simulator) tick(now time.Time) {
 // generate performs the lifecycle steps due by the clock and dt seconds of
 // new records and ledger updates at rate, shaped by the rhythm at now.
 func (s *Simulator) generate(now time.Time, dt, rate float64) {
+	s.plantDue(s.clock)
 	for len(s.pending) > 0 && s.pending[0].due <= s.clock {
 		s.advance(heap.Pop(&s.pending).(*pending))
 	}
@@ -502,6 +509,7 @@ func (s *Simulator) ensureLoaded() {
 	}
 	s.residentVolunteers()
 	s.emitRosters(ts)
+	s.schedulePlants(ts)
 }
 
 // residentVolunteers makes half of each street's volunteers heads of its
@@ -620,8 +628,12 @@ type pending struct {
 	g   *grid         // where the case is, for the places' differences
 	cat eventCategory // a grid event's category
 	// next names a grid event's step decided in advance (rework,
-	// handled on the spot).
+	// handled on the spot, closed at once by a handler planted so).
 	next string
+	// plant is the planted anomaly the case belongs to, if any; repeat
+	// makes the step the next report of a repeated problem.
+	plant  *Plant
+	repeat bool
 }
 
 // pendingQueue is a min-heap by (due, seq).
@@ -651,6 +663,8 @@ func (q *pendingQueue) Pop() any {
 // advance performs the next lifecycle step of p.
 func (s *Simulator) advance(p *pending) {
 	switch {
+	case p.repeat:
+		s.repeatEvent(p.plant, p.g)
 	case p.ev != nil:
 		s.advanceEvent(p)
 	case p.wo != nil:
