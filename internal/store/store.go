@@ -90,6 +90,9 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if o.ReadOnly {
 		dsn += "?access_mode=READ_ONLY"
 	}
+	if o.MemoryBytes > 0 {
+		limitMallocArenas() // before DuckDB's threads start
+	}
 	conn, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
