@@ -2,10 +2,13 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +38,11 @@ type APIOptions struct {
 	// Seed of the server's district; the backlog's events fall in its
 	// grids.
 	Seed int64
+	// Probe, when set, starts the /healthz probe as a process of its own
+	// (running Probe), so that what it measures is the server's answer and
+	// not also the wait of the probe's goroutine behind the 200 clients'
+	// goroutines in this process. The in-process probe runs as well.
+	Probe func(ctx context.Context, url string, every time.Duration) *exec.Cmd
 }
 
 // APIResult is what one run measured.
@@ -42,11 +50,16 @@ type APIResult struct {
 	Requests, OK, Busy, Failed int
 	Bytes                      int64
 	P50, P99, Max              time.Duration // of the answered requests
-	Health                     []time.Duration
-	HealthP50, HealthP99       time.Duration
-	HealthMax                  time.Duration
-	RSSBefore, RSSPeak         float64 // the server's, from its /metrics
-	LoaderIdle, LoaderLoaded   float64 // records/s without and with the load
+	// Health are /healthz's latencies from the probe of its own process
+	// (APIOptions.Probe), Inline those from a probe goroutine beside the
+	// clients.
+	Health                   []time.Duration
+	HealthP50, HealthP99     time.Duration
+	HealthMax                time.Duration
+	Inline                   []time.Duration
+	InlineP50, InlineP99     time.Duration
+	RSSBefore, RSSPeak       float64 // the server's, from its /metrics
+	LoaderIdle, LoaderLoaded float64 // records/s without and with the load
 }
 
 // BenchAPI measures the server under Clients concurrent clients of Path:
@@ -142,7 +155,13 @@ func API(ctx context.Context, o APIOptions, progress io.Writer) (APIResult, erro
 			}
 		}()
 	}
-	// The health probe and the memory sampler.
+	// The health probes and the memory sampler.
+	var probed *probeProcess
+	if o.Probe != nil {
+		if probed, err = startProbe(lctx, o.Probe(lctx, o.Server+"/healthz", 50*time.Millisecond)); err != nil {
+			return res, err
+		}
+	}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -163,7 +182,7 @@ func API(ctx context.Context, o APIOptions, progress io.Writer) (APIResult, erro
 			_, _ = io.Copy(io.Discard, resp.Body)
 			_ = resp.Body.Close()
 			if lctx.Err() == nil {
-				res.Health = append(res.Health, time.Since(t0))
+				res.Inline = append(res.Inline, time.Since(t0))
 			}
 		}
 	}()
@@ -184,11 +203,96 @@ func API(ctx context.Context, o APIOptions, progress io.Writer) (APIResult, erro
 	if err != nil {
 		return res, fmt.Errorf("the loader under load: %w", err)
 	}
+	if probed != nil {
+		if res.Health, err = probed.wait(); err != nil {
+			return res, err
+		}
+	} else {
+		res.Health = res.Inline
+	}
 	res.Requests, res.OK, res.Busy, res.Failed = int(reqs.Load()), int(ok.Load()), int(busy.Load()), int(failed.Load())
 	res.Bytes = bytes.Load()
 	res.P50, res.P99, res.Max = quantiles(lats)
 	res.HealthP50, res.HealthP99, res.HealthMax = quantiles(res.Health)
+	res.InlineP50, res.InlineP99, _ = quantiles(res.Inline)
 	return res, nil
+}
+
+// Probe asks url every interval until ctx ends and writes each answer's
+// latency in microseconds, one a line, to out: the probe process of
+// APIOptions.Probe. A failed request is written as -1.
+func Probe(ctx context.Context, url string, every time.Duration, out io.Writer) error {
+	c := &http.Client{Timeout: probeTimeout}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	w := bufio.NewWriter(out)
+	defer func() { _ = w.Flush() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		t0 := time.Now()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := c.Do(req)
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		d := time.Since(t0).Microseconds()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			d = -1
+		}
+		if _, err := fmt.Fprintln(w, d); err != nil {
+			return err
+		}
+	}
+}
+
+const probeTimeout = 10 * time.Second
+
+// probeProcess is a running probe process and the latencies it wrote.
+type probeProcess struct {
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	errs *bytes.Buffer
+}
+
+func startProbe(ctx context.Context, cmd *exec.Cmd) (*probeProcess, error) {
+	p := &probeProcess{cmd: cmd, out: &bytes.Buffer{}, errs: &bytes.Buffer{}}
+	cmd.Stdout, cmd.Stderr = p.out, p.errs
+	// Ended by an interrupt when the load ends, so it flushes what it has.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the /healthz probe: %w", err)
+	}
+	return p, nil
+}
+
+// wait returns the probes' latencies, a failed one as probeTimeout.
+func (p *probeProcess) wait() ([]time.Duration, error) {
+	_ = p.cmd.Wait() // ended by the context
+	var out []time.Duration
+	for _, line := range strings.Fields(p.out.String()) {
+		us, err := strconv.ParseInt(line, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("the /healthz probe wrote %q: %s", line, strings.TrimSpace(p.errs.String()))
+		}
+		d := time.Duration(us) * time.Microsecond
+		if us < 0 {
+			d = probeTimeout // failed: counted as the longest wait
+		}
+		out = append(out, d)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("the /healthz probe measured nothing: %s", strings.TrimSpace(p.errs.String()))
+	}
+	return out, nil
 }
 
 func quantiles(d []time.Duration) (p50, p99, maxD time.Duration) {
