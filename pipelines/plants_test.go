@@ -3,11 +3,15 @@ package pipelines
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/simulate"
+	"github.com/yiwang-gov/yiwang/internal/store"
+	"github.com/yiwang-gov/yiwang/queries"
+	"github.com/yiwang-gov/yiwang/schemas"
 )
 
 // TestPlantedAnomaliesInTables: a district's 45-day history with every
@@ -119,4 +123,85 @@ FROM market_entities e LEFT JOIN market_inspections i ON i.usci = e.usci WHERE e
 		}
 		return
 	}(), len(kinds))
+
+	// The rules, run over the whole history at the simulator's clock, flag
+	// every plant of a record-level kind by its subject in a period it was
+	// in force.
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	ctx = context.Background()
+	st, err := store.Open(ctx, filepath.Join(p.dir, "yiwang.duckdb"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	reg, err := schemas.LoadEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := queries.LoadEmbedded(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := now.Add(-46 * 24 * time.Hour)
+	for _, q := range cat.Queries() {
+		if q.Kind != queries.KindRule {
+			continue
+		}
+		res, err := queries.Run(ctx, st.DB(), q, from, now, "plants", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("rule %-24s %d periods: %d opened, %d updated, %d resolved", q.Name, res.Periods, res.Anomalies.Opened, res.Anomalies.Updated, res.Anomalies.Resolved)
+	}
+	type flag struct {
+		rule, subject string
+		start, end    time.Time
+		matched       bool
+	}
+	var flags []*flag
+	rows, err := st.DB().QueryContext(ctx, `SELECT rule, subject, period_start, period_end FROM anomalies WHERE status = 'open' ORDER BY rule, subject, period_start`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		f := &flag{}
+		if err := rows.Scan(&f.rule, &f.subject, &f.start, &f.end); err != nil {
+			t.Fatal(err)
+		}
+		flags = append(flags, f)
+	}
+	_ = rows.Close()
+	ruleOf := map[string]string{simulate.PlantInstantClosures: "instant_closures", simulate.PlantRepeatBuilding: "repeat_building",
+		simulate.PlantVisitorOverload: "visitor_overload", simulate.PlantCancelledVisited: "cancelled_store_visited",
+		simulate.PlantShellCluster: "shell_cluster", simulate.PlantSilentCommunity: "silent_community"}
+	found, judged := 0, 0
+	for _, pl := range plants {
+		rule, ok := ruleOf[pl.Kind]
+		if !ok || now.Sub(pl.From) < 2*24*time.Hour || (pl.Kind == simulate.PlantCancelledVisited && len(pl.Records) < 2) {
+			continue // a series detector's kind, or just begun
+		}
+		judged++
+		hit := false
+		for _, f := range flags {
+			if f.rule == rule && f.subject == pl.Subject && f.start.Before(pl.To.Add(time.Minute)) && f.end.After(pl.From) {
+				f.matched, hit = true, true
+			}
+		}
+		if hit {
+			found++
+		} else {
+			t.Errorf("rule %s did not flag %s %s (%s – %s, magnitude %.2f)", rule, pl.Kind, pl.Subject, pl.From.Format(time.DateTime), pl.To.Format(time.DateTime), pl.Magnitude)
+		}
+	}
+	matched := 0
+	for _, f := range flags {
+		if f.matched {
+			matched++
+		} else {
+			t.Logf("flagged without a plant: %s %s (%s)", f.rule, f.subject, f.start.Format(time.DateOnly))
+		}
+	}
+	t.Logf("rules: %d of %d plants found; %d of %d open anomalies are plants", found, judged, matched, len(flags))
 }

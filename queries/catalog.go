@@ -19,12 +19,16 @@ import (
 	"github.com/yiwang-gov/yiwang/schemas"
 )
 
-//go:embed indicators/*.sql indicators/*_test.yaml
+//go:embed indicators/*.sql indicators/*_test.yaml rules/*.sql rules/*_test.yaml
 var embedded embed.FS
 
-// Embedded returns the query files compiled into the binary: the folder
-// indicators with its *.sql files and their *_test.yaml tests.
+// Embedded returns the query files compiled into the binary: the folders
+// of EmbeddedDirs with their *.sql files and their *_test.yaml tests.
 func Embedded() fs.FS { return embedded }
+
+// EmbeddedDirs are the folders of Embedded: the indicators and the rules
+// (kind: rule, the record-level anomaly patterns).
+var EmbeddedDirs = []string{"indicators", "rules"}
 
 // referenceTables are the tables a query may read besides the record
 // tables. They have no event time, so they do not count in freshness.
@@ -43,11 +47,19 @@ type Catalog struct {
 // Messages quote files as dir/name.sql. The SQL itself is checked against
 // DuckDB by Check.
 func Load(fsys fs.FS, dir string, reg *schemas.Registry) (*Catalog, error) {
-	files, err := fs.Glob(fsys, path.Join(dir, "*.sql"))
-	if err != nil {
-		return nil, fmt.Errorf("list query files in %s: %w", dir, err)
+	return loadDirs(fsys, []string{dir}, reg)
+}
+
+func loadDirs(fsys fs.FS, dirs []string, reg *schemas.Registry) (*Catalog, error) {
+	var files []string
+	for _, dir := range dirs {
+		found, err := fs.Glob(fsys, path.Join(dir, "*.sql"))
+		if err != nil {
+			return nil, fmt.Errorf("list query files in %s: %w", dir, err)
+		}
+		slices.Sort(found)
+		files = append(files, found...)
 	}
-	slices.Sort(files)
 	c := &Catalog{byName: map[string]*Query{}, reg: reg}
 	var probs Problems
 	for _, f := range files {
@@ -76,7 +88,7 @@ func Load(fsys fs.FS, dir string, reg *schemas.Registry) (*Catalog, error) {
 
 // LoadEmbedded loads the query files compiled into the binary.
 func LoadEmbedded(reg *schemas.Registry) (*Catalog, error) {
-	return Load(embedded, "indicators", reg)
+	return loadDirs(embedded, EmbeddedDirs, reg)
 }
 
 // Queries returns the queries in file order.
@@ -116,6 +128,10 @@ func (c *Catalog) resolveInputs(q *Query) Problems {
 		}
 		q.inputs = append(q.inputs, input{table: t, eventTime: ev})
 	}
+	if q.Kind == KindRule && q.Records != "" && !slices.Contains(q.Inputs, q.Records) {
+		at := q.at["records"]
+		probs = append(probs, Problem{File: q.File, Line: at.line, Col: at.col, Msg: fmt.Sprintf("records: %s is not among the inputs; name the input table whose ids the rule returns (%s)", q.Records, strings.Join(q.Inputs, ", "))})
+	}
 	for _, t := range known {
 		if at, ok := q.text.words[t]; ok && !slices.Contains(q.Inputs, t) {
 			probs = append(probs, Problem{File: q.File, Line: at.line, Col: at.col, Msg: fmt.Sprintf("sql: reads table %s, which inputs does not list; add it to inputs", t)})
@@ -141,12 +157,43 @@ func (q *Query) statement() string {
 	return strings.Repeat("\n", q.SQLLine-1) + s
 }
 
+type column struct{ name, typ string }
+
 // resultColumns are the columns an indicator query returns, in order.
-var resultColumns = []struct{ name, typ string }{
+var resultColumns = []column{
 	{"area_code", "VARCHAR"},
 	{"period_start", "TIMESTAMP WITH TIME ZONE"},
 	{"numerator", "DOUBLE"},
 	{"denominator", "DOUBLE"},
+}
+
+// ruleColumns are the columns a rule returns, in order: one row per
+// subject flagged in the period.
+var ruleColumns = []column{
+	{"subject", "VARCHAR"},
+	{"area_code", "VARCHAR"},
+	{"observed", "DOUBLE"},
+	{"expected", "DOUBLE"},
+	{"detail", "VARCHAR"},
+	{"records", "VARCHAR[]"},
+}
+
+// columns are the result columns of q's kind.
+func (q *Query) columns() []column {
+	if q.Kind == KindRule {
+		return ruleColumns
+	}
+	return resultColumns
+}
+
+// bind returns the named parameters of one period's run in mode: the
+// period's bounds, as_of and a rule's parameters.
+func (q *Query) bind(start, end, asOf time.Time, mode Mode) []any {
+	args := bindings(start, end, asOf)
+	for k, v := range q.ParamsFor(mode) {
+		args = append(args, sql.Named(k, v))
+	}
+	return args
 }
 
 var duckLine = regexp.MustCompile(`(?m)^LINE (\d+):`)
@@ -168,7 +215,7 @@ func (c *Catalog) Check(ctx context.Context, db *sql.DB) error {
 func (q *Query) check(ctx context.Context, db *sql.DB) Problems {
 	// Any instant will do: DESCRIBE binds the parameters but runs nothing.
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	rows, err := db.QueryContext(ctx, "DESCRIBE "+q.statement(), bindings(at, at, at)...)
+	rows, err := db.QueryContext(ctx, "DESCRIBE "+q.statement(), q.bind(at, at, at, Normal)...)
 	if err != nil {
 		line := q.SQLLine
 		msg := err.Error()
@@ -178,15 +225,14 @@ func (q *Query) check(ctx context.Context, db *sql.DB) Problems {
 		return Problems{{File: q.File, Line: line, Msg: "sql: DuckDB: " + oneLine(msg)}}
 	}
 	defer func() { _ = rows.Close() }()
-	type col struct{ name, typ string }
-	var got []col
+	var got []column
 	for rows.Next() {
 		var name, typ string
 		var null, key, def, extra sql.NullString
 		if err := rows.Scan(&name, &typ, &null, &key, &def, &extra); err != nil {
 			return Problems{{File: q.File, Line: q.SQLLine, Msg: "sql: read result columns: " + err.Error()}}
 		}
-		got = append(got, col{name, typ})
+		got = append(got, column{name, typ})
 	}
 	if err := rows.Err(); err != nil {
 		return Problems{{File: q.File, Line: q.SQLLine, Msg: "sql: DuckDB: " + oneLine(err.Error())}}
@@ -195,25 +241,35 @@ func (q *Query) check(ctx context.Context, db *sql.DB) Problems {
 	bad := func(format string, args ...any) {
 		probs = append(probs, Problem{File: q.File, Line: q.SQLLine, Msg: "sql: " + fmt.Sprintf(format, args...)})
 	}
-	for i, want := range resultColumns {
+	want := q.columns()
+	names := make([]string, len(want))
+	for i, c := range want {
+		names[i] = c.name
+	}
+	list := strings.Join(names, ", ")
+	what := "an indicator"
+	if q.Kind == KindRule {
+		what = "a rule"
+	}
+	for i, w := range want {
 		if i >= len(got) {
-			bad("result column %d is missing; an indicator returns area_code, period_start, numerator, denominator", i+1)
+			bad("result column %d is missing; %s returns %s", i+1, what, list)
 			continue
 		}
 		g := got[i]
-		if g.name != want.name {
-			bad("result column %d is %s; it must be %s (area_code, period_start, numerator, denominator, in this order)", i+1, g.name, want.name)
+		if g.name != w.name {
+			bad("result column %d is %s; it must be %s (%s, in this order)", i+1, g.name, w.name, list)
 			continue
 		}
-		if g.typ != want.typ {
-			bad("result column %s is %s; it must be %s: cast it, e.g. CAST(... AS %s)", g.name, g.typ, sqlType(want.typ), sqlType(want.typ))
+		if g.typ != w.typ {
+			bad("result column %s is %s; it must be %s: cast it, e.g. CAST(... AS %s)", g.name, g.typ, sqlType(w.typ), sqlType(w.typ))
 		}
 	}
-	for _, g := range got[min(len(got), len(resultColumns)):] {
-		if g.name == "value" {
+	for _, g := range got[min(len(got), len(want)):] {
+		if g.name == "value" && q.Kind != KindRule {
 			bad("result column value: the runner computes the value from numerator and denominator; remove it")
 		} else {
-			bad("result column %s is one too many; an indicator returns area_code, period_start, numerator, denominator", g.name)
+			bad("result column %s is one too many; %s returns %s", g.name, what, list)
 		}
 	}
 	return probs

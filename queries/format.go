@@ -2,6 +2,8 @@ package queries
 
 import (
 	"bytes"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,6 +29,29 @@ func Format(q *Query) []byte {
 		sched = append(sched, "emergency", str(q.Schedule.Emergency))
 	}
 	add("schedule", mapping(sched...))
+	if q.Kind == KindRule {
+		add("period", str(string(q.Period)))
+		add("severity", str(q.Severity))
+		add("records", str(q.Records))
+		var ps []any
+		for _, mode := range []Mode{Normal, Emergency} {
+			vals := q.Params[mode]
+			if len(vals) == 0 {
+				continue
+			}
+			var kv []any
+			for _, k := range slices.Sorted(maps.Keys(vals)) {
+				kv = append(kv, k, num(vals[k]))
+			}
+			pm := mapping(kv...)
+			pm.Style = yaml.FlowStyle
+			ps = append(ps, string(mode), pm)
+		}
+		if len(ps) > 0 {
+			add("params", mapping(ps...))
+		}
+		return finish(q, m, add)
+	}
 	grain := make([]string, len(q.Grain))
 	for i, l := range q.Grain {
 		grain[i] = string(l)
@@ -53,6 +78,12 @@ func Format(q *Query) []byte {
 	if q.LookbackMonths > 0 {
 		add("lookback_months", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(q.LookbackMonths)})
 	}
+	return finish(q, m, add)
+}
+
+// finish adds the fields every kind of query has after its own, and
+// writes the file.
+func finish(q *Query, m *yaml.Node, add func(string, *yaml.Node)) []byte {
 	if q.EmergencyOnly {
 		add("emergency_only", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
 	}

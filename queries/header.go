@@ -171,6 +171,31 @@ type Header struct {
 	EmergencyOnly bool
 	// Inputs are the tables the query reads, record and reference tables.
 	Inputs []string
+
+	// A rule's own fields (kind: rule).
+
+	// Severity is the severity of the anomalies a rule flags (warning or
+	// critical).
+	Severity string
+	// Records is the table the record ids a rule returns are rows of.
+	Records string
+	// Params are a rule's named parameters per mode, bound as $name;
+	// emergency falls back to normal, name by name.
+	Params map[Mode]map[string]float64
+}
+
+// ParamsFor returns the values of a rule's parameters in mode.
+func (h *Header) ParamsFor(m Mode) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range h.Params[Normal] {
+		out[k] = v
+	}
+	if m == Emergency {
+		for k, v := range h.Params[Emergency] {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // Publishes reports whether the indicator is published at level l.
@@ -295,7 +320,14 @@ func splitHeader(file, s string) (yamlText, body string, bodyLine int, probs Pro
 }
 
 var headerFields = []string{"name", "title", "kind", "schedule", "grain", "period", "unit", "direction",
-	"thresholds", "min_denominator", "lookback_months", "definition", "emergency_only", "inputs"}
+	"thresholds", "min_denominator", "lookback_months", "definition", "emergency_only", "inputs",
+	"severity", "records", "params"}
+
+// indicatorOnly and ruleOnly are the header fields of one kind of query.
+var (
+	indicatorOnly = []string{"grain", "unit", "direction", "thresholds", "min_denominator", "lookback_months"}
+	ruleOnly      = []string{"severity", "records", "params"}
+)
 
 func (q *Query) mark(path string, n *yaml.Node) {
 	q.at[path] = &pos{n.Line, n.Column}
@@ -306,9 +338,36 @@ func (q *Query) decodeHeader(d *decoder, root *yaml.Node) {
 	if m == nil {
 		return
 	}
-	d.require(root, m, "", "name", "title", "kind", "schedule", "grain", "period", "unit", "direction", "definition", "inputs")
 	for k, v := range m {
 		q.mark(k, v)
+	}
+	if n, ok := m["kind"]; ok {
+		if s, ok := d.str(n, "kind"); ok {
+			switch Kind(s) {
+			case KindIndicator, KindRule:
+				q.Kind = Kind(s)
+			default:
+				d.bad(n, "kind", "%q is unknown; use indicator or rule", s)
+			}
+		}
+	}
+	switch q.Kind {
+	case KindRule:
+		d.require(root, m, "", "name", "title", "kind", "schedule", "period", "definition", "inputs", "severity", "records")
+		for _, k := range indicatorOnly {
+			if n, ok := m[k]; ok {
+				d.bad(n, k, "belongs to indicators; a rule flags subjects, it publishes no cells: remove it")
+				delete(m, k)
+			}
+		}
+		q.decodeRule(d, m)
+	case KindIndicator:
+		d.require(root, m, "", "name", "title", "kind", "schedule", "grain", "period", "unit", "direction", "definition", "inputs")
+		for _, k := range ruleOnly {
+			if n, ok := m[k]; ok {
+				d.bad(n, k, "belongs to rules (kind: rule); remove it")
+			}
+		}
 	}
 	if n, ok := m["name"]; ok {
 		if s, ok := d.str(n, "name"); ok {
@@ -321,18 +380,6 @@ func (q *Query) decodeHeader(d *decoder, root *yaml.Node) {
 	}
 	if n, ok := m["title"]; ok {
 		q.Title = d.decodeText(n, "title")
-	}
-	if n, ok := m["kind"]; ok {
-		if s, ok := d.str(n, "kind"); ok {
-			switch Kind(s) {
-			case KindIndicator:
-				q.Kind = KindIndicator
-			case KindRule:
-				d.bad(n, "kind", "rule queries are not supported yet; only indicator")
-			default:
-				d.bad(n, "kind", "%q is unknown; use indicator", s)
-			}
-		}
 	}
 	if n, ok := m["period"]; ok {
 		if s, ok := d.str(n, "period"); ok {
@@ -365,7 +412,9 @@ func (q *Query) decodeHeader(d *decoder, root *yaml.Node) {
 	if n, ok := m["emergency_only"]; ok {
 		q.EmergencyOnly, _ = d.boolean(n, "emergency_only")
 	}
-	q.MinDenominator = DefaultMinDenominator
+	if q.Kind != KindRule {
+		q.MinDenominator = DefaultMinDenominator
+	}
 	if n, ok := m["min_denominator"]; ok {
 		if v, ok := d.integer(n, "min_denominator"); ok {
 			if v < 0 {
@@ -435,6 +484,77 @@ func (q *Query) decodeHeader(d *decoder, root *yaml.Node) {
 			q.Inputs = append(q.Inputs, s)
 		}
 	}
+}
+
+// decodeRule decodes a rule's own fields: severity, records and params.
+func (q *Query) decodeRule(d *decoder, m map[string]*yaml.Node) {
+	if n, ok := m["severity"]; ok {
+		if s, ok := d.str(n, "severity"); ok {
+			if s == "warning" || s == "critical" {
+				q.Severity = s
+			} else {
+				d.bad(n, "severity", "%q is unknown; use warning or critical", s)
+			}
+		}
+	}
+	if n, ok := m["records"]; ok {
+		if s, ok := d.str(n, "records"); ok {
+			q.Records = s // checked against the inputs by the catalog
+		}
+	}
+	n, ok := m["params"]
+	if !ok {
+		return
+	}
+	pm := d.mapping(n, "params", string(Normal), string(Emergency))
+	if pm == nil {
+		return
+	}
+	q.Params = map[Mode]map[string]float64{}
+	for _, mode := range []Mode{Normal, Emergency} {
+		v, ok := pm[string(mode)]
+		if !ok {
+			continue
+		}
+		p := "params." + string(mode)
+		vm := d.mapping(v, p)
+		if vm == nil {
+			continue
+		}
+		q.Params[mode] = map[string]float64{}
+		for name, vn := range vm {
+			switch {
+			case !nameRE.MatchString(name):
+				d.bad(vn, p+"."+name, "%q is not a parameter name; use lower-case letters, digits and _ starting with a letter", name)
+				continue
+			case slices.Contains(params, name):
+				d.bad(vn, p+"."+name, "%s is bound by the runner; choose another name", name)
+				continue
+			case mode == Emergency && !hasKey(pm[string(Normal)], name):
+				d.bad(vn, p+"."+name, "has no normal value; give every parameter under params.normal, and here only what emergency mode changes")
+				continue
+			}
+			if f, ok := d.number(vn, p+"."+name); ok {
+				q.Params[mode][name] = f
+			}
+		}
+	}
+	if _, ok := pm[string(Normal)]; !ok {
+		d.bad(n, "params.normal", "missing; give every parameter's value in normal mode")
+	}
+}
+
+// hasKey reports whether the mapping node n has the key k.
+func hasKey(n *yaml.Node, k string) bool {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == k {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *decoder) decodeText(n *yaml.Node, path string) Text {
@@ -598,7 +718,7 @@ func (q *Query) checkSQL(d *decoder) {
 	switch st.first {
 	case "SELECT", "WITH", "FROM":
 	default:
-		bad(st.firstAt, "%s: an indicator is one SELECT (or WITH ... SELECT) statement; start with SELECT or WITH", st.first)
+		bad(st.firstAt, "%s: a query is one SELECT (or WITH ... SELECT) statement; start with SELECT or WITH", st.first)
 	}
 	for _, sc := range st.semicolons {
 		if sc.off != st.last {
@@ -606,13 +726,19 @@ func (q *Query) checkSQL(d *decoder) {
 			break
 		}
 	}
+	known := slices.Clone(params)
+	for name := range q.Params[Normal] {
+		known = append(known, name)
+	}
+	slices.Sort(known[len(params):])
+	use := "$" + strings.Join(known[:len(known)-1], ", $") + " or $" + known[len(known)-1]
 	for _, p := range st.params {
-		if !slices.Contains(params, p.name) {
-			bad(p.at, "$%s is not a parameter the runner binds; use $period_start, $period_end or $as_of", p.name)
+		if !slices.Contains(known, p.name) {
+			bad(p.at, "$%s is not a parameter the runner binds; use %s", p.name, use)
 		}
 	}
 	for _, p := range st.positional {
-		bad(p, "positional parameters are not bound; use $period_start, $period_end or $as_of")
+		bad(p, "positional parameters are not bound; use %s", use)
 	}
 }
 

@@ -70,7 +70,7 @@ func TestParseSmall(t *testing.T) {
 		{"crlf", "/*\r\nname: x\r\nkind: indicator\r\n*/\r\nSELECT 1\r\n", "x.sql:2:1: title: missing; add it"},
 		{"unterminated string", "/*\nname: x\n*/\nSELECT 'a\n", "x.sql:4:8: sql: a string, quoted name or comment starting here is never closed"},
 		{"dollar string", "/*\nname: x\n*/\nSELECT $$ ; $x $$ AS a, $1\n", "x.sql:4:25: sql: positional parameters are not bound"},
-		{"not select", "/*\nname: x\n*/\n  update t set a = 1\n", "x.sql:4:3: sql: UPDATE: an indicator is one SELECT"},
+		{"not select", "/*\nname: x\n*/\n  update t set a = 1\n", "x.sql:4:3: sql: UPDATE: a query is one SELECT"},
 		{"duplicate key", "/*\nname: x\nname: y\n*/\n", "x.sql:3:1: name: given twice (first on line 2); keep one"},
 		{"bad name", "/*\nname: X-1\n*/\n", `x.sql:2:7: name: "X-1" is not a query name`},
 		{"number as text", "/*\ntitle: {zh: 1, en: two}\n*/\n", "x.sql:2:13: title.zh: must be a string, got 1; quote it"},

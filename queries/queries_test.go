@@ -63,7 +63,7 @@ func TestQueryFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results, err := TestFiles(ctx, c, Embedded(), "indicators")
+	results, err := TestFiles(ctx, c, Embedded(), EmbeddedDirs...)
 	if err != nil {
 		t.Fatal(err)
 	}

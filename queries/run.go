@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/anomaly"
 	"github.com/yiwang-gov/yiwang/internal/calendar"
 	"github.com/yiwang-gov/yiwang/internal/store"
 )
@@ -72,7 +73,10 @@ var migrations = []store.Migration{
 // Migrate brings the tables this package owns up to date (store.Migrate,
 // component "queries"); the reference tables (the store's own) must exist.
 func Migrate(ctx context.Context, st *store.Store) error {
-	return st.Migrate(ctx, "queries", migrations)
+	if err := st.Migrate(ctx, "queries", migrations); err != nil {
+		return err
+	}
+	return anomaly.Migrate(ctx, st) // where the rules' flags go
 }
 
 // Result counts what one Run did, in cells (one level, area and period
@@ -96,6 +100,8 @@ type Result struct {
 	UnknownAreas []string
 	// InputsFreshAt is the freshness of the inputs (zero if unknown).
 	InputsFreshAt time.Time
+	// Anomalies counts what a rule's run changed (kind: rule; RunRule).
+	Anomalies anomaly.Result
 }
 
 func (r *Result) add(o Result) {
@@ -104,6 +110,10 @@ func (r *Result) add(o Result) {
 	r.Restated += o.Restated
 	r.Updated += o.Updated
 	r.Unchanged += o.Unchanged
+	r.Anomalies.Opened += o.Anomalies.Opened
+	r.Anomalies.Updated += o.Anomalies.Updated
+	r.Anomalies.Resolved += o.Anomalies.Resolved
+	r.Anomalies.Unchanged += o.Anomalies.Unchanged
 	for _, c := range o.UnknownAreas {
 		if !slices.Contains(r.UnknownAreas, c) {
 			r.UnknownAreas = append(r.UnknownAreas, c)
@@ -143,8 +153,15 @@ func bindings(start, end, asOf time.Time) []any {
 // event time of the stalest record table among the header's inputs, read
 // once at the start. Run must not run twice at once for the same query (the
 // scheduler's job): the second would fail on the primary key.
+//
+// A rule (kind: rule) is run by RunRule instead, and its changes counted in
+// Result.Anomalies.
 func Run(ctx context.Context, db *sql.DB, q *Query, from, to time.Time, runID string, now time.Time) (Result, error) {
 	var res Result
+	if q.Kind == KindRule {
+		rr, err := RunRule(ctx, db, q, from, to, runID, now)
+		return Result{Periods: rr.Periods, Anomalies: rr.Result}, err
+	}
 	if runID == "" {
 		return res, errors.New("run: empty run id")
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"slices"
@@ -114,7 +115,17 @@ type testCase struct {
 	sla    []store.SLA
 	tables []testTable
 	expect []expectCell
+	flags  []expectFlag // a rule's: every subject it must flag, and no other
+	modes  []string     // areas switched to emergency for the case
 	file   string
+}
+
+// expectFlag is a subject a rule's case must flag.
+type expectFlag struct {
+	subject, area      string
+	observed, expected *float64
+	records            []string
+	line               int
 }
 
 type testTable struct {
@@ -131,18 +142,22 @@ type expectCell struct {
 	line                   int
 }
 
-// TestFiles runs the query tests in dir of fsys: every <name>_test.yaml
+// TestFiles runs the query tests in the dirs of fsys: every <name>_test.yaml
 // against the catalog's query <name>, each case on a scratch DuckDB (with
 // the tables of the catalog's record types, the official calendar and the
 // case's reference data). Every query of the catalog must have a test
 // file. Problems of the files themselves (and SQL that DuckDB refuses) are
 // returned as Problems; the cases' outcomes as results, in file order.
-func TestFiles(ctx context.Context, c *Catalog, fsys fs.FS, dir string) (results []TestResult, err error) {
-	files, err := fs.Glob(fsys, path.Join(dir, "*_test.yaml"))
-	if err != nil {
-		return nil, fmt.Errorf("list query tests in %s: %w", dir, err)
+func TestFiles(ctx context.Context, c *Catalog, fsys fs.FS, dirs ...string) (results []TestResult, err error) {
+	var files []string
+	for _, dir := range dirs {
+		found, err := fs.Glob(fsys, path.Join(dir, "*_test.yaml"))
+		if err != nil {
+			return nil, fmt.Errorf("list query tests in %s: %w", dir, err)
+		}
+		slices.Sort(found)
+		files = append(files, found...)
 	}
-	slices.Sort(files)
 	var probs Problems
 	type fileCases struct {
 		q     *Query
@@ -215,7 +230,7 @@ func loadCalendar(ctx context.Context, st *store.Store) error {
 func runCase(ctx context.Context, st *store.Store, reg *schemas.Registry, q *Query, tc testCase) (TestResult, error) {
 	res := TestResult{File: tc.file, Line: tc.line, Query: q.Name, Case: tc.name}
 	db := st.DB()
-	tables := []string{"indicator_values"}
+	tables := []string{"indicator_values", "anomalies", "anomaly_records", "anomaly_changes", "area_modes"}
 	for _, sc := range reg.All() {
 		tables = append(tables, sc.Table)
 	}
@@ -248,6 +263,11 @@ func runCase(ctx context.Context, st *store.Store, reg *schemas.Registry, q *Que
 			}
 		}
 	}
+	for _, code := range tc.modes {
+		if _, err := db.ExecContext(ctx, `INSERT INTO area_modes VALUES (?, 'emergency', now(), 'test')`, code); err != nil {
+			return res, fmt.Errorf("switch %s to emergency: %w", code, err)
+		}
+	}
 	end := q.Period.Next(tc.start)
 	now := end
 	if tc.now != nil {
@@ -256,6 +276,11 @@ func runCase(ctx context.Context, st *store.Store, reg *schemas.Registry, q *Que
 	if _, err := Run(ctx, db, q, tc.start, end, "test", now); err != nil {
 		res.Failures = append(res.Failures, err.Error())
 		return res, nil
+	}
+	if q.Kind == KindRule {
+		fails, err := checkFlags(ctx, db, q, tc)
+		res.Failures = append(res.Failures, fails...)
+		return res, err
 	}
 	got := map[cell]storedCell{}
 	stored, err := latestStored(ctx, db, q.Name, tc.start, end)
@@ -295,6 +320,69 @@ func runCase(ctx context.Context, st *store.Store, reg *schemas.Registry, q *Que
 		}
 	}
 	return res, nil
+}
+
+// checkFlags compares the open anomalies a rule's case left with the
+// subjects it expects.
+func checkFlags(ctx context.Context, db *sql.DB, q *Query, tc testCase) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT a.subject, a.area_code, a.observed, a.expected,
+  coalesce(list_sort(list(r.record_id) FILTER (WHERE r.record_id IS NOT NULL)), [])
+FROM anomalies a LEFT JOIN anomaly_records r ON r.anomaly_id = a.id
+WHERE a.rule = ? AND a.status = 'open' GROUP BY ALL`, q.Name)
+	if err != nil {
+		return nil, fmt.Errorf("read the anomalies: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	type got struct {
+		area               string
+		observed, expected sql.NullFloat64
+		records            []string
+	}
+	flagged := map[string]got{}
+	for rows.Next() {
+		var subject string
+		var g got
+		var recs []any
+		if err := rows.Scan(&subject, &g.area, &g.observed, &g.expected, &recs); err != nil {
+			return nil, fmt.Errorf("read the anomalies: %w", err)
+		}
+		for _, r := range recs {
+			g.records = append(g.records, fmt.Sprint(r))
+		}
+		flagged[subject] = g
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the anomalies: %w", err)
+	}
+	var fails []string
+	for _, e := range tc.flags {
+		g, ok := flagged[e.subject]
+		if !ok {
+			fails = append(fails, fmt.Sprintf("line %d: %s is not flagged", e.line, e.subject))
+			continue
+		}
+		delete(flagged, e.subject)
+		var diffs []string
+		if g.area != e.area {
+			diffs = append(diffs, fmt.Sprintf("area %s, want %s", g.area, e.area))
+		}
+		if e.observed != nil && !near(g.observed, *e.observed) {
+			diffs = append(diffs, fmt.Sprintf("observed %s, want %g", fmtNull(g.observed), *e.observed))
+		}
+		if e.expected != nil && !near(g.expected, *e.expected) {
+			diffs = append(diffs, fmt.Sprintf("expected %s, want %g", fmtNull(g.expected), *e.expected))
+		}
+		if e.records != nil && !slices.Equal(g.records, slices.Sorted(slices.Values(e.records))) {
+			diffs = append(diffs, fmt.Sprintf("records %v, want %v", g.records, slices.Sorted(slices.Values(e.records))))
+		}
+		if len(diffs) > 0 {
+			fails = append(fails, fmt.Sprintf("line %d: %s: %s", e.line, e.subject, strings.Join(diffs, "; ")))
+		}
+	}
+	for _, subject := range slices.Sorted(maps.Keys(flagged)) {
+		fails = append(fails, fmt.Sprintf("%s is flagged, and the case expects no such subject", subject))
+	}
+	return fails, nil
 }
 
 func fmtNull(f sql.NullFloat64) string {
@@ -354,11 +442,19 @@ func parseTestFile(file string, raw []byte, q *Query, reg *schemas.Registry) ([]
 func decodeCase(d *decoder, n *yaml.Node, p string, q *Query, reg *schemas.Registry) (testCase, bool) {
 	before := len(d.probs)
 	tc := testCase{line: n.Line}
-	m := d.mapping(n, p, "name", "period", "now", "areas", "gov_units", "category_sla", "tables", "expect")
+	m := d.mapping(n, p, "name", "period", "now", "areas", "gov_units", "category_sla", "tables", "expect", "emergency")
 	if m == nil {
 		return tc, false
 	}
 	d.require(n, m, p, "name", "period", "expect")
+	if v, ok := m["emergency"]; ok {
+		items, _ := d.list(v, p+".emergency")
+		for i, it := range items {
+			if c, ok := d.scalarText(it, fmt.Sprintf("%s.emergency[%d]", p, i)); ok {
+				tc.modes = append(tc.modes, c)
+			}
+		}
+	}
 	if v, ok := m["name"]; ok {
 		tc.name, _ = d.text(v, p+".name")
 	}
@@ -401,7 +497,11 @@ func decodeCase(d *decoder, n *yaml.Node, p string, q *Query, reg *schemas.Regis
 		tc.tables = decodeTables(d, v, p+".tables", reg, areas)
 	}
 	if v, ok := m["expect"]; ok {
-		tc.expect = decodeExpect(d, v, p+".expect", q, areas, units)
+		if q.Kind == KindRule {
+			tc.flags = decodeFlags(d, v, p+".expect")
+		} else {
+			tc.expect = decodeExpect(d, v, p+".expect", q, areas, units)
+		}
 	}
 	return tc, len(d.probs) == before
 }
@@ -688,6 +788,56 @@ func decodeValue(d *decoder, n *yaml.Node, p string, c schemas.Column) (any, boo
 		return "[" + strings.Join(quoted, ", ") + "]", true
 	}
 	return d.scalarText(n, p)
+}
+
+// decodeFlags reads a rule case's expectations: every subject the rule
+// flags, with its area and, where given, observed, expected and the ids of
+// its records; an empty list expects no flag.
+func decodeFlags(d *decoder, n *yaml.Node, p string) []expectFlag {
+	items, _ := d.list(n, p)
+	var out []expectFlag
+	seen := map[string]int{}
+	for i, it := range items {
+		ip := fmt.Sprintf("%s[%d]", p, i)
+		m := d.mapping(it, ip, "subject", "area", "observed", "expected", "records")
+		if m == nil {
+			continue
+		}
+		d.require(it, m, ip, "subject", "area")
+		e := expectFlag{line: it.Line}
+		if v, ok := m["subject"]; ok {
+			e.subject, _ = d.scalarText(v, ip+".subject")
+		}
+		if v, ok := m["area"]; ok {
+			e.area, _ = d.scalarText(v, ip+".area")
+		}
+		for _, k := range []string{"observed", "expected"} {
+			if v, ok := m[k]; ok {
+				if f, ok := d.number(v, ip+"."+k); ok {
+					if k == "observed" {
+						e.observed = &f
+					} else {
+						e.expected = &f
+					}
+				}
+			}
+		}
+		if v, ok := m["records"]; ok {
+			recs, _ := d.list(v, ip+".records")
+			for j, r := range recs {
+				if s, ok := d.scalarText(r, fmt.Sprintf("%s.records[%d]", ip, j)); ok {
+					e.records = append(e.records, s)
+				}
+			}
+		}
+		if first, dup := seen[e.subject]; dup {
+			d.bad(it, ip+".subject", "%q is expected on line %d already; a rule flags a subject once a period", e.subject, first)
+			continue
+		}
+		seen[e.subject] = it.Line
+		out = append(out, e)
+	}
+	return out
 }
 
 func decodeExpect(d *decoder, n *yaml.Node, p string, q *Query, areas []store.Area, units []store.GovUnit) []expectCell {

@@ -40,15 +40,19 @@ func (d *decoder) deref(n *yaml.Node, path string) *yaml.Node {
 	return n
 }
 
-// mapping checks that n is a mapping with only known keys, each once, and
-// returns the value node of every key present. It returns nil if n is not
-// a mapping.
+// mapping checks that n is a mapping with only known keys (any key when
+// none is given), each once, and returns the value node of every key
+// present. It returns nil if n is not a mapping.
 func (d *decoder) mapping(n *yaml.Node, path string, known ...string) map[string]*yaml.Node {
 	if n = d.deref(n, path); n == nil {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		d.bad(n, path, "must be a mapping of %s, got %s", strings.Join(known, ", "), diag.Describe(n))
+		if len(known) == 0 {
+			d.bad(n, path, "must be a mapping, got %s", diag.Describe(n))
+		} else {
+			d.bad(n, path, "must be a mapping of %s, got %s", strings.Join(known, ", "), diag.Describe(n))
+		}
 		return nil
 	}
 	out := map[string]*yaml.Node{}
@@ -64,7 +68,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, known ...string) map[string
 			continue
 		}
 		keys[k.Value] = k.Line
-		if !slices.Contains(known, k.Value) {
+		if len(known) > 0 && !slices.Contains(known, k.Value) { // none known: any key
 			sorted := slices.Clone(known)
 			slices.Sort(sorted)
 			d.bad(k, diag.Join(path, k.Value), "unknown field; known fields are %s", strings.Join(sorted, ", "))

@@ -28,7 +28,7 @@ func newIndicators() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&server, "server", def, "server URL (default $YIWANG_SERVER or http://127.0.0.1:8080)")
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "The indicators built in, with their schedules and levels",
+		Short: "The indicators and rules built in, with their schedules and levels (a rule: its severity and the records it names)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cat, err := catalog()
 			if err != nil {
@@ -37,8 +37,12 @@ func newIndicators() *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tTITLE\tPERIOD\tUNIT\tSCHEDULE (normal / emergency)\tLEVELS")
 			for _, q := range cat.Queries() {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s / %s\t%v\n", q.Name, q.Title.Zh, q.Period, q.Unit,
-					q.Schedule.For(queries.Normal), q.Schedule.For(queries.Emergency), q.Grain)
+				unit, levels := string(q.Unit), fmt.Sprint(q.Grain)
+				if q.Kind == queries.KindRule {
+					unit, levels = "rule: "+q.Severity, "flags subjects; records in "+q.Records
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s / %s\t%s\n", q.Name, q.Title.Zh, q.Period, unit,
+					q.Schedule.For(queries.Normal), q.Schedule.For(queries.Emergency), levels)
 			}
 			return tw.Flush()
 		},
@@ -226,7 +230,7 @@ func newTest() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			results, err := queries.TestFiles(cmd.Context(), cat, queries.Embedded(), "indicators")
+			results, err := queries.TestFiles(cmd.Context(), cat, queries.Embedded(), queries.EmbeddedDirs...)
 			if err != nil {
 				return err
 			}

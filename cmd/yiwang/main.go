@@ -51,7 +51,7 @@ func newRoot() *cobra.Command {
 		}
 		return nil
 	}
-	root.AddCommand(newDemo(), newRun(), newConnect(), newServe(), newBroker(), newRebuild(), newSimulate(), newCheck(), newSQL(), newBench(), newDeadLetters(), newIndicators(), newTest(), newMode(), newFiles())
+	root.AddCommand(newDemo(), newRun(), newConnect(), newServe(), newBroker(), newRebuild(), newSimulate(), newCheck(), newSQL(), newBench(), newDeadLetters(), newIndicators(), newAnomalies(), newTest(), newMode(), newFiles())
 	return root
 }
 

@@ -16,6 +16,7 @@
 //	POST /api/v1/deadletters/replay   admin
 //	GET  /api/v1/doorknock/missing?target=&area=&at=&limit=&after=   admin
 //	GET  /api/v1/files?..., /api/v1/files/report?...                 admin
+//	GET  /api/v1/anomalies?status=&rule=&area=&limit=&after=, /api/v1/anomalies/{id}   admin
 //	POST /api/v1/sql {"sql": "SELECT ...", "limit": N}               admin
 //
 // Lists answer pages of bounded size with a cursor to the next, encoded
@@ -44,6 +45,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/anomaly"
 	"github.com/yiwang-gov/yiwang/internal/calendar"
 
 	"github.com/yiwang-gov/yiwang/internal/deadletter"
@@ -249,6 +251,8 @@ func New(c Config) http.Handler {
 	}))
 	mux.HandleFunc("GET /api/v1/doorknock/missing", admin(heavy, true, "", c.missing))
 	mux.HandleFunc("GET /api/v1/emergencies/archive", admin(heavy, true, "", c.archive))
+	mux.HandleFunc("GET /api/v1/anomalies", admin(heavy, true, "", c.anomalies))
+	mux.HandleFunc("GET /api/v1/anomalies/{id}", admin(heavy, true, "", c.anomaly))
 	files := c.Files != nil
 	mux.HandleFunc("GET /api/v1/files", admin(heavy, files, "no file-drop source runs", c.files))
 	mux.HandleFunc("GET /api/v1/files/report", admin(heavy, files, "no file-drop source runs", c.fileReport))
@@ -474,6 +478,32 @@ func (c Config) archive(w http.ResponseWriter, r *http.Request) {
 	}
 	pg.token = func(last []any) string { return encodeCursor(queries.ArchiveKey(last)) }
 	sqlText, args := queries.ArchiveQuery(from, to, q.Get("area"), after)
+	writeQuery(w, r, c.stream(r, sqlText, pg, args...), pg, http.StatusOK)
+}
+
+// anomalies pages the anomalies the rules flagged, the most recently
+// changed first, by status, rule and area (and everything under it).
+func (c Config) anomalies(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := anomaly.Filter{Status: q.Get("status"), Rule: q.Get("rule"), Area: q.Get("area")}
+	if f.Status != "" && f.Status != anomaly.StatusOpen && f.Status != anomaly.StatusResolved {
+		writeErr(w, http.StatusBadRequest, fmt.Errorf("status must be %s or %s, got %q", anomaly.StatusOpen, anomaly.StatusResolved, f.Status))
+		return
+	}
+	pg, after, ok := pageParams(w, q, keyTime, keyText)
+	if !ok {
+		return
+	}
+	pg.token = func(last []any) string { return encodeCursor(anomaly.ListKey(last)) }
+	sqlText, args := anomaly.ListQuery(f, after)
+	writeQuery(w, r, c.stream(r, sqlText, pg, args...), pg, http.StatusOK)
+}
+
+// anomaly answers one anomaly with the records behind it (the drill-down):
+// a page of one row, or of none for an unknown id.
+func (c Config) anomaly(w http.ResponseWriter, r *http.Request) {
+	pg := &paging{limit: 1}
+	sqlText, args := anomaly.OneQuery(r.PathValue("id"))
 	writeQuery(w, r, c.stream(r, sqlText, pg, args...), pg, http.StatusOK)
 }
 

@@ -34,6 +34,69 @@ type IndicatorCell struct {
 	Note string
 }
 
+// Anomaly is one row of GET /api/v1/anomalies.
+type Anomaly struct {
+	ID, Rule, Subject, AreaCode string
+	PeriodStart, PeriodEnd      time.Time
+	Mode, Severity, Status      string
+	Observed, Expected          *float64
+	Detail                      string
+	OpenedAt, UpdatedAt         time.Time
+	ResolvedAt                  *time.Time
+	Version                     int
+	Records                     []string // "table:id"
+}
+
+// Anomalies returns every anomaly the filter selects (status, rule, area),
+// the most recently changed first; path "/api/v1/anomalies/ID" reads one.
+func (c *Client) Anomalies(ctx context.Context, path string, filter url.Values) ([]Anomaly, error) {
+	var out []Anomaly
+	err := c.pages(ctx, path, filter, func(col map[string]int, row []any) error {
+		get := func(name string) any {
+			if i, ok := col[name]; ok && i < len(row) {
+				return row[i]
+			}
+			return nil
+		}
+		str := func(name string) string { s, _ := get(name).(string); return s }
+		num := func(name string) *float64 {
+			if f, ok := get(name).(float64); ok {
+				return &f
+			}
+			return nil
+		}
+		at := func(name string) *time.Time {
+			if s, ok := get(name).(string); ok {
+				if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+					return &t
+				}
+			}
+			return nil
+		}
+		a := Anomaly{ID: str("id"), Rule: str("rule"), Subject: str("subject"), AreaCode: str("area_code"),
+			Mode: str("mode"), Severity: str("severity"), Status: str("status"), Observed: num("observed"), Expected: num("expected"),
+			Detail: str("detail"), ResolvedAt: at("resolved_at")}
+		for name, t := range map[string]*time.Time{"period_start": &a.PeriodStart, "period_end": &a.PeriodEnd, "opened_at": &a.OpenedAt, "updated_at": &a.UpdatedAt} {
+			if v := at(name); v != nil {
+				*t = *v
+			}
+		}
+		if v := num("version"); v != nil {
+			a.Version = int(*v)
+		}
+		if recs, ok := get("records").([]any); ok {
+			for _, r := range recs {
+				if s, ok := r.(string); ok {
+					a.Records = append(a.Records, s)
+				}
+			}
+		}
+		out = append(out, a)
+		return nil
+	})
+	return out, err
+}
+
 // page is one JSON page of a list route.
 type page struct {
 	Columns []string

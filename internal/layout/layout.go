@@ -41,7 +41,9 @@ var Layers = map[string]Layer{
 
 	"connectors":      {45, false, "the connector runner: cursors, validation, personal-data protection, replay"},
 	"internal/loader": {45, false, "the effectively-once load of the record topics into the tables"},
-	"queries":         {45, false, "the indicator catalog, its runner, roll-ups, thresholds and tests, the scheduler, the area modes"},
+	"queries":         {45, false, "the indicator and rule catalog, its runners, roll-ups, thresholds and tests, the scheduler, the area modes"},
+
+	"internal/anomaly": {48, false, "the anomalies rules flag: stable ids, open/update/resolve, the records behind them, the log of changes"},
 
 	"connectors/mapping": {50, false, "mapping a platform's own record shape to a schema's"},
 	"internal/reference": {50, false, "the reference data: areas, responsibility units, the calendar, read from files into their tables"},

@@ -519,12 +519,18 @@ func (s *Simulator) newDoorVisit() {
 	switch target {
 	case "household":
 		gi := s.gridIndex[s.households[s.rng.IntN(len(s.households))].GridCode]
+		if s.silenced(s.district.grids[gi]) {
+			return // a silent community logs no visit
+		}
 		g, rd = s.district.grids[gi], &s.campaignAt(ts).households[gi]
 		if hi, first = rd.call(s.campaign, ts); hi < 0 {
 			target = "building"
 		}
 	case "store":
 		gi := s.storeGrid[s.rng.IntN(len(s.stores))]
+		if s.silenced(s.district.grids[gi]) {
+			return
+		}
 		g, rd = s.district.grids[gi], &s.campaignAt(ts).stores[gi]
 		if si, first = rd.call(s.campaign, ts); si < 0 {
 			target = "building"
@@ -554,6 +560,9 @@ func (s *Simulator) newDoorVisit() {
 		_, g = s.randomGrid()
 		v.TargetID = fmt.Sprintf("KP%010X", rng.Uint64()>>24)
 		v.Outcome = weighted(rng, []choice[string]{{"met", 85}, {"not_home", 15}})
+	}
+	if s.silenced(g) {
+		return
 	}
 	v.TargetType = target
 	v.GridCode = g.Code

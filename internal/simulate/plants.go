@@ -283,8 +283,8 @@ func (s *Simulator) overload(p *Plant, g *grid, now int64) {
 
 func rng60(rng *rand.Rand) int { return rng.IntN(60) }
 
-// cancelledVisited cancels the market entity of a store and has the store
-// visited as operating.
+// cancelledVisited cancels the market entity of a store; a few working
+// hours later the store is visited as operating (visitCancelled).
 func (s *Simulator) cancelledVisited(p *Plant, now int64) bool {
 	byUSCI := map[string]int{}
 	for i, e := range s.entities {
@@ -303,25 +303,34 @@ func (s *Simulator) cancelledVisited(p *Plant, now int64) bool {
 	}
 	si := oneOf(s.plants.rng, candidates)
 	st := s.stores[si]
-	ei := byUSCI[*st.USCI]
-	e := s.entities[ei]
+	e := s.entities[byUSCI[*st.USCI]]
 	e.RegStatus = "cancelled"
 	ts := s.stampFor(kMarketEntity, e.USCI)
 	e.UpdatedAt = micros(ts)
 	s.emit(kMarketEntity, e.USCI, e, ts, "")
 	g := s.district.grids[s.storeGrid[si]]
+	p.Subject, p.Area, p.To = st.StoreID, g.Parent, time.UnixMicro(ts).UTC()
+	p.Records = []string{e.USCI}
+	s.scheduleAt(&pending{g: g, plant: p, visit: si}, s.afterWorking(ts, 1+6*s.plants.rng.Float64()))
+	return true
+}
+
+// visitCancelled is the planted visit to store si, whose company was
+// cancelled: met, operating.
+func (s *Simulator) visitCancelled(p *Plant, si int) {
+	st := s.stores[si]
+	g := s.district.grids[s.storeGrid[si]]
 	vts := s.stamp(0)
 	id := s.idFor(kDoorVisit, vts, "")
-	visited := vts - int64(s.rng.IntN(1800))*1e6
+	visited := vts - int64(s.rng.IntN(600))*1e6
 	visited -= visited % 60e6
 	v := &doorVisit{VisitID: id, CampaignID: s.campaignAt(vts).name, TargetType: "store", TargetID: st.StoreID,
 		VisitorRole: "community_worker", VisitorID: ptr(visitorOf(s.rng, g)), VisitedAt: seconds(visited), GridCode: g.Code,
 		Outcome: "met", FieldsUpdated: []string{"staff_n"}, UpdatedAt: micros(vts)}
 	v.Lon, v.Lat = jitter(s.rng, g, 0.1)
 	s.emit(kDoorVisit, id, v, vts, "")
-	p.Subject, p.Area, p.To = st.StoreID, g.Parent, time.UnixMicro(vts).UTC()
-	p.Records = []string{e.USCI, id}
-	return true
+	p.To = time.UnixMicro(vts).UTC()
+	p.Records = append(p.Records, id)
 }
 
 // shellCluster registers Magnitude market entities at one address and

@@ -634,6 +634,8 @@ type pending struct {
 	// makes the step the next report of a repeated problem.
 	plant  *Plant
 	repeat bool
+	// visit makes the step a planted visit to the store of that index.
+	visit int
 }
 
 // pendingQueue is a min-heap by (due, seq).
@@ -665,6 +667,8 @@ func (s *Simulator) advance(p *pending) {
 	switch {
 	case p.repeat:
 		s.repeatEvent(p.plant, p.g)
+	case p.plant != nil && p.plant.Kind == PlantCancelledVisited:
+		s.visitCancelled(p.plant, p.visit)
 	case p.ev != nil:
 		s.advanceEvent(p)
 	case p.wo != nil:

@@ -1,6 +1,6 @@
 /*
 name: missing
 title: {zh: 缺}
-kind: rule
+kind: indicator
 */
 SELECT 1

@@ -1,0 +1,76 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/yiwang-gov/yiwang/internal/anomaly"
+)
+
+// TestAnomaliesListAndShow: the anomaly list pages the most recently
+// changed first and filters by status, rule and area; one anomaly comes
+// with the records behind it; both need the admin token.
+func TestAnomaliesListAndShow(t *testing.T) {
+	ts, st := serverStore(t, Config{AdminToken: "tok"})
+	ctx := context.Background()
+	if err := anomaly.Migrate(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	week := time.Date(2026, 3, 1, 16, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		tx, err := st.DB().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		area := "220173002001"
+		if i%2 == 1 {
+			area = "220173003001"
+		}
+		_, err = anomaly.Apply(ctx, tx, anomaly.Run{Rule: "instant_closures", RecordTable: "grid_events", Severity: anomaly.SeverityWarning,
+			Mode: "normal", PeriodStart: week, PeriodEnd: week.AddDate(0, 0, 7), RunID: "r", Now: week.Add(time.Duration(i) * time.Hour),
+			Covers: func(string) bool { return false }, // each run adds one, resolves none
+			Flags:  []anomaly.Flag{{Subject: fmt.Sprintf("WGY%d", i), Area: area, Observed: float64(3 + i), Expected: 3, Detail: "d", Records: []string{fmt.Sprintf("E%d", i), "E9"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, _ := do(t, "GET", ts.URL+"/api/v1/anomalies", "", ""); code != 401 {
+		t.Fatalf("without the token: HTTP %d", code)
+	}
+	if code, _ := do(t, "GET", ts.URL+"/api/v1/anomalies?status=closed", "tok", ""); code != 400 {
+		t.Fatalf("an unknown status: HTTP %d", code)
+	}
+	c := &Client{Server: ts.URL, Token: "tok"}
+	all, err := c.Anomalies(ctx, "/api/v1/anomalies", url.Values{"limit": {"2"}}) // three pages
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subjects []string
+	for _, a := range all {
+		subjects = append(subjects, a.Subject)
+	}
+	if fmt.Sprint(subjects) != "[WGY4 WGY3 WGY2 WGY1 WGY0]" {
+		t.Fatalf("subjects %v, want the most recently changed first", subjects)
+	}
+	in, err := c.Anomalies(ctx, "/api/v1/anomalies", url.Values{"area": {"220173003"}, "status": {"open"}, "rule": {"instant_closures"}})
+	if err != nil || len(in) != 2 || in[0].Subject != "WGY3" || in[1].Subject != "WGY1" {
+		t.Fatalf("street 220173003: %+v %v", in, err)
+	}
+	one, err := c.Anomalies(ctx, "/api/v1/anomalies/"+all[0].ID, nil)
+	if err != nil || len(one) != 1 {
+		t.Fatalf("one: %+v %v", one, err)
+	}
+	a := one[0]
+	if a.Rule != "instant_closures" || *a.Observed != 7 || a.Status != "open" || a.Version != 1 || fmt.Sprint(a.Records) != "[grid_events:E4 grid_events:E9]" || !a.PeriodStart.Equal(week) {
+		t.Fatalf("one: %+v", a)
+	}
+	if none, err := c.Anomalies(ctx, "/api/v1/anomalies/nosuchid", nil); err != nil || len(none) != 0 {
+		t.Fatalf("unknown id: %+v %v", none, err)
+	}
+}
