@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/deadletter"
+	"github.com/yiwang-gov/yiwang/internal/deliver"
 	"github.com/yiwang-gov/yiwang/internal/reference"
 
 	"github.com/yiwang-gov/yiwang/connectors"
@@ -280,6 +281,7 @@ func Topics(cfg *Config, reg *schemas.Registry) []kafka.Topic {
 	}
 	out = append(out,
 		kafka.Topic{Name: deadletter.Topic, Partitions: 1, Configs: bounded},
+		kafka.Topic{Name: deliver.Topic, Partitions: 1, Configs: bounded},
 		kafka.Topic{Name: connectors.StateTopic, Partitions: 1, Configs: map[string]string{
 			"cleanup.policy": "compact", "segment.bytes": fmt.Sprint(cfg.Kafka.SegmentBytes)}},
 		kafka.Topic{Name: ModesTopic, Partitions: 1, Configs: map[string]string{

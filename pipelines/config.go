@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -26,6 +27,7 @@ import (
 	"github.com/yiwang-gov/yiwang/connectors/kafkain"
 	"github.com/yiwang-gov/yiwang/connectors/mapping"
 	"github.com/yiwang-gov/yiwang/connectors/sqldb"
+	"github.com/yiwang-gov/yiwang/internal/deliver"
 	"github.com/yiwang-gov/yiwang/internal/diag"
 	"github.com/yiwang-gov/yiwang/internal/store"
 	"github.com/yiwang-gov/yiwang/schemas"
@@ -50,6 +52,7 @@ type Config struct {
 	Reference ReferenceConfig `yaml:"reference"`
 	Loader    LoaderConfig    `yaml:"loader"`
 	Memory    MemoryConfig    `yaml:"memory"`
+	Anomalies AnomaliesConfig `yaml:"anomalies"`
 	Sources   []SourceConfig  `yaml:"sources"`
 
 	file string     // where it was read from, for messages
@@ -98,6 +101,42 @@ type LoaderConfig struct {
 	// Writers is how many DuckDB connections load at once, each owning a
 	// share of the partitions.
 	Writers int `yaml:"writers"`
+}
+
+// receiverRE is the form of a receiver's name.
+var receiverRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// AnomaliesConfig says where the anomalies the rules flag are sent.
+type AnomaliesConfig struct {
+	// Webhooks receive every change of every anomaly (opened, updated,
+	// resolved) as a signed Standard Webhook, in order, from the leading
+	// serve replica.
+	Webhooks []WebhookConfig `yaml:"webhooks"`
+	// Alertmanagers receive them as alerts (API v2), for routing to WeCom
+	// or DingTalk with a district's own Alertmanager.
+	Alertmanagers []AlertmanagerConfig `yaml:"alertmanagers"`
+}
+
+// AlertmanagerConfig is one Alertmanager.
+type AlertmanagerConfig struct {
+	Name string `yaml:"name"`
+	// URL is its base URL, e.g. http://127.0.0.1:9093.
+	URL string `yaml:"url"`
+	// Timeout bounds one attempt (default 10s).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// WebhookConfig is one webhook receiver.
+type WebhookConfig struct {
+	// Name names the receiver in metrics and in its delivery position
+	// (renaming it sends every change again).
+	Name string `yaml:"name"`
+	URL  string `yaml:"url"`
+	// Secret is "whsec_" and the base64 of the signing key; give it from
+	// the environment (${VAR}), never in the file.
+	Secret string `yaml:"secret"`
+	// Timeout bounds one attempt (default 10s).
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // MemoryConfig bounds the process's memory, as sizes such as "256MiB" or
@@ -468,6 +507,42 @@ func (c *Config) validate() Problems {
 			probs = append(probs, c.problem(err.Error(), "memory", m.field))
 		} else if n < m.least {
 			probs = append(probs, c.problem(fmt.Sprintf("must be at least %d MiB, got %q", m.least>>20, m.v), "memory", m.field))
+		}
+	}
+	receivers := map[string]bool{}
+	for i, wh := range c.Anomalies.Webhooks {
+		at := func(field string) []any { return []any{"anomalies", "webhooks", i, field} }
+		switch {
+		case !receiverRE.MatchString(wh.Name) || wh.Name == "kafka":
+			probs = append(probs, c.problem(fmt.Sprintf("%q is not a receiver name; use lower-case letters, digits, - and _ (kafka is the topic's)", wh.Name), at("name")...))
+		case receivers[wh.Name]:
+			probs = append(probs, c.problem(fmt.Sprintf("%s names another receiver too; give each its own", wh.Name), at("name")...))
+		}
+		receivers[wh.Name] = true
+		if u, err := url.Parse(wh.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			probs = append(probs, c.problem(fmt.Sprintf("%q is not an http(s) URL", wh.URL), at("url")...))
+		}
+		if _, err := deliver.ParseSecret(wh.Secret); err != nil {
+			probs = append(probs, c.problem(err.Error()+`; set it from the environment, e.g. secret: ${YIWANG_WEBHOOK_SECRET}`, at("secret")...))
+		}
+		if wh.Timeout < 0 {
+			probs = append(probs, c.problem(fmt.Sprintf("must be positive, got %s", wh.Timeout), at("timeout")...))
+		}
+	}
+	for i, am := range c.Anomalies.Alertmanagers {
+		at := func(field string) []any { return []any{"anomalies", "alertmanagers", i, field} }
+		switch {
+		case !receiverRE.MatchString(am.Name) || am.Name == "kafka":
+			probs = append(probs, c.problem(fmt.Sprintf("%q is not a receiver name; use lower-case letters, digits, - and _ (kafka is the topic's)", am.Name), at("name")...))
+		case receivers[am.Name]:
+			probs = append(probs, c.problem(fmt.Sprintf("%s names another receiver too; give each its own", am.Name), at("name")...))
+		}
+		receivers[am.Name] = true
+		if u, err := url.Parse(am.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			probs = append(probs, c.problem(fmt.Sprintf("%q is not an http(s) URL", am.URL), at("url")...))
+		}
+		if am.Timeout < 0 {
+			probs = append(probs, c.problem(fmt.Sprintf("must be positive, got %s", am.Timeout), at("timeout")...))
 		}
 	}
 	if c.Kafka.Partitions > 256 {

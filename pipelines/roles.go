@@ -20,6 +20,7 @@ import (
 
 	"github.com/yiwang-gov/yiwang/connectors"
 	"github.com/yiwang-gov/yiwang/internal/api"
+	"github.com/yiwang-gov/yiwang/internal/deliver"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/loader"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
@@ -184,6 +185,9 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 	if err := queries.Migrate(ctx, p.store); err != nil {
 		return "", err
 	}
+	if err := deliver.Migrate(ctx, p.store); err != nil {
+		return "", err
+	}
 	if err := catalog.Check(ctx, p.store.DB()); err != nil {
 		return "", err
 	}
@@ -276,6 +280,12 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 		})
 	}, func(error) { stopLeading() })
 
+	// The leader sends the anomalies' changes to their receivers: the topic
+	// yiwang.anomaly.v1 always, and the pipeline file's.
+	outbox := &deliver.Outbox{DB: p.store.DB(), Receivers: p.receivers(ln.Addr().String()), Leading: p.leading.Load, Metrics: p.metrics, Log: log}
+	deliverCtx, stopDelivery := context.WithCancel(ctx)
+	g.Add(func() error { return outbox.Run(deliverCtx) }, func(error) { stopDelivery() })
+
 	if !p.opts.NoScheduler {
 		sched := &queries.Scheduler{DB: p.store.DB(), Catalog: catalog, Metrics: p.metrics, Log: log, Now: time.Now, ModePoll: p.opts.ModePoll, Locks: locks}
 		schedCtx, stopScheduler := context.WithCancel(ctx)
@@ -284,6 +294,25 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 		g.Add(func() error { return refresher.Run(refreshCtx) }, func(error) { stopRefresher() })
 	}
 	return ln.Addr().String(), nil
+}
+
+// receivers are the anomaly receivers: the topic, and those of the
+// pipeline file (checked by Parse). api is the API's address, which the
+// alerts link to.
+func (p *Pipeline) receivers(api string) []deliver.Receiver {
+	out := []deliver.Receiver{&deliver.KafkaTopic{Receiver: "kafka", Producer: p.writer}}
+	for _, am := range p.cfg.Anomalies.Alertmanagers {
+		out = append(out, &deliver.Alertmanager{Receiver: am.Name, URL: am.URL, Timeout: am.Timeout, GeneratorURL: "http://" + api})
+	}
+	for _, wh := range p.cfg.Anomalies.Webhooks {
+		r, err := deliver.NewWebhook(wh.Name, wh.URL, wh.Secret)
+		if err != nil {
+			continue // Parse refused it already
+		}
+		r.Timeout = wh.Timeout
+		out = append(out, r)
+	}
+	return out
 }
 
 // serveMetrics adds to g, for a process that does not serve the API, a

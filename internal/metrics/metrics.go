@@ -27,6 +27,12 @@
 //	yiwang_query_schedule{query,mode,cron}                   1 for every schedule in force
 //	yiwang_area_mode{area,mode}                              1 for each area's current mode (areas switched at least once)
 //
+// Anomaly delivery:
+//
+//	yiwang_delivery_attempts_total{receiver,outcome}         deliveries tried: ok | error
+//	yiwang_delivery_outbox_depth{receiver}                   anomaly changes not yet delivered
+//	yiwang_delivery_last_success_timestamp_seconds{receiver} last change a receiver accepted
+//
 // Both:
 //
 //	yiwang_deadletters_total{stage,source,schema,reason}     records sent to yiwang.deadletter.v1
@@ -78,6 +84,10 @@ type Metrics struct {
 	QueryLastRun     *lastRun
 	QuerySchedule    *prometheus.GaugeVec
 	AreaMode         *prometheus.GaugeVec
+
+	DeliveryAttempts    *prometheus.CounterVec
+	DeliveryOutbox      *prometheus.GaugeVec
+	DeliveryLastSuccess *prometheus.GaugeVec
 }
 
 // lastRun keeps one series per query: the id of its last run.
@@ -130,7 +140,10 @@ func New() *Metrics {
 	m.QueryLastRun = &lastRun{GaugeVec: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_query_last_run_timestamp_seconds", Help: "Unix time of a query's last run, labelled with its run id (which names the mode)."}, []string{"query", "run_id"}), last: map[string]string{}}
 	m.QuerySchedule = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_query_schedule", Help: "1 for every query schedule in force, by mode and cron expression (Asia/Shanghai)."}, []string{"query", "mode", "cron"})
 	m.AreaMode = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_area_mode", Help: "1 for the current mode of each area that was ever switched (normal, emergency)."}, []string{"area", "mode"})
-	for _, c := range []prometheus.Collector{m.QuerySchedule, m.AreaMode, m.QueryRuns, m.QueryLastSuccess, m.QueryDuration, m.QueryLastRun.GaugeVec, m.ConnectorRecords, m.ConnectorPolls, m.ConnectorLost, m.ConnectorLastPoll, m.ConnectorLastProduce, m.SourceNewestEvent,
+	m.DeliveryAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_delivery_attempts_total", Help: "Anomaly deliveries tried, by receiver and outcome (ok, error)."}, []string{"receiver", "outcome"})
+	m.DeliveryOutbox = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_delivery_outbox_depth", Help: "Anomaly changes a receiver has not accepted yet."}, []string{"receiver"})
+	m.DeliveryLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_delivery_last_success_timestamp_seconds", Help: "When a receiver last accepted an anomaly change."}, []string{"receiver"})
+	for _, c := range []prometheus.Collector{m.DeliveryAttempts, m.DeliveryOutbox, m.DeliveryLastSuccess, m.QuerySchedule, m.AreaMode, m.QueryRuns, m.QueryLastSuccess, m.QueryDuration, m.QueryLastRun.GaugeVec, m.ConnectorRecords, m.ConnectorPolls, m.ConnectorLost, m.ConnectorLastPoll, m.ConnectorLastProduce, m.SourceNewestEvent,
 		m.LoaderRecords, m.LoaderBatches, m.LoaderBatchTime, m.LoaderLag, m.LoaderLastCommit, m.ConnectorAssigned, m.Leader, m.LoaderFetchErrors, m.LoaderSkipped, m.LoaderOffsetResets, m.TableNewestEvent, m.DeadLetters} {
 		f(c)
 	}

@@ -1,0 +1,103 @@
+package deliver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Alertmanager sends changes to Prometheus Alertmanager's API v2 (POST
+// /api/v2/alerts), so that a district routes anomalies to its WeCom or
+// DingTalk receivers with the routing, grouping and silences it already
+// runs. Each anomaly is one alert named yiwang_anomaly, labelled with its
+// id, rule, severity, area and subject; an open anomaly is sent with an
+// end a year away, so it stays active without being sent again, and its
+// resolution with the time it resolved as its end.
+type Alertmanager struct {
+	Receiver string
+	URL      string // Alertmanager's base URL, e.g. http://127.0.0.1:9093
+	// Client sends the requests (default: http.DefaultClient); Timeout
+	// bounds one attempt (default 10 s).
+	Client  *http.Client
+	Timeout time.Duration
+	// GeneratorURL, when set, is the API's base URL: each alert links to
+	// its anomaly there.
+	GeneratorURL string
+}
+
+// Name is the receiver's name.
+func (a *Alertmanager) Name() string { return a.Receiver }
+
+// amAlert is an alert of Alertmanager's API v2.
+type amAlert struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL,omitempty"`
+}
+
+// Alert is the alert c makes.
+func (a *Alertmanager) alert(c Change) amAlert {
+	an := c.Anomaly
+	al := amAlert{
+		Labels: map[string]string{"alertname": "yiwang_anomaly", "anomaly_id": an.ID, "rule": an.Rule, "severity": an.Severity,
+			"area_code": an.AreaCode, "subject": an.Subject, "mode": an.Mode},
+		Annotations: map[string]string{"summary": an.Rule + ": " + an.Subject, "description": an.Detail,
+			"period": an.PeriodStart.UTC().Format(time.RFC3339) + "/" + an.PeriodEnd.UTC().Format(time.RFC3339)},
+		StartsAt: an.OpenedAt.UTC(),
+		EndsAt:   c.At.UTC().AddDate(1, 0, 0),
+	}
+	if an.Observed != nil {
+		al.Annotations["observed"] = strconv.FormatFloat(*an.Observed, 'g', -1, 64)
+	}
+	if an.Expected != nil {
+		al.Annotations["expected"] = strconv.FormatFloat(*an.Expected, 'g', -1, 64)
+	}
+	if c.Type == "anomaly.resolved" {
+		al.EndsAt = c.At.UTC()
+	}
+	if a.GeneratorURL != "" {
+		al.GeneratorURL = strings.TrimSuffix(a.GeneratorURL, "/") + "/api/v1/anomalies/" + an.ID
+	}
+	return al
+}
+
+// Send posts the alert of c.
+func (a *Alertmanager) Send(ctx context.Context, c Change) error {
+	body, err := json.Marshal([]amAlert{a.alert(c)})
+	if err != nil {
+		return err
+	}
+	timeout := a.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(a.URL, "/")+"/api/v2/alerts", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	client := a.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("alertmanager %s: %w", c.ID, err)
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	_ = resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("alertmanager %s: HTTP %d: %s", c.ID, resp.StatusCode, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}
