@@ -286,6 +286,8 @@ func Topics(cfg *Config, reg *schemas.Registry) []kafka.Topic {
 			"cleanup.policy": "compact", "segment.bytes": fmt.Sprint(cfg.Kafka.SegmentBytes)}},
 		kafka.Topic{Name: ModesTopic, Partitions: 1, Configs: map[string]string{
 			"cleanup.policy": "compact", "segment.bytes": fmt.Sprint(cfg.Kafka.SegmentBytes)}},
+		kafka.Topic{Name: FeedbackTopic, Partitions: 1, Configs: map[string]string{
+			"cleanup.policy": "compact", "segment.bytes": fmt.Sprint(cfg.Kafka.SegmentBytes)}},
 		kafka.Topic{Name: kafka.LeaderTopic, Partitions: 1},
 		kafka.Topic{Name: ConnectTopic, Partitions: connectPartitions},
 	)

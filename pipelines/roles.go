@@ -209,6 +209,7 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 			Registry: p.registry, Areas: p.areas, Key: p.opts.PIIKey, Now: time.Now}},
 		Indicators: indicators{db: p.store.DB(), catalog: catalog, locks: locks},
 		Modes:      modes{db: p.store.DB(), producer: p.writer},
+		Feedback:   feedback{db: p.store.DB(), producer: p.writer},
 		Files:      newFiles(cfg),
 		AdminToken: p.opts.AdminToken, Listen: ln.Addr().String(),
 		Ready: func() bool {
@@ -259,9 +260,10 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 		return err
 	}, func(error) { stopLoader() })
 
-	applier := modeApplier{client: p.client, db: p.store.DB(), metrics: p.metrics, log: log}
-	modesCtx, stopModes := context.WithCancel(context.WithoutCancel(ctx))
-	g.Add(func() error { return applier.run(modesCtx) }, func(error) { stopModes() })
+	for _, a := range []applier{modeApplier(p.client, p.store.DB(), p.metrics, log), feedbackApplier(p.client, p.store.DB(), log)} {
+		actx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		g.Add(func() error { return a.run(actx) }, func(error) { stop() })
+	}
 
 	// Exactly one replica leads: the member of the group yiwang-leader.<name>
 	// that the group gives LeaderTopic's partition. The leader is the one

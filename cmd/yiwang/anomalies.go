@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"text/tabwriter"
@@ -78,5 +80,32 @@ func newAnomalies() *cobra.Command {
 		},
 	}
 	cmd.AddCommand(list, show)
+	for _, action := range []struct{ name, short string }{
+		{"ack", "Acknowledge an anomaly: seen, being looked into"},
+		{"false-positive", "Mark an anomaly a false positive: it resolves, does not open again for its period, and its period is left out of later baselines"},
+		{"incident", "Mark an anomaly a known incident (a burst main, a festival): real and explained, left out of later baselines"},
+	} {
+		var who, why string
+		c := &cobra.Command{
+			Use:   action.name + " ID --who NAME [--why TEXT]",
+			Short: action.short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				if who == "" {
+					return fmt.Errorf("--who is required: who gives the feedback")
+				}
+				body, _ := json.Marshal(map[string]string{"who": who, "why": why})
+				var res map[string]string
+				if err := adminCall(cmd.Context(), http.MethodPost, server+"/api/v1/anomalies/"+url.PathEscape(args[0])+"/"+action.name, body, &res); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "anomaly %s: %s, recorded on every replica\n", args[0], res["feedback"])
+				return nil
+			},
+		}
+		c.Flags().StringVar(&who, "who", "", "who gives the feedback")
+		c.Flags().StringVar(&why, "why", "", "why")
+		cmd.AddCommand(c)
+	}
 	return cmd
 }

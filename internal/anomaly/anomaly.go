@@ -67,7 +67,18 @@ var migrations = []store.Migration{
   updated_at TIMESTAMPTZ NOT NULL,
   resolved_at TIMESTAMPTZ,
   version INTEGER NOT NULL,
-  run_id VARCHAR NOT NULL);
+  run_id VARCHAR NOT NULL,
+  feedback VARCHAR,
+  feedback_by VARCHAR,
+  feedback_why VARCHAR,
+  feedback_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS anomaly_feedback (
+  anomaly_id VARCHAR NOT NULL,
+  kind VARCHAR NOT NULL,
+  who VARCHAR NOT NULL,
+  why VARCHAR,
+  given_at TIMESTAMPTZ NOT NULL,
+  PRIMARY KEY (anomaly_id, kind, who, given_at));
 CREATE TABLE IF NOT EXISTS anomaly_records (
   anomaly_id VARCHAR NOT NULL,
   record_table VARCHAR NOT NULL,
@@ -144,16 +155,18 @@ type stored struct {
 	detail, severity   string
 	area               string
 	version            int
+	feedback           string
 }
 
 // Apply records r in tx: opens the anomalies it flags for the first time
 // (or again, after they resolved), updates those whose figures changed,
 // and resolves the open ones of its rule and period, in the areas it
-// covers, that it no longer flags. Each change is logged in
-// anomaly_changes. Flags naming one subject twice are an error.
+// covers, that it no longer flags. An anomaly people marked a false
+// positive stays as it is. Each change is logged in anomaly_changes. Flags
+// naming one subject twice are an error.
 func Apply(ctx context.Context, tx *sql.Tx, r Run) (Result, error) {
 	var res Result
-	rows, err := tx.QueryContext(ctx, `SELECT id, status, observed, expected, detail, severity, area_code, version
+	rows, err := tx.QueryContext(ctx, `SELECT id, status, observed, expected, detail, severity, area_code, version, coalesce(feedback, '')
 FROM anomalies WHERE rule = ? AND period_start = ?`, r.Rule, r.PeriodStart)
 	if err != nil {
 		return res, fmt.Errorf("read anomalies of %s: %w", r.Rule, err)
@@ -162,7 +175,7 @@ FROM anomalies WHERE rule = ? AND period_start = ?`, r.Rule, r.PeriodStart)
 	for rows.Next() {
 		var id string
 		var s stored
-		if err := rows.Scan(&id, &s.status, &s.observed, &s.expected, &s.detail, &s.severity, &s.area, &s.version); err != nil {
+		if err := rows.Scan(&id, &s.status, &s.observed, &s.expected, &s.detail, &s.severity, &s.area, &s.version, &s.feedback); err != nil {
 			_ = rows.Close()
 			return res, fmt.Errorf("read anomalies of %s: %w", r.Rule, err)
 		}
@@ -183,6 +196,9 @@ FROM anomalies WHERE rule = ? AND period_start = ?`, r.Rule, r.PeriodStart)
 		seen[id] = true
 		s, ok := have[id]
 		switch {
+		case ok && s.feedback == FeedbackFalsePositive:
+			res.Unchanged++ // people said it is none: not again for this period
+			continue
 		case !ok:
 			if _, err := tx.ExecContext(ctx, `INSERT INTO anomalies (id, rule, subject, area_code, period_start, period_end, mode, severity, status,
   observed, expected, detail, opened_at, updated_at, resolved_at, version, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 1, ?)`,
@@ -194,6 +210,9 @@ FROM anomalies WHERE rule = ? AND period_start = ?`, r.Rule, r.PeriodStart)
 				return res, err
 			}
 			res.Opened++
+			if err := pendingFeedback(ctx, tx, id); err != nil {
+				return res, err
+			}
 		case s.status == StatusResolved || !same(s, f, r):
 			change := ChangeUpdated
 			if s.status == StatusResolved {
@@ -304,7 +323,7 @@ type Filter struct {
 
 // Columns are the columns of a ListQuery row, in order.
 var Columns = []string{"id", "rule", "subject", "area_code", "period_start", "period_end", "mode", "severity", "status",
-	"observed", "expected", "detail", "opened_at", "updated_at", "resolved_at", "version", "records"}
+	"observed", "expected", "detail", "opened_at", "updated_at", "resolved_at", "version", "records", "feedback", "feedback_by", "feedback_why", "feedback_at"}
 
 // ListQuery returns the SQL and arguments of a page of anomalies, the most
 // recently changed first: those after the row whose (updated_at, id) is
@@ -330,7 +349,8 @@ func ListQuery(f Filter, after []any) (string, []any) {
 	}
 	return `SELECT a.id, a.rule, a.subject, a.area_code, a.period_start, a.period_end, a.mode, a.severity, a.status,
   a.observed, a.expected, a.detail, a.opened_at, a.updated_at, a.resolved_at, a.version,
-  coalesce((SELECT list(r.record_table || ':' || r.record_id ORDER BY r.record_id) FROM anomaly_records r WHERE r.anomaly_id = a.id), []) AS records
+  coalesce((SELECT list(r.record_table || ':' || r.record_id ORDER BY r.record_id) FROM anomaly_records r WHERE r.anomaly_id = a.id), []) AS records,
+  a.feedback, a.feedback_by, a.feedback_why, a.feedback_at
 FROM anomalies a WHERE ` + strings.Join(where, " AND ") + ` ORDER BY a.updated_at DESC, a.id DESC`, args
 }
 

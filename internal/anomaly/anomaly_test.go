@@ -149,3 +149,90 @@ func TestFlagsChecked(t *testing.T) {
 		t.Fatalf("expected %v, %d anomalies, %v", expected, n, err)
 	}
 }
+
+// TestFeedback: a false positive resolves its open anomaly and it does not
+// open again for its period; feedback given before this database held the
+// anomaly applies when it opens; the same feedback twice changes nothing;
+// an acknowledgement leaves the lifecycle as it is. The periods of false
+// positives and incidents are the excluded ones.
+func TestFeedback(t *testing.T) {
+	db := open(t)
+	ctx := context.Background()
+	week := time.Date(2026, 3, 1, 16, 0, 0, 0, time.UTC)
+	run := func(h int, subjects ...string) Result {
+		var flags []Flag
+		for _, s := range subjects {
+			flags = append(flags, Flag{Subject: s, Area: "220173002001", Observed: 4, Expected: 3, Detail: "d"})
+		}
+		return apply(t, db, Run{Rule: "instant_closures", Severity: SeverityWarning, Mode: "normal", PeriodStart: week,
+			PeriodEnd: week.AddDate(0, 0, 7), RunID: "r", Now: week.Add(time.Duration(h) * time.Hour), Flags: flags})
+	}
+	give := func(f Feedback) {
+		t.Helper()
+		if err := f.Check(); err != nil {
+			t.Fatal(err)
+		}
+		tx, _ := db.BeginTx(ctx, nil)
+		if err := ApplyFeedback(ctx, tx, f); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func(subject string) (status, feedback string, version int) {
+		t.Helper()
+		var fb sql.NullString
+		if err := db.QueryRow(`SELECT status, feedback, version FROM anomalies WHERE id = ?`, ID("instant_closures", subject, week)).Scan(&status, &fb, &version); err != nil {
+			t.Fatal(err)
+		}
+		return status, fb.String, version
+	}
+	run(1, "A", "B")
+	fp := Feedback{AnomalyID: ID("instant_closures", "A", week), Kind: FeedbackFalsePositive, Who: "zhang.wei", Why: "patrol closures on the spot", At: week.Add(2 * time.Hour)}
+	give(fp)
+	give(fp) // again: nothing more
+	if s, f, v := state("A"); s != StatusResolved || f != FeedbackFalsePositive || v != 2 {
+		t.Fatalf("A after a false positive: %s %s v%d", s, f, v)
+	}
+	// Flagged again in the same period: stays resolved.
+	if got := run(3, "A", "B"); got != (Result{Unchanged: 2}) {
+		t.Fatalf("run after the false positive: %+v", got)
+	}
+	if s, _, v := state("A"); s != StatusResolved || v != 2 {
+		t.Fatalf("A reopened: %s v%d", s, v)
+	}
+	// Acknowledged: still open, resolves as usual.
+	give(Feedback{AnomalyID: ID("instant_closures", "B", week), Kind: FeedbackAck, Who: "li.na", At: week.Add(4 * time.Hour)})
+	if s, f, _ := state("B"); s != StatusOpen || f != FeedbackAck {
+		t.Fatalf("B acknowledged: %s %s", s, f)
+	}
+	// Feedback on C arrives before C opens here (another replica's).
+	give(Feedback{AnomalyID: ID("instant_closures", "C", week), Kind: FeedbackFalsePositive, Who: "li.na", At: week.Add(5 * time.Hour)})
+	if got := run(6, "C"); got.Opened != 1 || got.Resolved != 1 {
+		t.Fatalf("C opened, B resolved: %+v", got)
+	}
+	if s, f, _ := state("C"); s != StatusResolved || f != FeedbackFalsePositive {
+		t.Fatalf("C with feedback given before it opened: %s %s", s, f)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM (` + Excluded + `)`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d excluded periods, want A's and C's: %v", n, err)
+	}
+	var changes []string
+	rows, _ := db.Query(`SELECT change FROM anomaly_changes WHERE anomaly_id = ? ORDER BY seq`, ID("instant_closures", "A", week))
+	for rows.Next() {
+		var c string
+		_ = rows.Scan(&c)
+		changes = append(changes, c)
+	}
+	_ = rows.Close()
+	if !reflect.DeepEqual(changes, []string{ChangeOpened, ChangeFeedback}) {
+		t.Fatalf("A's changes %v", changes)
+	}
+	for _, bad := range []Feedback{{Kind: FeedbackAck, Who: "x"}, {AnomalyID: "a", Kind: "maybe", Who: "x"}, {AnomalyID: "a", Kind: FeedbackAck}} {
+		if bad.Check() == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}

@@ -74,3 +74,45 @@ func TestAnomaliesListAndShow(t *testing.T) {
 		t.Fatalf("unknown id: %+v %v", none, err)
 	}
 }
+
+type recordingFeedback struct{ got []anomaly.Feedback }
+
+func (r *recordingFeedback) Give(_ context.Context, f anomaly.Feedback) error {
+	if f.AnomalyID == "missing" {
+		return anomaly.ErrNotFound
+	}
+	if err := f.Check(); err != nil {
+		return err
+	}
+	r.got = append(r.got, f)
+	return nil
+}
+
+// TestFeedbackRoutes: ack, false-positive and incident reach the feedback
+// service as their kinds, with who and why; an unknown action or anomaly
+// is 404, a body without who 400, and the routes need the admin token.
+func TestFeedbackRoutes(t *testing.T) {
+	fb := &recordingFeedback{}
+	ts := server(t, Config{AdminToken: "tok", Feedback: fb})
+	for _, c := range []struct {
+		path, token, body string
+		code              int
+	}{
+		{"/api/v1/anomalies/abc/false-positive", "", `{"who":"zhang.wei"}`, 401},
+		{"/api/v1/anomalies/abc/false-positive", "tok", `{"who":"zhang.wei","why":"patrol finds"}`, 200},
+		{"/api/v1/anomalies/abc/ack", "tok", `{"who":"li.na"}`, 200},
+		{"/api/v1/anomalies/abc/incident", "tok", `{"who":"li.na","why":"burst main"}`, 200},
+		{"/api/v1/anomalies/abc/close", "tok", `{"who":"li.na"}`, 404},
+		{"/api/v1/anomalies/missing/ack", "tok", `{"who":"li.na"}`, 404},
+		{"/api/v1/anomalies/abc/ack", "tok", `{"why":"no one"}`, 400},
+		{"/api/v1/anomalies/abc/ack", "tok", `{"who":"li.na","whom":"x"}`, 400},
+	} {
+		if code, body := do(t, "POST", ts.URL+c.path, c.token, c.body); code != c.code {
+			t.Errorf("%s %s: HTTP %d %s, want %d", c.path, c.body, code, body, c.code)
+		}
+	}
+	if len(fb.got) != 3 || fb.got[0].Kind != anomaly.FeedbackFalsePositive || fb.got[0].Why != "patrol finds" || fb.got[1].Kind != anomaly.FeedbackAck ||
+		fb.got[2].Kind != anomaly.FeedbackIncident || fb.got[2].AnomalyID != "abc" {
+		t.Fatalf("feedback given: %+v", fb.got)
+	}
+}

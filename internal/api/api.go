@@ -17,6 +17,7 @@
 //	GET  /api/v1/doorknock/missing?target=&area=&at=&limit=&after=   admin
 //	GET  /api/v1/files?..., /api/v1/files/report?...                 admin
 //	GET  /api/v1/anomalies?status=&rule=&area=&limit=&after=, /api/v1/anomalies/{id}   admin
+//	POST /api/v1/anomalies/{id}/ack|false-positive|incident {"who", "why"}            admin
 //	POST /api/v1/sql {"sql": "SELECT ...", "limit": N}               admin
 //
 // Lists answer pages of bounded size with a cursor to the next, encoded
@@ -84,6 +85,9 @@ type Config struct {
 	// Modes switches areas between normal and emergency; nil disables
 	// the route.
 	Modes ModeService
+	// Feedback records what people say of anomalies; nil disables the
+	// routes.
+	Feedback FeedbackService
 	// Files reads the drop folders' per-file reports; nil disables the
 	// routes.
 	Files FileService
@@ -132,6 +136,13 @@ type FileReport struct {
 type ModeService interface {
 	// SetMode records the switch; the scheduler sees it within its poll.
 	SetMode(ctx context.Context, area string, mode queries.Mode, reason string) error
+}
+
+// FeedbackService records feedback on an anomaly (every replica applies
+// it); anomaly.ErrNotFound when there is no such anomaly, another error
+// for feedback that is wrong.
+type FeedbackService interface {
+	Give(ctx context.Context, f anomaly.Feedback) error
 }
 
 // IndicatorService recomputes indicators on request.
@@ -225,6 +236,26 @@ func New(c Config) http.Handler {
 			return
 		}
 		writeJSON(w, map[string]string{"area": req.Area, "mode": req.Mode})
+	}))
+	mux.HandleFunc("POST /api/v1/anomalies/{id}/{action}", admin(switches, c.Feedback != nil, "feedback is not kept", func(w http.ResponseWriter, r *http.Request) {
+		kind, ok := map[string]string{"ack": anomaly.FeedbackAck, "false-positive": anomaly.FeedbackFalsePositive, "incident": anomaly.FeedbackIncident}[r.PathValue("action")]
+		if !ok {
+			writeErr(w, http.StatusNotFound, errors.New("the actions on an anomaly are ack, false-positive and incident"))
+			return
+		}
+		var req struct{ Who, Why string }
+		if !decodeBody(w, r, maxBody, &req, `{"who", "why"}`) {
+			return
+		}
+		f := anomaly.Feedback{AnomalyID: r.PathValue("id"), Kind: kind, Who: req.Who, Why: req.Why}
+		if err := c.Feedback.Give(r.Context(), f); errors.Is(err, anomaly.ErrNotFound) {
+			writeErr(w, http.StatusNotFound, fmt.Errorf("no anomaly %s", f.AnomalyID))
+			return
+		} else if err != nil {
+			writeErr(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, map[string]string{"id": f.AnomalyID, "feedback": kind})
 	}))
 	mux.HandleFunc("GET /api/v1/deadletters", admin(heavy, c.DeadLetters != nil, "dead letters are not available", c.deadLetters))
 	mux.HandleFunc("POST /api/v1/deadletters/replay", admin(heavy, c.DeadLetters != nil, "dead letters are not available", func(w http.ResponseWriter, r *http.Request) {

@@ -18,7 +18,8 @@ import (
 // runs. Each anomaly is one alert named yiwang_anomaly, labelled with its
 // id, rule, severity, area and subject; an open anomaly is sent with an
 // end a year away, so it stays active without being sent again, and its
-// resolution with the time it resolved as its end.
+// resolution (or its being marked a false positive) with that time as its
+// end.
 type Alertmanager struct {
 	Receiver string
 	URL      string // Alertmanager's base URL, e.g. http://127.0.0.1:9093
@@ -60,7 +61,7 @@ func (a *Alertmanager) alert(c Change) amAlert {
 	if an.Expected != nil {
 		al.Annotations["expected"] = strconv.FormatFloat(*an.Expected, 'g', -1, 64)
 	}
-	if c.Type == "anomaly.resolved" {
+	if an.Status != "open" { // resolved, or marked a false positive
 		al.EndsAt = c.At.UTC()
 	}
 	if a.GeneratorURL != "" {

@@ -58,7 +58,9 @@ type Change struct {
 	// ID identifies the change, the same on every attempt:
 	// "<anomaly id>.<version>".
 	ID string
-	// Type is anomaly.opened, anomaly.updated or anomaly.resolved.
+	// Type is anomaly.opened, anomaly.updated, anomaly.resolved or
+	// anomaly.feedback (people acknowledged it, or marked it a false
+	// positive, which resolves it, or a known incident).
 	Type string
 	At   time.Time // when the change was made
 	// Anomaly is the anomaly: the status and figures the change gave it,
