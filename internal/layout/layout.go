@@ -44,6 +44,7 @@ var Layers = map[string]Layer{
 	"queries":         {45, false, "the indicator and rule catalog, its runners, roll-ups, thresholds and tests, the scheduler, the area modes"},
 
 	"internal/deliver": {40, false, "sending anomaly changes to their receivers from the outbox: signed webhooks, retries, positions"},
+	"internal/detect":  {60, false, "the detectors: counts and rates judged against like-with-like baselines, as pure functions of a series"},
 	"internal/anomaly": {48, false, "the anomalies rules flag: stable ids, open/update/resolve, the records behind them, the log of changes"},
 
 	"connectors/mapping": {50, false, "mapping a platform's own record shape to a schema's"},

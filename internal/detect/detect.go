@@ -1,0 +1,336 @@
+// Package detect judges indicator series: whether a period's count or rate
+// is anomalous against a baseline that compares like with like. It holds
+// the detectors as pure functions of a series, so that each is tested on
+// fixed series (testdata/*.yaml); the queries package runs them on the
+// indicator cells and records what they flag as anomalies.
+//
+// The detectors:
+//   - Poisson (counts): z = (n − base)/√base against the mean of the
+//     trailing like periods: working days with working days (make-up
+//     working days count as working days), days off with days off, and a
+//     day of the Spring Festival holiday with the same day of last year's.
+//   - Robust (counts): (n − median)/(1.4826 × MAD) over the same like
+//     periods, which one earlier outlier does not move.
+//   - Funnel (rates): the Wilson interval of a cell at z against the mean
+//     of its peers (the same level under the same parent), with a minimum
+//     denominator (DOMAIN.md §9).
+//   - Drop (rates): more than N points below the mean of the three periods
+//     before.
+//   - Rising (backlogs): up in each of the last N periods.
+//   - ZScore: the peer that data-observability tools ship (the trailing 14
+//     points' mean and standard deviation, |z| > 3, no calendar), for
+//     benchmarks.
+//
+// Gates against noise: a minimum count, a minimum absolute change, a
+// minimum history of the area's own before its own baseline is used (a
+// cold start takes its peers' baseline instead), and periods people marked
+// false positives or known incidents are left out of every baseline.
+package detect
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// Point is one period of a series.
+type Point struct {
+	Start time.Time
+	// Num and Den are the cell's numerator and denominator; a count has
+	// its count in Num.
+	Num, Den float64
+	// Class is the kind of period, for comparing like with like (see
+	// DayClass); periods of different classes never share a baseline.
+	Class string
+	// Excluded periods (false positives, known incidents) are left out of
+	// baselines.
+	Excluded bool
+}
+
+// Finding is a detector's judgement of one point.
+type Finding struct {
+	Flag     bool
+	Observed float64
+	Expected float64 // the baseline
+	Score    float64 // z or its robust kin; for Funnel, the Wilson bound's distance
+	// Baseline says what the point was compared with, in words.
+	Baseline string
+}
+
+// Params are a detector's parameters.
+type Params struct {
+	Z         float64 // the score past which a point is flagged (default 3)
+	Window    int     // like periods in the baseline (default 28 for days, 3 for Drop, 14 for ZScore)
+	MinCount  float64 // the least observed count to flag (default 5)
+	MinChange float64 // the least absolute change from the baseline to flag
+	// MinHistory is how many like periods of its own an area needs before
+	// its own baseline is used; fewer, and the peers' is (cold start).
+	MinHistory int
+	MinDen     float64 // Funnel: the least denominator (default 20)
+	Points     float64 // Drop: percentage points (default 10)
+	Periods    int     // Rising: periods in a row (default 3)
+	// Higher is true when a higher rate is better (Funnel and Drop flag
+	// the low side then; otherwise the high side).
+	Higher bool
+}
+
+func (p Params) z() float64 {
+	if p.Z > 0 {
+		return p.Z
+	}
+	return 3
+}
+
+// like returns the values of the points before i of i's class, not
+// excluded, the latest window of them, oldest first.
+func like(s []Point, i, window int) []float64 {
+	var out []float64
+	for j := i - 1; j >= 0 && len(out) < window; j-- {
+		if s[j].Class == s[i].Class && !s[j].Excluded {
+			out = append(out, s[j].Num)
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
+func mean(v []float64) float64 {
+	var sum float64
+	for _, x := range v {
+		sum += x
+	}
+	return sum / float64(len(v))
+}
+
+// Poisson judges the count of point i against the mean of its like
+// periods; with fewer than MinHistory of them, against peer (the peers'
+// mean count in the same period, scaled to the area: the caller's), and
+// not at all when peer is NaN too.
+func Poisson(s []Point, i int, p Params, peer float64) Finding {
+	window := p.Window
+	if window <= 0 {
+		window = 28
+	}
+	n := s[i].Num
+	f := Finding{Observed: n}
+	base := like(s, i, window)
+	minCount := p.MinCount
+	if minCount <= 0 {
+		minCount = 5
+	}
+	switch {
+	case len(base) >= max(p.MinHistory, 1):
+		f.Expected = mean(base)
+		f.Baseline = fmt.Sprintf("the mean of its %d previous %s periods", len(base), className(s[i].Class))
+	case !math.IsNaN(peer):
+		f.Expected = peer
+		f.Baseline = fmt.Sprintf("its peers' mean (it has %d %s periods of its own; cold start)", len(base), className(s[i].Class))
+	default:
+		f.Baseline = "no baseline yet"
+		return f
+	}
+	b := math.Max(f.Expected, 0.5) // a rare count's base is at least half an event
+	f.Score = (n - f.Expected) / math.Sqrt(b)
+	f.Flag = f.Score > p.z() && n >= minCount && n-f.Expected >= p.MinChange
+	return f
+}
+
+// Robust judges the count of point i against the median and MAD of its
+// like periods.
+func Robust(s []Point, i int, p Params) Finding {
+	window := p.Window
+	if window <= 0 {
+		window = 28
+	}
+	n := s[i].Num
+	f := Finding{Observed: n}
+	base := like(s, i, window)
+	if len(base) < max(p.MinHistory, 7) {
+		f.Baseline = "too little history of its own"
+		return f
+	}
+	med := median(base)
+	dev := make([]float64, len(base))
+	for j, x := range base {
+		dev[j] = math.Abs(x - med)
+	}
+	mad := 1.4826 * median(dev)
+	// A series that is mostly flat has a MAD of 0: its spread is then at
+	// least a Poisson count's.
+	spread := math.Max(mad, math.Sqrt(math.Max(med, 1)))
+	f.Expected = med
+	f.Score = (n - med) / spread
+	minCount := p.MinCount
+	if minCount <= 0 {
+		minCount = 5
+	}
+	f.Baseline = fmt.Sprintf("the median %.1f (MAD %.1f) of its %d previous %s periods", med, mad, len(base), className(s[i].Class))
+	f.Flag = f.Score > p.z() && n >= minCount && n-med >= p.MinChange
+	return f
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// Wilson returns the Wilson score interval of k successes in n at z.
+func Wilson(k, n, z float64) (lo, hi float64) {
+	if n <= 0 {
+		return 0, 1
+	}
+	p := k / n
+	z2 := z * z
+	den := 1 + z2/n
+	mid := (p + z2/(2*n)) / den
+	half := z * math.Sqrt(p*(1-p)/n+z2/(4*n*n)) / den
+	return mid - half, mid + half
+}
+
+// Funnel judges a rate num/den against its peers' mean rate (the peers'
+// numerators over their denominators, the cell itself not among them):
+// flagged when the Wilson interval at Z lies wholly on the worse side of
+// it (below for Higher, above otherwise) and den is at least MinDen.
+func Funnel(num, den, peerNum, peerDen float64, p Params) Finding {
+	minDen := p.MinDen
+	if minDen <= 0 {
+		minDen = 20
+	}
+	f := Finding{Observed: 100 * num / den}
+	if den < minDen || peerDen <= 0 {
+		f.Baseline = "too few cases or no peers"
+		return f
+	}
+	peer := peerNum / peerDen
+	f.Expected = 100 * peer
+	lo, hi := Wilson(num, den, p.z())
+	f.Baseline = fmt.Sprintf("its peers' rate %.1f%% (%g of %g); its %.3g-sigma interval %.1f–%.1f%%", 100*peer, peerNum, peerDen, p.z(), 100*lo, 100*hi)
+	if p.Higher {
+		f.Score = 100 * (peer - hi)
+		f.Flag = hi < peer
+	} else {
+		f.Score = 100 * (lo - peer)
+		f.Flag = lo > peer
+	}
+	f.Flag = f.Flag && math.Abs(f.Observed-f.Expected) >= p.MinChange
+	return f
+}
+
+// Drop judges the rate of point i (100 × Num/Den) against the mean rate
+// of the Window (default 3) periods before it: flagged when it is more
+// than Points worse. Periods without cases or excluded are skipped.
+func Drop(s []Point, i int, p Params) Finding {
+	window := p.Window
+	if window <= 0 {
+		window = 3
+	}
+	points := p.Points
+	if points <= 0 {
+		points = 10
+	}
+	minDen := p.MinDen
+	if minDen <= 0 {
+		minDen = 20
+	}
+	f := Finding{}
+	if s[i].Den < minDen {
+		f.Baseline = "too few cases"
+		return f
+	}
+	f.Observed = 100 * s[i].Num / s[i].Den
+	var prev []float64
+	for j := i - 1; j >= 0 && len(prev) < window; j-- {
+		if s[j].Den >= minDen && !s[j].Excluded {
+			prev = append(prev, 100*s[j].Num/s[j].Den)
+		}
+	}
+	if len(prev) < window {
+		f.Baseline = fmt.Sprintf("%d of the %d periods before it have enough cases", len(prev), window)
+		return f
+	}
+	f.Expected = mean(prev)
+	f.Baseline = fmt.Sprintf("the mean of the %d periods before it", window)
+	change := f.Observed - f.Expected
+	if p.Higher {
+		change = -change
+	}
+	f.Score = change
+	f.Flag = change > points
+	return f
+}
+
+// Rising judges whether the count of point i rose in each of the Periods
+// (default 3) periods up to it.
+func Rising(s []Point, i int, p Params) Finding {
+	n := p.Periods
+	if n <= 0 {
+		n = 3
+	}
+	f := Finding{Observed: s[i].Num}
+	if i < n {
+		f.Baseline = "too little history"
+		return f
+	}
+	f.Expected = s[i-n].Num
+	f.Baseline = fmt.Sprintf("%g %d periods before, rising since", s[i-n].Num, n)
+	up := 0
+	for j := i - n + 1; j <= i; j++ {
+		if s[j].Num > s[j-1].Num {
+			up++
+		}
+	}
+	f.Score = float64(up)
+	f.Flag = up == n && s[i].Num-s[i-n].Num >= p.MinChange
+	return f
+}
+
+// ZScore is the peer detector data-observability tools ship: point i
+// against the mean and standard deviation of the 14 points before it,
+// whatever their class, flagged when |z| > 3.
+func ZScore(s []Point, i int) Finding {
+	f := Finding{Observed: s[i].Num}
+	if i < 14 {
+		f.Baseline = "fewer than 14 points"
+		return f
+	}
+	var v []float64
+	for j := i - 14; j < i; j++ {
+		v = append(v, s[j].Num)
+	}
+	m := mean(v)
+	var ss float64
+	for _, x := range v {
+		ss += (x - m) * (x - m)
+	}
+	sd := math.Sqrt(ss / float64(len(v)-1))
+	f.Expected = m
+	f.Baseline = "the mean of the 14 points before"
+	if sd == 0 {
+		f.Flag = s[i].Num != m
+		f.Score = math.Inf(1)
+		return f
+	}
+	f.Score = (s[i].Num - m) / sd
+	f.Flag = math.Abs(f.Score) > 3
+	return f
+}
+
+func className(c string) string {
+	switch {
+	case c == ClassWorkday:
+		return "working"
+	case c == ClassDayOff:
+		return "days-off"
+	case len(c) > len(classFestival) && c[:len(classFestival)] == classFestival:
+		return "same Spring Festival day"
+	case c == "":
+		return "like"
+	}
+	return c
+}
