@@ -124,9 +124,10 @@ FROM market_entities e LEFT JOIN market_inspections i ON i.usci = e.usci WHERE e
 		return
 	}(), len(kinds))
 
-	// The rules, run over the whole history at the simulator's clock, flag
-	// every plant of a record-level kind by its subject in a period it was
-	// in force.
+	// The rules and the indicators' detectors, run over the whole history
+	// at the simulator's clock, flag every plant by its subject (a series
+	// detector: by its area, or one in or around it) in a period it was in
+	// force.
 	if err := p.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -146,14 +147,14 @@ FROM market_entities e LEFT JOIN market_inspections i ON i.usci = e.usci WHERE e
 	}
 	from := now.Add(-46 * 24 * time.Hour)
 	for _, q := range cat.Queries() {
-		if q.Kind != queries.KindRule {
+		if q.Kind != queries.KindRule && len(q.Detect) == 0 {
 			continue
 		}
 		res, err := queries.Run(ctx, st.DB(), q, from, now, "plants", now)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("rule %-24s %d periods: %d opened, %d updated, %d resolved", q.Name, res.Periods, res.Anomalies.Opened, res.Anomalies.Updated, res.Anomalies.Resolved)
+		t.Logf("%-28s %d periods: %d opened, %d updated, %d resolved", q.Name, res.Periods, res.Anomalies.Opened, res.Anomalies.Updated, res.Anomalies.Resolved)
 	}
 	type flag struct {
 		rule, subject string
@@ -175,7 +176,8 @@ FROM market_entities e LEFT JOIN market_inspections i ON i.usci = e.usci WHERE e
 	_ = rows.Close()
 	ruleOf := map[string]string{simulate.PlantInstantClosures: "instant_closures", simulate.PlantRepeatBuilding: "repeat_building",
 		simulate.PlantVisitorOverload: "visitor_overload", simulate.PlantCancelledVisited: "cancelled_store_visited",
-		simulate.PlantShellCluster: "shell_cluster", simulate.PlantSilentCommunity: "silent_community"}
+		simulate.PlantShellCluster: "shell_cluster", simulate.PlantSilentCommunity: "silent_community",
+		simulate.PlantIncidentSpike: "police_incidents_daily.poisson", simulate.PlantOnTimeDrop: "event_ontime_closure_rate.funnel"}
 	found, judged := 0, 0
 	for _, pl := range plants {
 		rule, ok := ruleOf[pl.Kind]
@@ -184,8 +186,12 @@ FROM market_entities e LEFT JOIN market_inspections i ON i.usci = e.usci WHERE e
 		}
 		judged++
 		hit := false
+		series := pl.Kind == simulate.PlantIncidentSpike || pl.Kind == simulate.PlantOnTimeDrop
 		for _, f := range flags {
-			if f.rule == rule && f.subject == pl.Subject && f.start.Before(pl.To.Add(time.Minute)) && f.end.After(pl.From) {
+			// A series detector's flag of an area in the plant's area, or
+			// holding it (a spiking community's street), is the plant's too.
+			where := f.subject == pl.Subject || series && (strings.HasPrefix(f.subject, pl.Area) || strings.HasPrefix(pl.Area, f.subject))
+			if f.rule == rule && where && f.start.Before(pl.To.Add(time.Minute)) && f.end.After(pl.From) {
 				f.matched, hit = true, true
 			}
 		}

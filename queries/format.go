@@ -33,22 +33,8 @@ func Format(q *Query) []byte {
 		add("period", str(string(q.Period)))
 		add("severity", str(q.Severity))
 		add("records", str(q.Records))
-		var ps []any
-		for _, mode := range []Mode{Normal, Emergency} {
-			vals := q.Params[mode]
-			if len(vals) == 0 {
-				continue
-			}
-			var kv []any
-			for _, k := range slices.Sorted(maps.Keys(vals)) {
-				kv = append(kv, k, num(vals[k]))
-			}
-			pm := mapping(kv...)
-			pm.Style = yaml.FlowStyle
-			ps = append(ps, string(mode), pm)
-		}
-		if len(ps) > 0 {
-			add("params", mapping(ps...))
+		if ps := formatModeParams(q.Params); ps != nil {
+			add("params", ps)
 		}
 		return finish(q, m, add)
 	}
@@ -75,10 +61,47 @@ func Format(q *Query) []byte {
 		add("thresholds", mapping(th...))
 	}
 	add("min_denominator", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(q.MinDenominator)})
+	if len(q.Detect) > 0 {
+		list := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, d := range q.Detect {
+			levels := make([]string, len(d.Levels))
+			for i, l := range d.Levels {
+				levels[i] = string(l)
+			}
+			kv := []any{"rule", str(d.Rule), "levels", flowList(levels), "severity", str(d.Severity)}
+			if ps := formatModeParams(d.Params); ps != nil {
+				kv = append(kv, "params", ps)
+			}
+			list.Content = append(list.Content, mapping(kv...))
+		}
+		add("detect", list)
+	}
 	if q.LookbackMonths > 0 {
 		add("lookback_months", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(q.LookbackMonths)})
 	}
 	return finish(q, m, add)
+}
+
+// formatModeParams writes parameters per mode, or nil for none.
+func formatModeParams(params map[Mode]map[string]float64) *yaml.Node {
+	var ps []any
+	for _, mode := range []Mode{Normal, Emergency} {
+		vals := params[mode]
+		if len(vals) == 0 {
+			continue
+		}
+		var kv []any
+		for _, k := range slices.Sorted(maps.Keys(vals)) {
+			kv = append(kv, k, num(vals[k]))
+		}
+		pm := mapping(kv...)
+		pm.Style = yaml.FlowStyle
+		ps = append(ps, string(mode), pm)
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	return mapping(ps...)
 }
 
 // finish adds the fields every kind of query has after its own, and

@@ -3,6 +3,7 @@ package queries
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -182,16 +183,50 @@ type Header struct {
 	// Params are a rule's named parameters per mode, bound as $name;
 	// emergency falls back to normal, name by name.
 	Params map[Mode]map[string]float64
+
+	// Detect are an indicator's detectors: what judges its series, at
+	// which levels, with which parameters per mode.
+	Detect []Detector
 }
 
+// Detector is one detector of an indicator (detect: in its header).
+type Detector struct {
+	// Rule is the detector: poisson or robust (counts), funnel or drop
+	// (rates), rising (a backlog).
+	Rule string
+	// Levels are the levels it judges (areas of the code tree).
+	Levels []Level
+	// Severity of what it flags (warning by default).
+	Severity string
+	// Params per mode, as Params: z, window, min_count, min_change,
+	// min_history, min_den, points, periods.
+	Params map[Mode]map[string]float64
+}
+
+// DetectorRules are the detectors an indicator may name, and
+// detectorParams the parameters they take.
+var (
+	DetectorRules  = []string{"poisson", "robust", "funnel", "drop", "rising"}
+	detectorParams = []string{"z", "window", "min_count", "min_change", "min_history", "min_den", "points", "periods"}
+)
+
+// AnomalyRule is the anomaly rule name of a detector of indicator name:
+// "<indicator>.<detector>".
+func AnomalyRule(indicator, detector string) string { return indicator + "." + detector }
+
 // ParamsFor returns the values of a rule's parameters in mode.
-func (h *Header) ParamsFor(m Mode) map[string]float64 {
+func (h *Header) ParamsFor(m Mode) map[string]float64 { return modeParams(h.Params, m) }
+
+// ParamsFor returns the values of a detector's parameters in mode.
+func (d Detector) ParamsFor(m Mode) map[string]float64 { return modeParams(d.Params, m) }
+
+func modeParams(ps map[Mode]map[string]float64, m Mode) map[string]float64 {
 	out := map[string]float64{}
-	for k, v := range h.Params[Normal] {
+	for k, v := range ps[Normal] {
 		out[k] = v
 	}
 	if m == Emergency {
-		for k, v := range h.Params[Emergency] {
+		for k, v := range ps[Emergency] {
 			out[k] = v
 		}
 	}
@@ -321,11 +356,11 @@ func splitHeader(file, s string) (yamlText, body string, bodyLine int, probs Pro
 
 var headerFields = []string{"name", "title", "kind", "schedule", "grain", "period", "unit", "direction",
 	"thresholds", "min_denominator", "lookback_months", "definition", "emergency_only", "inputs",
-	"severity", "records", "params"}
+	"severity", "records", "params", "detect"}
 
 // indicatorOnly and ruleOnly are the header fields of one kind of query.
 var (
-	indicatorOnly = []string{"grain", "unit", "direction", "thresholds", "min_denominator", "lookback_months"}
+	indicatorOnly = []string{"grain", "unit", "direction", "thresholds", "min_denominator", "lookback_months", "detect"}
 	ruleOnly      = []string{"severity", "records", "params"}
 )
 
@@ -459,6 +494,9 @@ func (q *Query) decodeHeader(d *decoder, root *yaml.Node) {
 			}
 		}
 	}
+	if n, ok := m["detect"]; ok && q.Kind == KindIndicator {
+		q.decodeDetect(d, n)
+	}
 	if n, ok := m["inputs"]; ok {
 		items, ok := d.list(n, "inputs")
 		if ok && len(items) == 0 {
@@ -502,46 +540,117 @@ func (q *Query) decodeRule(d *decoder, m map[string]*yaml.Node) {
 			q.Records = s // checked against the inputs by the catalog
 		}
 	}
-	n, ok := m["params"]
+	if n, ok := m["params"]; ok {
+		q.Params = decodeModeParams(d, n, "params", nil)
+	}
+}
+
+// decodeDetect decodes an indicator's detectors; the grain is decoded
+// already.
+func (q *Query) decodeDetect(d *decoder, n *yaml.Node) {
+	items, ok := d.list(n, "detect")
 	if !ok {
 		return
 	}
-	pm := d.mapping(n, "params", string(Normal), string(Emergency))
-	if pm == nil {
-		return
+	seen := map[string]bool{}
+	for i, it := range items {
+		p := fmt.Sprintf("detect[%d]", i)
+		m := d.mapping(it, p, "rule", "levels", "severity", "params")
+		if m == nil {
+			continue
+		}
+		d.require(it, m, p, "rule")
+		det := Detector{Severity: "warning"}
+		if v, ok := m["rule"]; ok {
+			if s, ok := d.str(v, p+".rule"); ok {
+				switch {
+				case !slices.Contains(DetectorRules, s):
+					d.bad(v, p+".rule", "%q is not a detector; use %s", s, strings.Join(DetectorRules, ", "))
+				case seen[s]:
+					d.bad(v, p+".rule", "%s is listed twice; keep one", s)
+				default:
+					det.Rule = s
+					seen[s] = true
+				}
+			}
+		}
+		if v, ok := m["severity"]; ok {
+			if s, ok := d.str(v, p+".severity"); ok {
+				if s == "warning" || s == "critical" {
+					det.Severity = s
+				} else {
+					d.bad(v, p+".severity", "%q is unknown; use warning or critical", s)
+				}
+			}
+		}
+		if v, ok := m["levels"]; ok {
+			levels, _ := d.list(v, p+".levels")
+			for j, lv := range levels {
+				s, ok := d.str(lv, fmt.Sprintf("%s.levels[%d]", p, j))
+				switch {
+				case !ok:
+				case !q.Publishes(Level(s)) || Level(s) == LevelGovUnit || Level(s) == LevelDistrict:
+					d.bad(lv, fmt.Sprintf("%s.levels[%d]", p, j), "%q is not an area level of the grain; use grid, community, street or county from %s", s, joinAny(q.Grain))
+				default:
+					det.Levels = append(det.Levels, Level(s))
+				}
+			}
+		} else {
+			for _, l := range q.Grain {
+				if l != LevelGovUnit && l != LevelDistrict {
+					det.Levels = append(det.Levels, l)
+				}
+			}
+		}
+		if v, ok := m["params"]; ok {
+			det.Params = decodeModeParams(d, v, p+".params", detectorParams)
+		}
+		q.Detect = append(q.Detect, det)
 	}
-	q.Params = map[Mode]map[string]float64{}
+}
+
+// decodeModeParams decodes {normal: {name: number}, emergency: {...}}:
+// every name in known (any when known is nil), emergency naming only
+// names normal gives.
+func decodeModeParams(d *decoder, n *yaml.Node, path string, known []string) map[Mode]map[string]float64 {
+	pm := d.mapping(n, path, string(Normal), string(Emergency))
+	if pm == nil {
+		return nil
+	}
+	out := map[Mode]map[string]float64{}
 	for _, mode := range []Mode{Normal, Emergency} {
 		v, ok := pm[string(mode)]
 		if !ok {
 			continue
 		}
-		p := "params." + string(mode)
-		vm := d.mapping(v, p)
+		p := path + "." + string(mode)
+		vm := d.mapping(v, p, known...)
 		if vm == nil {
 			continue
 		}
-		q.Params[mode] = map[string]float64{}
-		for name, vn := range vm {
+		out[mode] = map[string]float64{}
+		for _, name := range slices.Sorted(maps.Keys(vm)) {
+			vn := vm[name]
 			switch {
-			case !nameRE.MatchString(name):
+			case known == nil && !nameRE.MatchString(name):
 				d.bad(vn, p+"."+name, "%q is not a parameter name; use lower-case letters, digits and _ starting with a letter", name)
 				continue
 			case slices.Contains(params, name):
 				d.bad(vn, p+"."+name, "%s is bound by the runner; choose another name", name)
 				continue
 			case mode == Emergency && !hasKey(pm[string(Normal)], name):
-				d.bad(vn, p+"."+name, "has no normal value; give every parameter under params.normal, and here only what emergency mode changes")
+				d.bad(vn, p+"."+name, "has no normal value; give every parameter under %s.normal, and here only what emergency mode changes", path)
 				continue
 			}
 			if f, ok := d.number(vn, p+"."+name); ok {
-				q.Params[mode][name] = f
+				out[mode][name] = f
 			}
 		}
 	}
 	if _, ok := pm[string(Normal)]; !ok {
-		d.bad(n, "params.normal", "missing; give every parameter's value in normal mode")
+		d.bad(n, path+".normal", "missing; give every parameter's value in normal mode")
 	}
+	return out
 }
 
 // hasKey reports whether the mapping node n has the key k.

@@ -196,6 +196,9 @@ func Run(ctx context.Context, db *sql.DB, q *Query, from, to time.Time, runID st
 		res.add(r)
 	}
 	slices.Sort(res.UnknownAreas)
+	if res.Anomalies, err = runDetectors(ctx, db, q, first, to, runID, now); err != nil {
+		return res, fmt.Errorf("run %s: %w", q.Name, err)
+	}
 	return res, nil
 }
 

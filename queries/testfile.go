@@ -116,12 +116,19 @@ type testCase struct {
 	tables []testTable
 	expect []expectCell
 	flags  []expectFlag // a rule's: every subject it must flag, and no other
-	modes  []string     // areas switched to emergency for the case
-	file   string
+	// detected are an indicator's expected anomalies in the case's
+	// period (rule: the detector), when hasDetected; from is where the
+	// run starts, so that the detectors have history.
+	detected    []expectFlag
+	hasDetected bool
+	from        *time.Time
+	modes       []string // areas switched to emergency for the case
+	file        string
 }
 
 // expectFlag is a subject a rule's case must flag.
 type expectFlag struct {
+	rule               string // a detector's, for an indicator's anomalies
 	subject, area      string
 	observed, expected *float64
 	records            []string
@@ -273,14 +280,33 @@ func runCase(ctx context.Context, st *store.Store, reg *schemas.Registry, q *Que
 	if tc.now != nil {
 		now = *tc.now
 	}
-	if _, err := Run(ctx, db, q, tc.start, end, "test", now); err != nil {
+	from := tc.start
+	if tc.from != nil {
+		from = *tc.from
+	}
+	if _, err := Run(ctx, db, q, from, end, "test", now); err != nil {
 		res.Failures = append(res.Failures, err.Error())
 		return res, nil
 	}
 	if q.Kind == KindRule {
-		fails, err := checkFlags(ctx, db, q, tc)
+		fails, err := checkFlags(ctx, db, q.Name, tc.start, tc.flags)
 		res.Failures = append(res.Failures, fails...)
 		return res, err
+	}
+	if tc.hasDetected {
+		for _, det := range q.Detect {
+			var want []expectFlag
+			for _, f := range tc.detected {
+				if f.rule == det.Rule {
+					want = append(want, f)
+				}
+			}
+			fails, err := checkFlags(ctx, db, AnomalyRule(q.Name, det.Rule), tc.start, want)
+			if err != nil {
+				return res, err
+			}
+			res.Failures = append(res.Failures, fails...)
+		}
 	}
 	got := map[cell]storedCell{}
 	stored, err := latestStored(ctx, db, q.Name, tc.start, end)
@@ -322,13 +348,13 @@ func runCase(ctx context.Context, st *store.Store, reg *schemas.Registry, q *Que
 	return res, nil
 }
 
-// checkFlags compares the open anomalies a rule's case left with the
-// subjects it expects.
-func checkFlags(ctx context.Context, db *sql.DB, q *Query, tc testCase) ([]string, error) {
+// checkFlags compares the open anomalies of rule a case left in the
+// period starting at start with the subjects it expects.
+func checkFlags(ctx context.Context, db *sql.DB, rule string, start time.Time, flags []expectFlag) ([]string, error) {
 	rows, err := db.QueryContext(ctx, `SELECT a.subject, a.area_code, a.observed, a.expected,
   coalesce(list_sort(list(r.record_id) FILTER (WHERE r.record_id IS NOT NULL)), [])
 FROM anomalies a LEFT JOIN anomaly_records r ON r.anomaly_id = a.id
-WHERE a.rule = ? AND a.status = 'open' GROUP BY ALL`, q.Name)
+WHERE a.rule = ? AND a.period_start = ? AND a.status = 'open' GROUP BY ALL`, rule, start)
 	if err != nil {
 		return nil, fmt.Errorf("read the anomalies: %w", err)
 	}
@@ -355,10 +381,10 @@ WHERE a.rule = ? AND a.status = 'open' GROUP BY ALL`, q.Name)
 		return nil, fmt.Errorf("read the anomalies: %w", err)
 	}
 	var fails []string
-	for _, e := range tc.flags {
+	for _, e := range flags {
 		g, ok := flagged[e.subject]
 		if !ok {
-			fails = append(fails, fmt.Sprintf("line %d: %s is not flagged", e.line, e.subject))
+			fails = append(fails, fmt.Sprintf("line %d: %s is not flagged by %s", e.line, e.subject, rule))
 			continue
 		}
 		delete(flagged, e.subject)
@@ -380,7 +406,7 @@ WHERE a.rule = ? AND a.status = 'open' GROUP BY ALL`, q.Name)
 		}
 	}
 	for _, subject := range slices.Sorted(maps.Keys(flagged)) {
-		fails = append(fails, fmt.Sprintf("%s is flagged, and the case expects no such subject", subject))
+		fails = append(fails, fmt.Sprintf("%s is flagged by %s, and the case expects no such subject", subject, rule))
 	}
 	return fails, nil
 }
@@ -442,7 +468,7 @@ func parseTestFile(file string, raw []byte, q *Query, reg *schemas.Registry) ([]
 func decodeCase(d *decoder, n *yaml.Node, p string, q *Query, reg *schemas.Registry) (testCase, bool) {
 	before := len(d.probs)
 	tc := testCase{line: n.Line}
-	m := d.mapping(n, p, "name", "period", "now", "areas", "gov_units", "category_sla", "tables", "expect", "emergency")
+	m := d.mapping(n, p, "name", "period", "now", "areas", "gov_units", "category_sla", "tables", "expect", "emergency", "from", "anomalies")
 	if m == nil {
 		return tc, false
 	}
@@ -477,6 +503,29 @@ func decodeCase(d *decoder, n *yaml.Node, p string, q *Query, reg *schemas.Regis
 			tc.now = &t
 		}
 	}
+	if v, ok := m["from"]; ok {
+		if s, ok := d.scalarText(v, p+".from"); ok {
+			date, err := time.ParseInLocation("2006-01-02", s, loc)
+			if err != nil {
+				d.bad(v, p+".from", "%q is not a date; give the first day the run computes, YYYY-MM-DD", s)
+			} else {
+				tc.from = &date
+			}
+		}
+	}
+	if v, ok := m["anomalies"]; ok {
+		if q.Kind != KindIndicator || len(q.Detect) == 0 {
+			d.bad(v, p+".anomalies", "the query has no detectors (detect: in its header)")
+		} else {
+			tc.hasDetected = true
+			tc.detected = decodeFlags(d, v, p+".anomalies", true)
+			for _, f := range tc.detected {
+				if !slices.ContainsFunc(q.Detect, func(det Detector) bool { return det.Rule == f.rule }) {
+					d.bad(v, p+".anomalies", "%q is not one of the query's detectors", f.rule)
+				}
+			}
+		}
+	}
 	_, hasAreas := m["areas"]
 	_, hasUnits := m["gov_units"]
 	tc.hasRef = hasAreas || hasUnits
@@ -498,7 +547,7 @@ func decodeCase(d *decoder, n *yaml.Node, p string, q *Query, reg *schemas.Regis
 	}
 	if v, ok := m["expect"]; ok {
 		if q.Kind == KindRule {
-			tc.flags = decodeFlags(d, v, p+".expect")
+			tc.flags = decodeFlags(d, v, p+".expect", false)
 		} else {
 			tc.expect = decodeExpect(d, v, p+".expect", q, areas, units)
 		}
@@ -793,18 +842,29 @@ func decodeValue(d *decoder, n *yaml.Node, p string, c schemas.Column) (any, boo
 // decodeFlags reads a rule case's expectations: every subject the rule
 // flags, with its area and, where given, observed, expected and the ids of
 // its records; an empty list expects no flag.
-func decodeFlags(d *decoder, n *yaml.Node, p string) []expectFlag {
+func decodeFlags(d *decoder, n *yaml.Node, p string, detectors bool) []expectFlag {
 	items, _ := d.list(n, p)
 	var out []expectFlag
 	seen := map[string]int{}
 	for i, it := range items {
 		ip := fmt.Sprintf("%s[%d]", p, i)
-		m := d.mapping(it, ip, "subject", "area", "observed", "expected", "records")
+		fields := []string{"subject", "area", "observed", "expected", "records"}
+		if detectors {
+			fields = append(fields, "rule")
+		}
+		m := d.mapping(it, ip, fields...)
 		if m == nil {
 			continue
 		}
-		d.require(it, m, ip, "subject", "area")
+		if detectors {
+			d.require(it, m, ip, "rule", "subject", "area")
+		} else {
+			d.require(it, m, ip, "subject", "area")
+		}
 		e := expectFlag{line: it.Line}
+		if v, ok := m["rule"]; ok {
+			e.rule, _ = d.str(v, ip+".rule")
+		}
 		if v, ok := m["subject"]; ok {
 			e.subject, _ = d.scalarText(v, ip+".subject")
 		}
@@ -830,11 +890,11 @@ func decodeFlags(d *decoder, n *yaml.Node, p string) []expectFlag {
 				}
 			}
 		}
-		if first, dup := seen[e.subject]; dup {
+		if first, dup := seen[e.rule+"/"+e.subject]; dup {
 			d.bad(it, ip+".subject", "%q is expected on line %d already; a rule flags a subject once a period", e.subject, first)
 			continue
 		}
-		seen[e.subject] = it.Line
+		seen[e.rule+"/"+e.subject] = it.Line
 		out = append(out, e)
 	}
 	return out

@@ -105,10 +105,10 @@ SELECT id, version, ?, status, observed, expected, ?, ? FROM anomalies WHERE id 
 	return nil
 }
 
-// Excluded is the SQL of the periods left out of baselines: the areas and
-// periods of the anomalies marked false positives or known incidents, as
-// (area_code, period_start, period_end) rows.
-const Excluded = `SELECT area_code, period_start, period_end FROM anomalies WHERE feedback IN ('false_positive', 'incident')`
+// Excluded is the SQL of the periods left out of baselines: the rules,
+// areas and periods of the anomalies marked false positives or known
+// incidents, as (rule, area_code, period_start, period_end) rows.
+const Excluded = `SELECT rule, area_code, period_start, period_end FROM anomalies WHERE feedback IN ('false_positive', 'incident')`
 
 // pendingFeedback applies to the anomaly id, just opened, the feedback
 // given on it before this database held it (another replica's).

@@ -15,6 +15,17 @@ thresholds:
   normal: {warn: 80, alert: 70}
   emergency: {warn: 90, alert: 80}
 min_denominator: 5
+detect:
+  - rule: funnel
+    levels: [community, street]
+    params:
+      normal: {z: 3, min_den: 20}
+      emergency: {z: 2.5, min_den: 15}
+  - rule: drop
+    levels: [community, street]
+    params:
+      normal: {points: 10, min_den: 20}
+      emergency: {points: 8}
 inputs: [grid_events]
 definition:
   zh: >-
