@@ -51,25 +51,11 @@ type Anomaly struct {
 // the most recently changed first; path "/api/v1/anomalies/ID" reads one.
 func (c *Client) Anomalies(ctx context.Context, path string, filter url.Values) ([]Anomaly, error) {
 	var out []Anomaly
-	err := c.pages(ctx, path, filter, func(col map[string]int, row []any) error {
-		get := func(name string) any {
-			if i, ok := col[name]; ok && i < len(row) {
-				return row[i]
-			}
-			return nil
-		}
-		str := func(name string) string { s, _ := get(name).(string); return s }
-		num := func(name string) *float64 {
-			if f, ok := get(name).(float64); ok {
-				return &f
-			}
-			return nil
-		}
+	err := c.pages(ctx, path, filter, func(r named) error {
+		get, str, num := r.get, r.str, r.num
 		at := func(name string) *time.Time {
-			if s, ok := get(name).(string); ok {
-				if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-					return &t
-				}
+			if t, ok := r.time(name); ok {
+				return &t
 			}
 			return nil
 		}
@@ -109,22 +95,10 @@ type page struct {
 // parameters: name, area, level, from, to, status), reading every page.
 func (c *Client) Indicators(ctx context.Context, filter url.Values) ([]IndicatorCell, error) {
 	var out []IndicatorCell
-	err := c.pages(ctx, "/api/v1/indicators", filter, func(col map[string]int, row []any) error {
+	err := c.pages(ctx, "/api/v1/indicators", filter, func(r named) error {
 		var e IndicatorCell
-		get := func(name string) any {
-			if i, ok := col[name]; ok && i < len(row) {
-				return row[i]
-			}
-			return nil
-		}
-		str := func(name string) string { s, _ := get(name).(string); return s }
-		num := func(name string) *float64 {
-			if f, ok := get(name).(float64); ok {
-				return &f
-			}
-			return nil
-		}
-		tm := func(name string) time.Time { t, _ := time.Parse(time.RFC3339Nano, str(name)); return t }
+		get, str, num := r.get, r.str, r.num
+		tm := func(name string) time.Time { t, _ := r.time(name); return t }
 		e.Name, e.Level, e.AreaCode, e.AreaName = str("name"), str("level"), str("area_code"), str("area_name")
 		e.PeriodStart, e.PeriodEnd = tm("period_start"), tm("period_end")
 		e.Numerator, e.Denominator, e.Value = num("numerator"), num("denominator"), num("value")
@@ -139,8 +113,35 @@ func (c *Client) Indicators(ctx context.Context, filter url.Values) ([]Indicator
 	return out, err
 }
 
+// named is one row of a page, its columns found by name.
+type named struct {
+	col map[string]int
+	row []any
+}
+
+func (r named) get(name string) any {
+	if i, ok := r.col[name]; ok && i < len(r.row) {
+		return r.row[i]
+	}
+	return nil
+}
+
+func (r named) str(name string) string { s, _ := r.get(name).(string); return s }
+
+func (r named) num(name string) *float64 {
+	if f, ok := r.get(name).(float64); ok {
+		return &f
+	}
+	return nil
+}
+
+func (r named) time(name string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339Nano, r.str(name))
+	return t, err == nil
+}
+
 // pages calls row for each row of every page of path.
-func (c *Client) pages(ctx context.Context, path string, params url.Values, row func(col map[string]int, row []any) error) error {
+func (c *Client) pages(ctx context.Context, path string, params url.Values, row func(named) error) error {
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient
@@ -175,7 +176,7 @@ func (c *Client) pages(ctx context.Context, path string, params url.Values, row 
 			col[name] = i
 		}
 		for _, r := range p.Rows {
-			if err := row(col, r); err != nil {
+			if err := row(named{col, r}); err != nil {
 				return err
 			}
 		}

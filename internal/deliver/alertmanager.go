@@ -1,11 +1,9 @@
 package deliver
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -76,29 +74,8 @@ func (a *Alertmanager) Send(ctx context.Context, c Change) error {
 	if err != nil {
 		return err
 	}
-	timeout := a.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(a.URL, "/")+"/api/v2/alerts", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	client := a.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
+	if err := post(ctx, a.Client, a.Timeout, strings.TrimSuffix(a.URL, "/")+"/api/v2/alerts", body, nil); err != nil {
 		return fmt.Errorf("alertmanager %s: %w", c.ID, err)
-	}
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	_ = resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("alertmanager %s: HTTP %d: %s", c.ID, resp.StatusCode, strings.TrimSpace(string(msg)))
 	}
 	return nil
 }

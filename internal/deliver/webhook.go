@@ -81,32 +81,42 @@ func (w *Webhook) Send(ctx context.Context, c Change) error {
 		now = w.Now
 	}
 	ts := now().Unix()
-	timeout := w.Timeout
+	if err := post(ctx, w.Client, w.Timeout, w.URL, body, map[string]string{"webhook-id": c.ID,
+		"webhook-timestamp": strconv.FormatInt(ts, 10), "webhook-signature": Sign(w.key, c.ID, ts, body)}); err != nil {
+		return fmt.Errorf("post %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// post sends body as JSON to url with the headers, within timeout (10 s
+// when 0), and says what went wrong: no answer, or an answer other than
+// 2xx with the start of its body.
+func post(ctx context.Context, client *http.Client, timeout time.Duration, url string, body []byte, headers map[string]string) error {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("webhook-id", c.ID)
-	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("webhook-signature", Sign(w.key, c.ID, ts, body))
-	client := w.Client
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	if client == nil {
 		client = http.DefaultClient
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("post %s: %w", c.ID, err)
+		return err
 	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("post %s: HTTP %d", c.ID, resp.StatusCode)
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(msg)))
 	}
 	return nil
 }
