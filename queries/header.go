@@ -396,7 +396,7 @@ func (q *Query) decodeHeader(d *decoder, root *yaml.Node) {
 			}
 		}
 		q.decodeRule(d, m)
-	case KindIndicator:
+	default: // an indicator, or no kind (which require reports)
 		d.require(root, m, "", "name", "title", "kind", "schedule", "grain", "period", "unit", "direction", "definition", "inputs")
 		for _, k := range ruleOnly {
 			if n, ok := m[k]; ok {

@@ -159,7 +159,7 @@ func TestLoadDuplicateAndEmpty(t *testing.T) {
 // FuzzQueryHeader feeds arbitrary files to Parse: it must not panic, and
 // what it accepts must come back the same through Format.
 func FuzzQueryHeader(f *testing.F) {
-	for _, pattern := range []string{"indicators/*.sql", "testdata/bad/*.sql", "testdata/catalog/*/*.sql"} {
+	for _, pattern := range []string{"indicators/*.sql", "rules/*.sql", "testdata/bad/*.sql", "testdata/catalog/*/*.sql"} {
 		files, _ := filepath.Glob(pattern)
 		for _, file := range files {
 			raw, err := os.ReadFile(file)

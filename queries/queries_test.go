@@ -4,6 +4,7 @@ import (
 	"context"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -110,4 +111,42 @@ func TestTestFilesFailures(t *testing.T) {
 		b.WriteString(r.String() + "\n")
 	}
 	golden(t, "testdata/testfiles/fail.golden", b.String())
+}
+
+// FuzzTestFile: the test-file parser never panics, whatever the file, for
+// an indicator with detectors, a plain indicator and a rule; what it
+// refuses carries a line.
+func FuzzTestFile(f *testing.F) {
+	for _, pattern := range []string{"indicators/*_test.yaml", "rules/*_test.yaml"} {
+		files, _ := filepath.Glob(pattern)
+		for _, file := range files {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(raw, uint8(len(file)))
+		}
+	}
+	reg := registry(f)
+	c, err := LoadEmbedded(reg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var qs []*Query
+	for _, name := range []string{"police_incidents_daily", "event_closure_rate", "instant_closures"} {
+		q, ok := c.Get(name)
+		if !ok {
+			f.Fatalf("no query %s", name)
+		}
+		qs = append(qs, q)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, which uint8) {
+		q := qs[int(which)%len(qs)]
+		_, probs := parseTestFile(q.Name+"_test.yaml", raw, q, reg)
+		for _, p := range probs {
+			if p.Line < 1 && p.Msg == "" {
+				t.Fatalf("a problem without a place or a message: %+v", p)
+			}
+		}
+	})
 }

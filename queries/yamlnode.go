@@ -31,8 +31,12 @@ func (d *decoder) bad(n *yaml.Node, path, format string, args ...any) {
 }
 
 // deref refuses aliases: a header is short enough to write out, and
-// refusing them rules out alias bombs.
+// refusing them rules out alias bombs. A missing node (nil: require
+// reported it) is nil.
 func (d *decoder) deref(n *yaml.Node, path string) *yaml.Node {
+	if n == nil {
+		return nil
+	}
 	if n.Kind == yaml.AliasNode {
 		d.bad(n, path, "YAML aliases (*name) are not allowed; write the value out")
 		return nil
