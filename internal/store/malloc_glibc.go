@@ -15,10 +15,15 @@ static int limitArenas(int n) {
 	return 0;
 #endif
 }
+
+static int trim(void) { return malloc_trim(0); }
 */
 import "C"
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 var arenasOnce sync.Once
 
@@ -31,4 +36,22 @@ var arenasOnce sync.Once
 // before the first database opens.
 func limitMallocArenas() {
 	arenasOnce.Do(func() { C.limitArenas(2) })
+}
+
+// trimMalloc returns the C heap's free pages to the system every period
+// until stop is closed. glibc gives back only what is free at the top of
+// an arena on its own; malloc_trim also releases the free pages inside,
+// which DuckDB's churn of plans and strings leaves behind (the demo's
+// native memory otherwise crept up by about 0.5 MiB a minute).
+func trimMalloc(period time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			C.trim()
+		}
+	}
 }

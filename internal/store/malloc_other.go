@@ -2,4 +2,8 @@
 
 package store
 
+import "time"
+
 func limitMallocArenas() {}
+
+func trimMalloc(time.Duration, <-chan struct{}) {}

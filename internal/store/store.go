@@ -73,6 +73,9 @@ type Store struct {
 
 	fmu     sync.Mutex // guards filters
 	filters map[string]*sharedFilter
+
+	stop     chan struct{} // closed by Close: ends the malloc trimmer
+	stopOnce sync.Once
 }
 
 // Open opens (or creates) the database file and applies the built-in
@@ -98,7 +101,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db := sql.OpenDB(conn)
-	s := &Store{db: db, path: path, filters: map[string]*sharedFilter{}}
+	s := &Store{db: db, path: path, filters: map[string]*sharedFilter{}, stop: make(chan struct{})}
 	s.def = s.NewWriter()
 	// A checkpoint rewrites the primary-key indexes; at DuckDB's default of
 	// 16 MB of WAL the loader spent a fifth of its time checkpointing.
@@ -154,12 +157,14 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("admin connection: %w", err)
 	}
 	s.adminSem = make(chan struct{}, 1)
-	if o.ReadOnly {
-		return s, nil
+	if !o.ReadOnly {
+		if err := s.migrate(ctx); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
 	}
-	if err := s.migrate(ctx); err != nil {
-		_ = db.Close()
-		return nil, err
+	if o.MemoryBytes > 0 {
+		go trimMalloc(time.Minute, s.stop) // until Close
 	}
 	return s, nil
 }
@@ -172,6 +177,7 @@ func (s *Store) Path() string { return s.path }
 
 // Close releases the loader and admin connections and closes the database.
 func (s *Store) Close() error {
+	s.stopOnce.Do(func() { close(s.stop) })
 	return errors.Join(s.def.Close(), s.admin.Close(), s.db.Close())
 }
 
