@@ -493,6 +493,27 @@ func (c *Config) problem(msg string, path ...any) Problem {
 	return Problem{File: c.file, Line: n.Line, Col: n.Column, Msg: diag.Path(path...) + ": " + msg}
 }
 
+// checkReceiver checks the name (unique among seen, which it joins), URL
+// and timeout of the i-th anomaly receiver of a kind.
+func (c *Config) checkReceiver(seen map[string]bool, kind string, i int, name, rawURL string, timeout time.Duration) Problems {
+	var probs Problems
+	at := func(field string) []any { return []any{"anomalies", kind, i, field} }
+	switch {
+	case !receiverRE.MatchString(name) || name == "kafka":
+		probs = append(probs, c.problem(fmt.Sprintf("%q is not a receiver name; use lower-case letters, digits, - and _ (kafka is the topic's)", name), at("name")...))
+	case seen[name]:
+		probs = append(probs, c.problem(fmt.Sprintf("%s names another receiver too; give each its own", name), at("name")...))
+	}
+	seen[name] = true
+	if u, err := url.Parse(rawURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		probs = append(probs, c.problem(fmt.Sprintf("%q is not an http(s) URL", rawURL), at("url")...))
+	}
+	if timeout < 0 {
+		probs = append(probs, c.problem(fmt.Sprintf("must be positive, got %s", timeout), at("timeout")...))
+	}
+	return probs
+}
+
 func (c *Config) validate() Problems {
 	var probs Problems
 	for _, m := range []struct {
@@ -511,39 +532,13 @@ func (c *Config) validate() Problems {
 	}
 	receivers := map[string]bool{}
 	for i, wh := range c.Anomalies.Webhooks {
-		at := func(field string) []any { return []any{"anomalies", "webhooks", i, field} }
-		switch {
-		case !receiverRE.MatchString(wh.Name) || wh.Name == "kafka":
-			probs = append(probs, c.problem(fmt.Sprintf("%q is not a receiver name; use lower-case letters, digits, - and _ (kafka is the topic's)", wh.Name), at("name")...))
-		case receivers[wh.Name]:
-			probs = append(probs, c.problem(fmt.Sprintf("%s names another receiver too; give each its own", wh.Name), at("name")...))
-		}
-		receivers[wh.Name] = true
-		if u, err := url.Parse(wh.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			probs = append(probs, c.problem(fmt.Sprintf("%q is not an http(s) URL", wh.URL), at("url")...))
-		}
+		probs = append(probs, c.checkReceiver(receivers, "webhooks", i, wh.Name, wh.URL, wh.Timeout)...)
 		if _, err := deliver.ParseSecret(wh.Secret); err != nil {
-			probs = append(probs, c.problem(err.Error()+`; set it from the environment, e.g. secret: ${YIWANG_WEBHOOK_SECRET}`, at("secret")...))
-		}
-		if wh.Timeout < 0 {
-			probs = append(probs, c.problem(fmt.Sprintf("must be positive, got %s", wh.Timeout), at("timeout")...))
+			probs = append(probs, c.problem(err.Error()+`; set it from the environment, e.g. secret: ${YIWANG_WEBHOOK_SECRET}`, "anomalies", "webhooks", i, "secret"))
 		}
 	}
 	for i, am := range c.Anomalies.Alertmanagers {
-		at := func(field string) []any { return []any{"anomalies", "alertmanagers", i, field} }
-		switch {
-		case !receiverRE.MatchString(am.Name) || am.Name == "kafka":
-			probs = append(probs, c.problem(fmt.Sprintf("%q is not a receiver name; use lower-case letters, digits, - and _ (kafka is the topic's)", am.Name), at("name")...))
-		case receivers[am.Name]:
-			probs = append(probs, c.problem(fmt.Sprintf("%s names another receiver too; give each its own", am.Name), at("name")...))
-		}
-		receivers[am.Name] = true
-		if u, err := url.Parse(am.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			probs = append(probs, c.problem(fmt.Sprintf("%q is not an http(s) URL", am.URL), at("url")...))
-		}
-		if am.Timeout < 0 {
-			probs = append(probs, c.problem(fmt.Sprintf("must be positive, got %s", am.Timeout), at("timeout")...))
-		}
+		probs = append(probs, c.checkReceiver(receivers, "alertmanagers", i, am.Name, am.URL, am.Timeout)...)
 	}
 	if c.Kafka.Partitions > 256 {
 		probs = append(probs, c.problem(fmt.Sprintf("must be 1-256, got %d", c.Kafka.Partitions), "kafka", "partitions"))

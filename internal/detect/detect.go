@@ -75,6 +75,14 @@ type Params struct {
 	Higher bool
 }
 
+// orDefault is v, or def when v is not set (0 or less).
+func orDefault[T int | float64](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
 func (p Params) z() float64 {
 	if p.Z > 0 {
 		return p.Z
@@ -108,17 +116,11 @@ func mean(v []float64) float64 {
 // mean count in the same period, scaled to the area: the caller's), and
 // not at all when peer is NaN too.
 func Poisson(s []Point, i int, p Params, peer float64) Finding {
-	window := p.Window
-	if window <= 0 {
-		window = 28
-	}
+	window := orDefault(p.Window, 28)
 	n := s[i].Num
 	f := Finding{Observed: n}
 	base := like(s, i, window)
-	minCount := p.MinCount
-	if minCount <= 0 {
-		minCount = 5
-	}
+	minCount := orDefault(p.MinCount, 5)
 	switch {
 	case len(base) >= max(p.MinHistory, 1):
 		f.Expected = mean(base)
@@ -139,10 +141,7 @@ func Poisson(s []Point, i int, p Params, peer float64) Finding {
 // Robust judges the count of point i against the median and MAD of its
 // like periods.
 func Robust(s []Point, i int, p Params) Finding {
-	window := p.Window
-	if window <= 0 {
-		window = 28
-	}
+	window := orDefault(p.Window, 28)
 	n := s[i].Num
 	f := Finding{Observed: n}
 	base := like(s, i, window)
@@ -161,10 +160,7 @@ func Robust(s []Point, i int, p Params) Finding {
 	spread := math.Max(mad, math.Sqrt(math.Max(med, 1)))
 	f.Expected = med
 	f.Score = (n - med) / spread
-	minCount := p.MinCount
-	if minCount <= 0 {
-		minCount = 5
-	}
+	minCount := orDefault(p.MinCount, 5)
 	f.Baseline = fmt.Sprintf("the median %.1f (MAD %.1f) of its %d previous %s periods", med, mad, len(base), className(s[i].Class))
 	f.Flag = f.Score > p.z() && n >= minCount && n-med >= p.MinChange
 	return f
@@ -198,10 +194,7 @@ func Wilson(k, n, z float64) (lo, hi float64) {
 // flagged when the Wilson interval at Z lies wholly on the worse side of
 // it (below for Higher, above otherwise) and den is at least MinDen.
 func Funnel(num, den, peerNum, peerDen float64, p Params) Finding {
-	minDen := p.MinDen
-	if minDen <= 0 {
-		minDen = 20
-	}
+	minDen := orDefault(p.MinDen, 20)
 	f := Finding{Observed: 100 * num / den}
 	if den < minDen || peerDen <= 0 {
 		f.Baseline = "too few cases or no peers"
@@ -226,18 +219,9 @@ func Funnel(num, den, peerNum, peerDen float64, p Params) Finding {
 // of the Window (default 3) periods before it: flagged when it is more
 // than Points worse. Periods without cases or excluded are skipped.
 func Drop(s []Point, i int, p Params) Finding {
-	window := p.Window
-	if window <= 0 {
-		window = 3
-	}
-	points := p.Points
-	if points <= 0 {
-		points = 10
-	}
-	minDen := p.MinDen
-	if minDen <= 0 {
-		minDen = 20
-	}
+	window := orDefault(p.Window, 3)
+	points := orDefault(p.Points, 10)
+	minDen := orDefault(p.MinDen, 20)
 	f := Finding{}
 	if s[i].Den < minDen {
 		f.Baseline = "too few cases"
@@ -268,10 +252,7 @@ func Drop(s []Point, i int, p Params) Finding {
 // Rising judges whether the count of point i rose in each of the Periods
 // (default 3) periods up to it.
 func Rising(s []Point, i int, p Params) Finding {
-	n := p.Periods
-	if n <= 0 {
-		n = 3
-	}
+	n := orDefault(p.Periods, 3)
 	f := Finding{Observed: s[i].Num}
 	if i < n {
 		f.Baseline = "too little history"
