@@ -14,6 +14,13 @@ import (
 	"github.com/yiwang-gov/yiwang/internal/detect"
 )
 
+// Detect runs q's detectors alone over the periods that overlap [from,
+// to) and have begun by now, on the cells already stored, as Run does after
+// computing them.
+func Detect(ctx context.Context, db *sql.DB, q *Query, from, to time.Time, runID string, now time.Time) (anomaly.Result, error) {
+	return runDetectors(ctx, db, q, q.Period.Start(from, calendar.Zone), to, runID, now)
+}
+
 // series is one area's cells of an indicator, by period.
 type series struct {
 	level, area, parent string

@@ -183,7 +183,7 @@ func (r *Refresher) refresh(ctx context.Context, name string, now time.Time) {
 		return
 	}
 	// The previous period at least, which late records may restate.
-	from := previousStart(q, now)
+	from := RoundFrom(q, now)
 	if !d.earliest.IsZero() && d.earliest.Before(from) {
 		from = q.Period.Start(d.earliest, calendar.Zone)
 	}

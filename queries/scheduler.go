@@ -139,7 +139,7 @@ func (s *Scheduler) start(ctx context.Context, wg *sync.WaitGroup, mode Mode) er
 }
 
 func (s *Scheduler) loop(ctx context.Context, q *Query, sched cron.Schedule, mode Mode) {
-	s.runOnce(ctx, q, previousStart(q, s.Now()), mode)
+	s.runOnce(ctx, q, RoundFrom(q, s.Now()), mode)
 	for {
 		next := sched.Next(s.Now().In(calendar.Zone))
 		t := time.NewTimer(time.Until(next))
@@ -151,7 +151,7 @@ func (s *Scheduler) loop(ctx context.Context, q *Query, sched cron.Schedule, mod
 		}
 		// The current period, and the previous one while it may still be
 		// restated by late records.
-		s.runOnce(ctx, q, previousStart(q, s.Now()), mode)
+		s.runOnce(ctx, q, RoundFrom(q, s.Now()), mode)
 	}
 }
 
@@ -181,8 +181,9 @@ func (s *Scheduler) runOnce(ctx context.Context, q *Query, from time.Time, mode 
 		"restated", res.Restated, "updated", res.Updated)
 }
 
-// previousStart is the start of the period before the one now falls in:
-// a run covers it too, while late records may still restate it.
-func previousStart(q *Query, now time.Time) time.Time {
+// RoundFrom is where a scheduled run of q at now starts: the start of the
+// period before the one now falls in, which a run covers too while late
+// records may still restate it.
+func RoundFrom(q *Query, now time.Time) time.Time {
 	return q.Period.Start(q.Period.Start(now, calendar.Zone).Add(-time.Nanosecond), calendar.Zone)
 }

@@ -65,7 +65,7 @@ func newBench() *cobra.Command {
 	cmd.Flags().IntVar(&o.Writers, "writers", 0, "loader writers (default: the demo pipeline's)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	cmd.Flags().StringVar(&o.Dir, "dir", os.TempDir(), "where each run's broker log and databases live (removed afterwards)")
-	cmd.AddCommand(newBenchAPI(), newBenchProbe())
+	cmd.AddCommand(newBenchAPI(), newBenchProbe(), newBenchAnomalies())
 	return cmd
 }
 

@@ -92,6 +92,10 @@ func (s *Simulator) newEntity(gi int, ts int64) {
 		AbnormalList:  weighted(rng, []choice[*bool]{{ptr(false), 90}, {ptr(true), 4}, {nil, 6}}),
 		UpdatedAt:     micros(ts),
 	}
+	if e.RegStatus != "active" { // some time after it was established
+		on := est.Add(time.Duration(rng.Float64() * float64(time.UnixMicro(ts).Sub(est))))
+		e.StatusOn = ptr(on.In(s.cal.zone).Format(time.DateOnly))
+	}
 	s.emit(kMarketEntity, usci, e, ts, reason)
 	if reason == "" {
 		s.entityGrid = append(s.entityGrid, gi)
@@ -301,6 +305,22 @@ func (s *Simulator) updateStore(i int, visitedAt int64) {
 	s.emit(kStore, st.StoreID, st, ts, "")
 }
 
+// entityGone reports whether the market entity of store st's credit code
+// is no longer active here.
+func (s *Simulator) entityGone(st *store) bool {
+	if st.USCI == nil {
+		return false
+	}
+	if len(s.entityIndex) != len(s.entities) {
+		s.entityIndex = make(map[string]int, len(s.entities))
+		for i, e := range s.entities {
+			s.entityIndex[e.USCI] = i
+		}
+	}
+	i, ok := s.entityIndex[*st.USCI]
+	return ok && s.entities[i].RegStatus != "active"
+}
+
 // updateEntity writes a new version of market entity i: the result of an
 // inspection ("unreachable" lists it as abnormal) or a registration change.
 func (s *Simulator) updateEntity(i int, result string) {
@@ -312,6 +332,7 @@ func (s *Simulator) updateEntity(i int, result string) {
 		e.AbnormalList = ptr(true)
 	case e.RegStatus == "active" && rng.IntN(3) == 0:
 		e.RegStatus = weighted(rng, []choice[string]{{"cancelled", 60}, {"moved_out", 30}, {"revoked", 10}})
+		e.StatusOn = ptr(time.UnixMicro(ts).In(s.cal.zone).Format(time.DateOnly))
 	default:
 		e.AbnormalList = ptr(e.AbnormalList == nil || !*e.AbnormalList)
 	}
@@ -547,6 +568,12 @@ func (s *Simulator) newDoorVisit() {
 	case "store":
 		v.TargetID = s.stores[si].StoreID
 		v.Outcome = weighted(rng, []choice[string]{{"met", 80}, {"not_home", 14}, {"refused", 3}, {"moved", 3}})
+		if s.entityGone(s.stores[si]) {
+			// Its company was cancelled, revoked or moved away, and the
+			// shop with it. One still trading is a plant
+			// (PlantCancelledVisited).
+			v.Outcome = "moved"
+		}
 		if v.Outcome == "not_home" && (first || rng.IntN(2) == 0) {
 			rd.retry = append(rd.retry, si)
 		}

@@ -38,12 +38,19 @@ const (
 	// of whose inspections find them unreachable (无法联系). Subject: the
 	// address; Magnitude: the number of entities.
 	PlantShellCluster = "shell_cluster"
+	// PlantLaggingStreet: the street the district draws as its
+	// persistently slowest (slower handling, more cases going wrong), for
+	// the whole history: not a change in time but a standing difference
+	// from its peers, which only a comparison between places finds.
+	// Subject: the street's code; Magnitude: its log-factor on handling
+	// durations above the typical street's.
+	PlantLaggingStreet = "lagging_street"
 )
 
 // PlantKinds lists every kind of planted anomaly.
 func PlantKinds() []string {
 	return []string{PlantIncidentSpike, PlantOnTimeDrop, PlantSilentCommunity, PlantInstantClosures,
-		PlantRepeatBuilding, PlantVisitorOverload, PlantCancelledVisited, PlantShellCluster}
+		PlantRepeatBuilding, PlantVisitorOverload, PlantCancelledVisited, PlantShellCluster, PlantLaggingStreet}
 }
 
 // Plant is one planted anomaly, as the ledger of plants records it. It
@@ -88,7 +95,18 @@ func (s *Simulator) schedulePlants(from int64) {
 	// that long holds every kind; exponential gaps after that.
 	mean := plantDays * 24 * 3600e6 / s.cfg.Anomalies
 	for _, k := range PlantKinds() {
+		if k == PlantLaggingStreet {
+			continue
+		}
 		s.plants.next[k] = from + int64(s.plants.rng.Float64()*mean)
+	}
+	// The lagging street is in force from the first day: the ledger
+	// records it so that a comparison between places that finds it is
+	// judged right.
+	if len(s.district.streets) >= 2 {
+		st := s.district.streets[s.places.lagging]
+		s.plants.ledger = append(s.plants.ledger, &Plant{Kind: PlantLaggingStreet, Subject: st.Code, Area: st.Code,
+			From: time.UnixMicro(from).UTC(), To: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), Magnitude: s.places.streetSpeed[s.places.lagging]})
 	}
 }
 
@@ -105,7 +123,7 @@ func (s *Simulator) plantDue(now int64) {
 	s.plants.active = slices.DeleteFunc(s.plants.active, func(p *Plant) bool { return p.To.UnixMicro() <= now })
 	hour := time.UnixMicro(now).In(s.cal.zone).Hour()
 	for _, k := range PlantKinds() {
-		if s.plants.next[k] > now {
+		if k == PlantLaggingStreet || s.plants.next[k] > now {
 			continue
 		}
 		if officeWork[k] && (hour < 9 || hour >= 17) {
@@ -306,6 +324,7 @@ func (s *Simulator) cancelledVisited(p *Plant, now int64) bool {
 	e := s.entities[byUSCI[*st.USCI]]
 	e.RegStatus = "cancelled"
 	ts := s.stampFor(kMarketEntity, e.USCI)
+	e.StatusOn = ptr(time.UnixMicro(ts).In(s.cal.zone).Format(time.DateOnly))
 	e.UpdatedAt = micros(ts)
 	s.emit(kMarketEntity, e.USCI, e, ts, "")
 	g := s.district.grids[s.storeGrid[si]]

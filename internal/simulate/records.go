@@ -90,6 +90,7 @@ type marketEntity struct {
 	EntityType    string  `json:"entity_type"`
 	RegStatus     string  `json:"reg_status"`
 	EstablishedOn *string `json:"established_on"`
+	StatusOn      *string `json:"status_on"` // when it took a status other than active
 	IndustryCode  *string `json:"industry_code"`
 	GridCode      string  `json:"grid_code"`
 	RegAddress    *string `json:"reg_address"`

@@ -243,20 +243,23 @@ type Simulator struct {
 	households []*household
 	stores     []*store
 	entities   []*marketEntity
-	hhByGrid   [][]int // grid index → household indices
-	storeGrid  []int   // store index → grid index
-	entityGrid []int   // entity index → grid index
-	entByGrid  [][]int // grid index → entity indices
-	gridIndex  map[string]int
-	teams      []*team
-	members    []*member
-	picks      map[string]*memberPick // team type → who writes the next card
-	campaign   *campaign              // the door-knocking campaign running
-	plants     plants
-	recent     []string // recent valid grid event ids, a ring
-	pending    pendingQueue
-	pseq       uint64
-	places     places
+	// entityIndex is the index of each entity by credit code (rebuilt
+	// when entities were added).
+	entityIndex map[string]int
+	hhByGrid    [][]int // grid index → household indices
+	storeGrid   []int   // store index → grid index
+	entityGrid  []int   // entity index → grid index
+	entByGrid   [][]int // grid index → entity indices
+	gridIndex   map[string]int
+	teams       []*team
+	members     []*member
+	picks       map[string]*memberPick // team type → who writes the next card
+	campaign    *campaign              // the door-knocking campaign running
+	plants      plants
+	recent      []string // recent valid grid event ids, a ring
+	pending     pendingQueue
+	pseq        uint64
+	places      places
 }
 
 // New returns a simulator configured by cfg. Nothing is generated until Run
