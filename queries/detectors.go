@@ -26,6 +26,9 @@ type series struct {
 	level, area, parent string
 	points              []detect.Point
 	at                  map[int64]int // period start (Unix) → index
+	// own and theirs are the running sums of its counts and its peers'
+	// mean counts before each index (scale).
+	own, theirs []float64
 }
 
 // runDetectors runs q's detectors (detect: in its header) on the periods
@@ -109,38 +112,26 @@ func number(f float64) string {
 }
 
 // judge applies detector d in mode m to point i of s; all are every
-// series, for the peers (the same level under the same parent, or the
-// whole level for an area alone under its parent).
+// series, for the peers (peersOf). A count's cold start takes its peers'
+// mean count scaled to its size (scale).
 func judge(q *Query, d Detector, m Mode, s *series, i int, all []*series) detect.Finding {
 	vals := d.ParamsFor(m)
 	p := detect.Params{Z: vals["z"], Window: int(vals["window"]), MinCount: vals["min_count"], MinChange: vals["min_change"],
-		MinHistory: int(vals["min_history"]), MinDen: vals["min_den"], Points: vals["points"], Periods: int(vals["periods"]),
+		MinHistory: int(vals["min_history"]), MinDen: vals["min_den"], Points: vals["points"], Periods: int(vals["periods"]), Days: int(vals["days"]),
 		Higher: q.Direction == HigherIsBetter}
 	start := s.points[i].Start.Unix()
-	var peerNum, peerDen, peerSum float64
-	peers := 0
-	// The peers are the same level under the same parent; an area alone
-	// under its parent (a county's only street here) is compared with
-	// the whole level.
-	for _, sameParent := range []bool{true, false} {
-		for _, o := range all {
-			if o == s || o.level != s.level || (sameParent && o.parent != s.parent) {
-				continue
-			}
-			if j, ok := o.at[start]; ok {
-				peerNum += o.points[j].Num
-				peerDen += o.points[j].Den
-				peerSum += o.points[j].Num
-				peers++
-			}
-		}
-		if peers > 0 {
-			break
+	peers := peersOf(s, all)
+	var rates []detect.Rate
+	var peerSum float64
+	for _, o := range peers {
+		if j, ok := o.at[start]; ok {
+			rates = append(rates, detect.Rate{Num: o.points[j].Num, Den: o.points[j].Den})
+			peerSum += o.points[j].Num
 		}
 	}
 	peerMean := math.NaN()
-	if peers > 0 {
-		peerMean = peerSum / float64(peers)
+	if len(rates) > 0 {
+		peerMean = peerSum / float64(len(rates)) * scale(s, i, peers)
 	}
 	switch d.Rule {
 	case "poisson":
@@ -148,13 +139,61 @@ func judge(q *Query, d Detector, m Mode, s *series, i int, all []*series) detect
 	case "robust":
 		return detect.Robust(s.points, i, p)
 	case "funnel":
-		return detect.Funnel(s.points[i].Num, s.points[i].Den, peerNum, peerDen, p)
+		return detect.Funnel(s.points[i].Num, s.points[i].Den, rates, p)
 	case "drop":
 		return detect.Drop(s.points, i, p)
 	case "rising":
 		return detect.Rising(s.points, i, p)
 	}
 	return detect.Finding{}
+}
+
+// peersOf returns the peers of s among all: the same level under the same
+// parent, or, for an area alone under its parent (a county's only street
+// here), the whole level.
+func peersOf(s *series, all []*series) []*series {
+	var out []*series
+	for _, sameParent := range []bool{true, false} {
+		for _, o := range all {
+			if o != s && o.level == s.level && (!sameParent || o.parent == s.parent) {
+				out = append(out, o)
+			}
+		}
+		if len(out) > 0 {
+			break
+		}
+	}
+	return out
+}
+
+// scale is the size of s against its peers' mean over the periods before
+// i: what their mean count is scaled by to be s's baseline in a cold start
+// (a street twice its peers' size expects twice their count). 1 when
+// neither has counted anything yet. The sums are kept with s, computed
+// once.
+func scale(s *series, i int, peers []*series) float64 {
+	if s.own == nil {
+		s.own, s.theirs = make([]float64, len(s.points)+1), make([]float64, len(s.points)+1)
+		for j, pt := range s.points {
+			var sum float64
+			n := 0
+			for _, o := range peers {
+				if k, ok := o.at[pt.Start.Unix()]; ok {
+					sum += o.points[k].Num
+					n++
+				}
+			}
+			s.own[j+1], s.theirs[j+1] = s.own[j], s.theirs[j]
+			if n > 0 {
+				s.own[j+1] += pt.Num
+				s.theirs[j+1] += sum / float64(n)
+			}
+		}
+	}
+	if s.own[i] <= 0 || s.theirs[i] <= 0 {
+		return 1
+	}
+	return s.own[i] / s.theirs[i]
 }
 
 // historyStart is how far before first the detectors read: a year and a

@@ -199,7 +199,7 @@ type Detector struct {
 	// Severity of what it flags (warning by default).
 	Severity string
 	// Params per mode, as Params: z, window, min_count, min_change,
-	// min_history, min_den, points, periods.
+	// min_history, min_den, points, periods, days.
 	Params map[Mode]map[string]float64
 }
 
@@ -207,7 +207,7 @@ type Detector struct {
 // detectorParams the parameters they take.
 var (
 	DetectorRules  = []string{"poisson", "robust", "funnel", "drop", "rising"}
-	detectorParams = []string{"z", "window", "min_count", "min_change", "min_history", "min_den", "points", "periods"}
+	detectorParams = []string{"z", "window", "min_count", "min_change", "min_history", "min_den", "points", "periods", "days"}
 )
 
 // AnomalyRule is the anomaly rule name of a detector of indicator name:

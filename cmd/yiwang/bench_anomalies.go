@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,11 +14,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/yiwang-gov/yiwang/internal/bench"
+	"github.com/yiwang-gov/yiwang/internal/calendar"
 	"github.com/yiwang-gov/yiwang/internal/demo"
 	"github.com/yiwang-gov/yiwang/internal/simulate"
 	"github.com/yiwang-gov/yiwang/internal/store"
@@ -31,15 +34,15 @@ import (
 // plain z-score detector's on the same data, and their speed.
 func newBenchAnomalies() *cobra.Command {
 	var seed int64
-	var days, rounds int
+	var days, warmup, rounds int
 	var scale, rate float64
-	var dir, keep, reuse string
+	var dir, keep, reuse, flagsFile string
 	cmd := &cobra.Command{
 		Use:   "anomalies",
 		Short: "Load a simulated year with planted anomalies through the demo pipeline, then score the detectors and a plain z-score peer against the ledger, and time them",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out, progress := cmd.OutOrStdout(), cmd.ErrOrStderr()
-			h, err := historyFor(cmd.Context(), seed, days, scale, rate, dir, keep, reuse, progress)
+			h, err := historyFor(cmd.Context(), seed, days+warmup, scale, rate, dir, keep, reuse, progress)
 			if err != nil {
 				return err
 			}
@@ -57,20 +60,29 @@ func newBenchAnomalies() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := bench.JudgeAnomalies(cmd.Context(), st.DB(), cat, h.Plants, h.From, h.To, rounds, progress)
+			judgeFrom := h.To.AddDate(0, 0, -days)
+			if judgeFrom.Before(h.From) {
+				return fmt.Errorf("--days %d is longer than the history kept in %s", days, reuse)
+			}
+			r, err := bench.JudgeAnomalies(cmd.Context(), st.DB(), cat, h.Plants, h.From, judgeFrom, h.To, rounds, progress)
 			if err != nil {
 				return err
 			}
 			writeAnomalyReport(out, h.Seed, days, h.Loaded, r)
+			if flagsFile != "" {
+				return writeFlags(flagsFile, r)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().Int64Var(&seed, "seed", demoSeed, "seed of the district, its records and its planted anomalies")
-	cmd.Flags().IntVar(&days, "days", 365, "days of history")
+	cmd.Flags().IntVar(&days, "days", 365, "days of history judged")
+	cmd.Flags().IntVar(&warmup, "warmup", 91, "days of history before them, where baselines form (a drop is judged against the three months before; not judged)")
 	cmd.Flags().Float64Var(&scale, "scale", 0.05, "scale of the district's ledgers (the demo's)")
 	cmd.Flags().Float64Var(&rate, "rate", 0.05, "new records per second at the weekday daytime peak (the demo's)")
 	cmd.Flags().IntVar(&rounds, "rounds", 3, "scheduled rounds timed after the history; the median is reported")
 	cmd.Flags().StringVar(&dir, "dir", os.TempDir(), "where the run's broker log, databases and drop folders live (removed afterwards)")
+	cmd.Flags().StringVar(&flagsFile, "flags", "", "write every flag, its values and whether it is a plant's to this CSV file")
 	cmd.Flags().StringVar(&keep, "keep", "", "keep the loaded history (database and ledger of plants) in this directory, for --reuse")
 	cmd.Flags().StringVar(&reuse, "reuse", "", "judge a copy of the history kept by --keep in this directory instead of loading one")
 	return cmd
@@ -111,31 +123,59 @@ func historyFor(ctx context.Context, seed int64, days int, scale, rate float64, 
 		}
 		return h, nil
 	}
+	load := work
 	if keep != "" {
 		if err := os.MkdirAll(keep, 0o755); err != nil {
+			h.cleanup()
 			return nil, err
 		}
-		h.cleanup()
-		work, h.cleanup = keep, func() {}
+		load = keep
 	}
 	now := time.Now().UTC().Truncate(time.Hour)
 	span := time.Duration(days) * 24 * time.Hour
 	sim := simulate.New(simulate.Config{Seed: seed, Scale: scale, Token: "bench", Now: func() time.Time { return now },
 		History: span, HistoryRate: rate, Anomalies: 1})
 	begun := time.Now()
-	if err := loadHistory(ctx, sim, work, progress); err != nil {
+	if err := loadHistory(ctx, sim, load, progress); err != nil {
 		h.cleanup()
 		return nil, err
 	}
 	h.Seed, h.From, h.To, h.Plants, h.Loaded = seed, now.Add(-span), now, sim.Plants(), time.Since(begun)
-	h.db = filepath.Join(work, "data", "yiwang.duckdb")
-	if keep != "" {
+	h.db = filepath.Join(load, "data", "yiwang.duckdb")
+	if keep != "" { // the kept history stays as loaded: a copy is judged
 		raw, _ := json.Marshal(h)
 		if err := os.WriteFile(filepath.Join(keep, "history.json"), raw, 0o644); err != nil {
+			h.cleanup()
 			return nil, err
 		}
+		judged := filepath.Join(work, "yiwang.duckdb")
+		if err := copyFile(h.db, judged); err != nil {
+			h.cleanup()
+			return nil, err
+		}
+		h.db = judged
 	}
 	return h, nil
+}
+
+// writeFlags writes the judged flags as CSV.
+func writeFlags(path string, r *bench.AnomalyReport) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	_ = w.Write([]string{"rule", "subject", "period_start", "observed", "expected", "plant"})
+	for _, fl := range r.Flags {
+		_ = w.Write([]string{fl.Rule, fl.Subject, fl.Start.In(calendar.Zone).Format(time.DateTime),
+			strconv.FormatFloat(fl.Observed, 'g', 6, 64), strconv.FormatFloat(fl.Expected, 'g', 6, 64), strconv.FormatBool(fl.Right)})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func copyFile(from, to string) error {
@@ -284,8 +324,8 @@ func countRows(server, token, table string) (int, error) {
 }
 
 func writeAnomalyReport(w io.Writer, seed int64, days int, loaded time.Duration, r *bench.AnomalyReport) {
-	fmt.Fprintf(w, "yiwang bench anomalies: seed %d, %d days to %s (loaded in %v), %d planted anomalies judged\n",
-		seed, days, r.To.Format(time.DateOnly), loaded.Round(time.Second), r.Plants)
+	fmt.Fprintf(w, "yiwang bench anomalies: seed %d, %d days judged, %s to %s, after a warm-up (loaded in %v); %d planted anomalies judged\n",
+		seed, days, r.From.In(calendar.Zone).Format(time.DateOnly), r.To.In(calendar.Zone).Format(time.DateOnly), loaded.Round(time.Second), r.Plants)
 	fmt.Fprintf(w, "\n  %-34s %6s %6s %9s %7s %6s %7s\n", "detector", "flags", "right", "precision", "plants", "found", "recall")
 	for _, s := range r.Detectors {
 		fmt.Fprintf(w, "  %-34s %6d %6d %9.2f %7d %6d %7.2f\n", s.Name, s.Flags, s.Right, s.Precision(), s.Plants, s.Found, s.Recall())

@@ -16,11 +16,12 @@ import (
 )
 
 // Planted maps each kind of planted anomaly to the detectors meant to find
-// it: a rule query's name, or "<indicator>.<detector>".
+// it (their recall is judged on it): a rule query's name, or
+// "<indicator>.<detector>".
 var Planted = map[string][]string{
 	simulate.PlantIncidentSpike:    {"police_incidents_daily.poisson", "police_incidents_daily.robust"},
-	simulate.PlantOnTimeDrop:       {"event_ontime_closure_rate.funnel", "event_ontime_closure_rate.drop"},
-	simulate.PlantLaggingStreet:    {"event_ontime_closure_rate.funnel"},
+	simulate.PlantOnTimeDrop:       {"event_ontime_closure_rate.drop"},
+	simulate.PlantLaggingPlace:     {"event_ontime_closure_rate.funnel"},
 	simulate.PlantSilentCommunity:  {"silent_community"},
 	simulate.PlantInstantClosures:  {"instant_closures"},
 	simulate.PlantRepeatBuilding:   {"repeat_building"},
@@ -29,16 +30,29 @@ var Planted = map[string][]string{
 	simulate.PlantShellCluster:     {"shell_cluster"},
 }
 
+// Explains maps a detector to the kinds of plant besides those it is meant
+// to find whose effects its flags rightly point at: the funnel compares
+// places in a period, and a street whose cases were made late for a month
+// is worse than its peers that month too, though finding changes in time
+// is the drop detector's work.
+var Explains = map[string][]string{
+	"event_ontime_closure_rate.funnel": {simulate.PlantOnTimeDrop},
+}
+
 // areaKinds are the kinds whose subject is an area: a flag of an area in
 // the plant's, or holding it (a spiking community's street), is the
 // plant's too.
 var areaKinds = map[string]bool{simulate.PlantIncidentSpike: true, simulate.PlantOnTimeDrop: true,
-	simulate.PlantLaggingStreet: true, simulate.PlantSilentCommunity: true}
+	simulate.PlantLaggingPlace: true, simulate.PlantSilentCommunity: true}
 
 // Flag is one flagged subject and period.
 type Flag struct {
 	Rule, Subject string
 	Start, End    time.Time
+	Observed      float64
+	Expected      float64
+	// Right is set by ScoreFlags: the flag is a plant's.
+	Right bool
 }
 
 // matches reports whether flag f, of a detector meant for pl's kind, is pl.
@@ -48,14 +62,16 @@ func matches(pl simulate.Plant, f Flag) bool {
 	return where && f.Start.Before(pl.To.Add(time.Minute)) && f.End.After(pl.From)
 }
 
-// Judged returns the plants of the ledger that a history ending at to can
-// be judged on: those begun at least two days before it (one just begun has
-// made too little to find) and, for a cancelled store visited, those whose
-// visit happened.
-func Judged(plants []simulate.Plant, to time.Time) []simulate.Plant {
+// Judged returns the plants of the ledger that the judged span [from, to)
+// of a history can be judged on: those begun in it at least two days before
+// its end (one just begun has made too little to find), those in force
+// all along (a lagging place), and, for a cancelled store visited, those
+// whose visit happened.
+func Judged(plants []simulate.Plant, from, to time.Time) []simulate.Plant {
 	var out []simulate.Plant
 	for _, pl := range plants {
-		if to.Sub(pl.From) < 2*24*time.Hour || pl.Kind == simulate.PlantCancelledVisited && len(pl.Records) < 2 {
+		standing := pl.Kind == simulate.PlantLaggingPlace
+		if !standing && pl.From.Before(from) || to.Sub(pl.From) < 2*24*time.Hour || pl.Kind == simulate.PlantCancelledVisited && len(pl.Records) < 2 {
 			continue
 		}
 		out = append(out, pl)
@@ -89,16 +105,20 @@ func (s Score) Recall() float64 {
 	return float64(s.Found) / float64(s.Plants)
 }
 
-// Score judges flags of the detectors in Planted against plants: per
-// detector, its flags' precision and its recall of the plants of the kinds
-// it is meant for; per kind, the recall of any of its detectors and the
-// precision of their flags.
+// ScoreFlags judges flags of the detectors in Planted against plants: per
+// detector, its flags' precision (a flag is right when it is a plant of a
+// kind the detector finds or Explains) and its recall of the plants of the
+// kinds it is meant for; per kind, the recall of any of its detectors and
+// the precision of their flags.
 func ScoreFlags(plants []simulate.Plant, flags []Flag) (detectors, kinds []Score) {
-	meant := map[string][]string{} // detector → kinds
+	meant := map[string][]string{} // detector → kinds whose plants are right
 	for k, rules := range Planted {
 		for _, r := range rules {
 			meant[r] = append(meant[r], k)
 		}
+	}
+	for r, ks := range Explains {
+		meant[r] = append(meant[r], ks...)
 	}
 	byRule := map[string]*Score{}
 	for r := range meant {
@@ -110,6 +130,11 @@ func ScoreFlags(plants []simulate.Plant, flags []Flag) (detectors, kinds []Score
 	}
 	found := map[string]map[int]bool{} // detector → plants found
 	right := make([]bool, len(flags))
+	defer func() {
+		for i := range flags {
+			flags[i].Right = right[i]
+		}
+	}()
 	for i, f := range flags {
 		s, ok := byRule[f.Rule]
 		if !ok {
@@ -166,7 +191,7 @@ func ScoreFlags(plants []simulate.Plant, flags []Flag) (detectors, kinds []Score
 
 // ReadFlags returns every anomaly the detectors recorded, open or not.
 func ReadFlags(ctx context.Context, db *sql.DB) ([]Flag, error) {
-	rows, err := db.QueryContext(ctx, `SELECT rule, subject, period_start, period_end FROM anomalies ORDER BY rule, subject, period_start`)
+	rows, err := db.QueryContext(ctx, `SELECT rule, subject, period_start, period_end, coalesce(observed, 'NaN'), coalesce(expected, 'NaN') FROM anomalies ORDER BY rule, subject, period_start`)
 	if err != nil {
 		return nil, fmt.Errorf("read the anomalies: %w", err)
 	}
@@ -174,7 +199,7 @@ func ReadFlags(ctx context.Context, db *sql.DB) ([]Flag, error) {
 	var out []Flag
 	for rows.Next() {
 		var f Flag
-		if err := rows.Scan(&f.Rule, &f.Subject, &f.Start, &f.End); err != nil {
+		if err := rows.Scan(&f.Rule, &f.Subject, &f.Start, &f.End, &f.Observed, &f.Expected); err != nil {
 			return nil, err
 		}
 		out = append(out, f)
@@ -202,9 +227,13 @@ func peerSeriesList() []peerSeries {
 	return []peerSeries{
 		{name: "police incidents per community", kinds: []string{simulate.PlantIncidentSpike},
 			sql: `SELECT substr(grid_code, 1, 12), ` + d("received_at") + `, count(*), 0 FROM police_incidents WHERE received_at >= $1 AND received_at < $2 GROUP BY ALL`},
-		{name: "on-time share of events due, per street", kinds: []string{simulate.PlantOnTimeDrop, simulate.PlantLaggingStreet}, rate: true,
+		{name: "on-time share of events due, per street", kinds: []string{simulate.PlantOnTimeDrop}, rate: true,
 			sql: `SELECT substr(grid_code, 1, 9), ` + d("deadline_at") + `, count(*) FILTER (WHERE closed_at <= deadline_at), count(*) FROM grid_events
 WHERE deadline_at >= $1 AND deadline_at < $2 AND status NOT IN ('rejected', 'merged') GROUP BY ALL`},
+		{name: "on-time share of events due, per street and community", kinds: []string{simulate.PlantLaggingPlace}, rate: true,
+			sql: `SELECT place, ` + d("deadline_at") + `, count(*) FILTER (WHERE closed_at <= deadline_at), count(*)
+FROM (SELECT unnest([substr(grid_code, 1, 9), substr(grid_code, 1, 12)]) AS place, deadline_at, closed_at FROM grid_events
+      WHERE deadline_at >= $1 AND deadline_at < $2 AND status NOT IN ('rejected', 'merged')) GROUP BY ALL`},
 		{name: "events and visits per community", kinds: []string{simulate.PlantSilentCommunity},
 			sql: `SELECT c, t, count(*), 0 FROM (SELECT substr(grid_code, 1, 12) AS c, ` + d("reported_at") + ` AS t FROM grid_events WHERE reported_at >= $1 AND reported_at < $2
 UNION ALL SELECT substr(grid_code, 1, 12), ` + d("visited_at") + ` FROM door_visits WHERE visited_at >= $1 AND visited_at < $2) GROUP BY ALL`},
@@ -225,14 +254,15 @@ WHERE i.result = 'unreachable' AND e.reg_address IS NOT NULL AND i.inspected_at 
 
 // PeerScores runs the peer detector (detect.ZScore: the trailing 14 days'
 // mean and standard deviation, |z| > 3, no calendar) on the daily series of
-// each kind's subjects in [from, to) and scores its flags against plants,
-// per kind.
-func PeerScores(ctx context.Context, db *sql.DB, plants []simulate.Plant, from, to time.Time) ([]Score, error) {
-	first := time.Date(from.In(calendar.Zone).Year(), from.In(calendar.Zone).Month(), from.In(calendar.Zone).Day(), 0, 0, 0, 0, time.UTC)
+// each kind's subjects from start to to, and scores its flags of the days
+// from from on against plants, per kind.
+func PeerScores(ctx context.Context, db *sql.DB, plants []simulate.Plant, start, from, to time.Time) ([]Score, error) {
+	local := start.In(calendar.Zone)
+	first := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
 	days := int(to.Sub(first).Hours()/24) + 1
 	var out []Score
 	for _, ps := range peerSeriesList() {
-		rows, err := db.QueryContext(ctx, ps.sql+` ORDER BY 1, 2`, from, to)
+		rows, err := db.QueryContext(ctx, ps.sql+` ORDER BY 1, 2`, start, to)
 		if err != nil {
 			return nil, fmt.Errorf("peer series %s: %w", ps.name, err)
 		}
@@ -250,12 +280,12 @@ func PeerScores(ctx context.Context, db *sql.DB, plants []simulate.Plant, from, 
 		var flags, right int
 		judge := func(subject string, s []detect.Point) {
 			for i := range s {
-				if !detect.ZScore(s, i).Flag {
-					continue
+				begin := s[i].Start.Add(-8 * time.Hour) // the day's start in Asia/Shanghai
+				if begin.Before(from) || !detect.ZScore(s, i).Flag {
+					continue // in the warm-up, or not flagged
 				}
 				flags++
-				start := s[i].Start.Add(-8 * time.Hour) // the day's start in Asia/Shanghai
-				f := Flag{Subject: subject, Start: start, End: start.Add(24 * time.Hour)}
+				f := Flag{Subject: subject, Start: begin, End: begin.Add(24 * time.Hour)}
 				hit := false
 				for j, pl := range mine {
 					if matches(pl, f) {
@@ -330,6 +360,7 @@ type AnomalyReport struct {
 	Plants    int // judged
 	Detectors []Score
 	Kinds     []Score
+	Flags     []Flag // every flag of the detectors, judged
 	Peer      []Score
 	// Unplanted are the detectors no kind of plant is meant for: their
 	// flags, which the ledger cannot judge.
@@ -341,24 +372,25 @@ type AnomalyReport struct {
 	Rounds               []time.Duration
 }
 
-// JudgeAnomalies runs, on db holding a simulated history from from to to
+// JudgeAnomalies runs, on db holding a simulated history from start to to
 // (the simulator's clock), the rules and the indicators' detectors over
-// the whole history, scores what they flag and what the peer flags on the
-// same data against plants, and times the detectors and scheduled rounds.
-func JudgeAnomalies(ctx context.Context, db *sql.DB, cat *queries.Catalog, plants []simulate.Plant, from, to time.Time, rounds int, progress io.Writer) (*AnomalyReport, error) {
+// the whole history, scores what they flag from from on (the time before
+// is a warm-up, where baselines form) and what the peer flags on the same
+// data against plants, and times the detectors and scheduled rounds.
+func JudgeAnomalies(ctx context.Context, db *sql.DB, cat *queries.Catalog, plants []simulate.Plant, start, from, to time.Time, rounds int, progress io.Writer) (*AnomalyReport, error) {
 	r := &AnomalyReport{From: from, To: to, Unplanted: map[string]int{}}
-	judged := Judged(plants, to)
+	judged := Judged(plants, from, to)
 	r.Plants = len(judged)
 	for _, q := range cat.Queries() {
 		if q.Kind != queries.KindRule && len(q.Detect) == 0 {
 			continue
 		}
-		start := time.Now()
-		res, err := queries.Run(ctx, db, q, from, to, "bench", to)
+		began := time.Now()
+		res, err := queries.Run(ctx, db, q, start, to, "bench", to)
 		if err != nil {
 			return nil, err
 		}
-		took := time.Since(start)
+		took := time.Since(began)
 		if q.Kind == queries.KindRule {
 			r.Rules += took
 			fmt.Fprintf(progress, "  rule %-28s %3d periods in %v: %d flagged\n", q.Name, res.Periods, took.Round(time.Millisecond), res.Anomalies.Opened)
@@ -367,35 +399,42 @@ func JudgeAnomalies(ctx context.Context, db *sql.DB, cat *queries.Catalog, plant
 		r.Cells += took
 		// The detectors alone, on the cells now stored (their flags are
 		// unchanged the second time).
-		start = time.Now()
-		if _, err := queries.Detect(ctx, db, q, from, to, "bench", to); err != nil {
+		began = time.Now()
+		if _, err := queries.Detect(ctx, db, q, start, to, "bench", to); err != nil {
 			return nil, err
 		}
-		took = time.Since(start)
+		took = time.Since(began)
 		r.Detect += took
 		fmt.Fprintf(progress, "  detectors of %-20s %3d periods in %v: %d flagged\n", q.Name, res.Periods, took.Round(time.Millisecond), res.Anomalies.Opened)
 	}
-	flags, err := ReadFlags(ctx, db)
+	all, err := ReadFlags(ctx, db)
 	if err != nil {
 		return nil, err
 	}
+	var flags []Flag
+	for _, f := range all {
+		if !f.Start.Before(from) {
+			flags = append(flags, f)
+		}
+	}
 	r.Detectors, r.Kinds = ScoreFlags(judged, flags)
+	r.Flags = flags
 	for _, f := range flags {
 		if _, ok := meantFor(f.Rule); !ok {
 			r.Unplanted[f.Rule]++
 		}
 	}
-	if r.Peer, err = PeerScores(ctx, db, judged, from, to); err != nil {
+	if r.Peer, err = PeerScores(ctx, db, judged, start, from, to); err != nil {
 		return nil, err
 	}
 	for i := range rounds {
-		start := time.Now()
+		began := time.Now()
 		for _, q := range cat.Queries() {
 			if _, err := queries.Run(ctx, db, q, queries.RoundFrom(q, to), to, fmt.Sprintf("round-%d", i), to); err != nil {
 				return nil, err
 			}
 		}
-		r.Rounds = append(r.Rounds, time.Since(start))
+		r.Rounds = append(r.Rounds, time.Since(began))
 	}
 	return r, nil
 }

@@ -5,15 +5,17 @@
 // indicator cells and records what they flag as anomalies.
 //
 // The detectors:
-//   - Poisson (counts): z = (n − base)/√base against the mean of the
-//     trailing like periods: working days with working days (make-up
+//   - Poisson (counts): the exact chance of at least n against the mean of
+//     the trailing like periods, as a normal score (TailScore), with their
+//     own dispersion φ ≥ 1 allowed for (quasi-Poisson): working days with working days (make-up
 //     working days count as working days), days off with days off, and a
 //     day of the Spring Festival holiday with the same day of last year's.
 //   - Robust (counts): (n − median)/(1.4826 × MAD) over the same like
 //     periods, which one earlier outlier does not move.
 //   - Funnel (rates): the Wilson interval of a cell at z against the mean
 //     of its peers (the same level under the same parent), with a minimum
-//     denominator (DOMAIN.md §9).
+//     denominator (DOMAIN.md §9), allowing for the spread between places
+//     beyond chance (overdispersion).
 //   - Drop (rates): more than N points below the mean of the three periods
 //     before.
 //   - Rising (backlogs): up in each of the last N periods.
@@ -70,6 +72,13 @@ type Params struct {
 	MinDen     float64 // Funnel: the least denominator (default 20)
 	Points     float64 // Drop: percentage points (default 10)
 	Periods    int     // Rising: periods in a row (default 3)
+	// Days is how many periods up to the judged one Poisson and Robust
+	// judge together (default 1): a spike of a few days stands out in
+	// their sum where one day of it may not, and an ordinary one-off bad
+	// day does not (EARS C3 sums its last three days the same way). The
+	// judged period itself must still pass MinCount and MinChange, so a
+	// day back to normal is not flagged for the one before it.
+	Days int
 	// Higher is true when a higher rate is better (Funnel and Drop flag
 	// the low side then; otherwise the high side).
 	Higher bool
@@ -103,6 +112,19 @@ func like(s []Point, i, window int) []float64 {
 	return out
 }
 
+// variance is the sample variance of v.
+func variance(v []float64) float64 {
+	if len(v) < 2 {
+		return 0
+	}
+	m := mean(v)
+	var ss float64
+	for _, x := range v {
+		ss += (x - m) * (x - m)
+	}
+	return ss / float64(len(v)-1)
+}
+
 func mean(v []float64) float64 {
 	var sum float64
 	for _, x := range v {
@@ -121,8 +143,9 @@ func Poisson(s []Point, i int, p Params, peer float64) Finding {
 	f := Finding{Observed: n}
 	base := like(s, i, window)
 	minCount := orDefault(p.MinCount, 5)
+	own := len(base) >= max(p.MinHistory, 1)
 	switch {
-	case len(base) >= max(p.MinHistory, 1):
+	case own:
 		f.Expected = mean(base)
 		f.Baseline = fmt.Sprintf("the mean of its %d previous %s periods", len(base), className(s[i].Class))
 	case !math.IsNaN(peer):
@@ -133,9 +156,76 @@ func Poisson(s []Point, i int, p Params, peer float64) Finding {
 		return f
 	}
 	b := math.Max(f.Expected, 0.5) // a rare count's base is at least half an event
-	f.Score = (n - f.Expected) / math.Sqrt(b)
+	// Quasi-Poisson (as the Farrington outbreak detector): counts that
+	// vary more than a Poisson's between like periods are judged by their
+	// own variance, φ·base, as a negative binomial.
+	phi := 1.0
+	if len(base) >= 7 {
+		phi = max(1, variance(base)/b)
+		f.Baseline += fmt.Sprintf(", dispersion %.2g", phi)
+	}
+	sum, sumBase := n, b
+	if days := orDefault(p.Days, 1); days > 1 && own {
+		for j := i - 1; j > i-days && j >= 0; j-- {
+			prev := like(s, j, window)
+			if len(prev) < max(p.MinHistory, 1) {
+				break
+			}
+			sum += s[j].Num
+			sumBase += math.Max(mean(prev), 0.5)
+		}
+		f.Baseline += fmt.Sprintf("; %g in the %d days to it against %.1f", sum, days, sumBase)
+	}
+	f.Score = TailScore(sum, sumBase, phi)
 	f.Flag = f.Score > p.z() && n >= minCount && n-f.Expected >= p.MinChange
 	return f
+}
+
+// TailScore is the chance of a count of at least n where mean counts are
+// expected, with variance phi × mean (phi 1: Poisson; above: negative
+// binomial), as a normal score: 4 is as rare as a normal variable 4
+// standard deviations above its mean (p ≈ 3e-5). The exact tail, not the
+// normal approximation (n − mean)/√mean, which calls a small count's
+// ordinary bad day (5 where 0.7 are usual: p ≈ 8e-4, the approximation
+// says 5.1) as rare as a real spike. Below the mean the score is the
+// plain z.
+func TailScore(n, mean, phi float64) float64 {
+	if n <= mean {
+		return (n - mean) / math.Sqrt(phi*mean)
+	}
+	k := math.Ceil(n)
+	// log pmf at k, then the upper tail summed from k up.
+	var logPMF func(k float64) float64
+	if phi <= 1+1e-9 {
+		logPMF = func(k float64) float64 {
+			lg, _ := math.Lgamma(k + 1)
+			return k*math.Log(mean) - mean - lg
+		}
+	} else {
+		r := mean / (phi - 1) // NB(r, q): mean r(1−q)/q = mean, variance mean/q = phi·mean
+		q := 1 / phi
+		lgr, _ := math.Lgamma(r)
+		logPMF = func(k float64) float64 {
+			a, _ := math.Lgamma(k + r)
+			c, _ := math.Lgamma(k + 1)
+			return a - lgr - c + r*math.Log(q) + k*math.Log(1-q)
+		}
+	}
+	var tail float64
+	for j := k; j < k+10000; j++ {
+		t := math.Exp(logPMF(j))
+		tail += t
+		if t < tail*1e-12 {
+			break
+		}
+	}
+	if tail <= 0 {
+		return 40 // beyond float64's reach: as rare as it gets
+	}
+	if tail >= 0.5 {
+		return 0
+	}
+	return math.Sqrt2 * math.Erfcinv(2*tail)
 }
 
 // Robust judges the count of point i against the median and MAD of its
@@ -159,9 +249,23 @@ func Robust(s []Point, i int, p Params) Finding {
 	// least a Poisson count's.
 	spread := math.Max(mad, math.Sqrt(math.Max(med, 1)))
 	f.Expected = med
-	f.Score = (n - med) / spread
-	minCount := orDefault(p.MinCount, 5)
 	f.Baseline = fmt.Sprintf("the median %.1f (MAD %.1f) of its %d previous %s periods", med, mad, len(base), className(s[i].Class))
+	// Over Days periods: their mean excess over their own medians, against
+	// the spread of a mean of that many.
+	excess, k := n-med, 1.0
+	if days := orDefault(p.Days, 1); days > 1 {
+		for j := i - 1; j > i-days && j >= 0; j-- {
+			prev := like(s, j, window)
+			if len(prev) < max(p.MinHistory, 7) {
+				break
+			}
+			excess += s[j].Num - median(prev)
+			k++
+		}
+		f.Baseline += fmt.Sprintf("; over the %g days to it, %.1f a day above", k, excess/k)
+	}
+	f.Score = excess / k / (spread / math.Sqrt(k))
+	minCount := orDefault(p.MinCount, 5)
 	f.Flag = f.Score > p.z() && n >= minCount && n-med >= p.MinChange
 	return f
 }
@@ -189,30 +293,114 @@ func Wilson(k, n, z float64) (lo, hi float64) {
 	return mid - half, mid + half
 }
 
-// Funnel judges a rate num/den against its peers' mean rate (the peers'
-// numerators over their denominators, the cell itself not among them):
-// flagged when the Wilson interval at Z lies wholly on the worse side of
-// it (below for Higher, above otherwise) and den is at least MinDen.
-func Funnel(num, den, peerNum, peerDen float64, p Params) Finding {
+// Rate is a cell's numerator and denominator.
+type Rate struct{ Num, Den float64 }
+
+// Funnel judges a rate num/den against its peers' rates (the same level
+// under the same parent, the cell itself not among them): flagged when the
+// Wilson interval at Z lies wholly on the worse side of the peers' mean
+// rate (below for Higher, above otherwise), den is at least MinDen, and
+// the cell stays past Z once the places' own spread is allowed for.
+//
+// That spread is the funnel plot's overdispersion (Spiegelhalter 2005,
+// "Funnel plots for comparing institutional performance", §5.2): places
+// differ by more than chance — streets are not alike — and with hundreds
+// of cases a month the Wilson interval alone flags every ordinary
+// difference. τ², the variance between places beyond chance, is estimated
+// from the cell and its peers with their z-scores winsorised at the 10th
+// and 90th percentiles (one outlier does not widen it), by the additive
+// random-effects formula; the cell is flagged only if (y − θ)/√(s² + τ²)
+// is past Z too.
+func Funnel(num, den float64, peers []Rate, p Params) Finding {
 	minDen := orDefault(p.MinDen, 20)
 	f := Finding{Observed: 100 * num / den}
+	var peerNum, peerDen float64
+	for _, r := range peers {
+		peerNum += r.Num
+		peerDen += r.Den
+	}
 	if den < minDen || peerDen <= 0 {
 		f.Baseline = "too few cases or no peers"
 		return f
 	}
-	peer := peerNum / peerDen
-	f.Expected = 100 * peer
-	lo, hi := Wilson(num, den, p.z())
-	f.Baseline = fmt.Sprintf("its peers' rate %.1f%% (%g of %g); its %.3g-sigma interval %.1f–%.1f%%", 100*peer, peerNum, peerDen, p.z(), 100*lo, 100*hi)
+	z := p.z()
+	theta := peerNum / peerDen
+	f.Expected = 100 * theta
+	lo, hi := Wilson(num, den, z)
+	tau := math.Sqrt(Overdispersion(append(slices.Clone(peers), Rate{num, den}), minDen))
+	f.Baseline = fmt.Sprintf("its %d peers' rate %.1f%% (%g of %g), spread between places %.1f points; its %.3g-sigma interval %.1f–%.1f%%",
+		len(peers), 100*theta, peerNum, peerDen, 100*tau, z, 100*lo, 100*hi)
 	if p.Higher {
-		f.Score = 100 * (peer - hi)
-		f.Flag = hi < peer
+		f.Score = 100 * (theta - hi)
+		f.Flag = hi < theta
 	} else {
-		f.Score = 100 * (lo - peer)
-		f.Flag = lo > peer
+		f.Score = 100 * (lo - theta)
+		f.Flag = lo > theta
 	}
-	f.Flag = f.Flag && math.Abs(f.Observed-f.Expected) >= p.MinChange
+	sd := math.Sqrt(theta*(1-theta)/den + tau*tau)
+	worse := (num/den - theta) / sd
+	if p.Higher {
+		worse = -worse
+	}
+	f.Flag = f.Flag && worse > z && math.Abs(f.Observed-f.Expected) >= p.MinChange
 	return f
+}
+
+// Overdispersion returns τ², the variance of the true rates of places
+// beyond what chance gives (0 when chance explains their spread), from
+// rates (those with at least minDen cases): Spiegelhalter's additive
+// random-effects estimate with z-scores winsorised at the 10th and 90th
+// percentiles.
+func Overdispersion(rates []Rate, minDen float64) float64 {
+	var num, den float64
+	var use []Rate
+	for _, r := range rates {
+		if r.Den >= minDen {
+			use = append(use, r)
+			num += r.Num
+			den += r.Den
+		}
+	}
+	k := len(use)
+	if k < 3 || den <= 0 {
+		return 0
+	}
+	theta := num / den
+	if theta <= 0 || theta >= 1 {
+		return 0
+	}
+	zs := make([]float64, k)
+	var sw, sw2 float64
+	for i, r := range use {
+		s2 := theta * (1 - theta) / r.Den
+		zs[i] = (r.Num/r.Den - theta) / math.Sqrt(s2)
+		w := 1 / s2
+		sw += w
+		sw2 += w * w
+	}
+	sorted := slices.Clone(zs)
+	slices.Sort(sorted)
+	lo, hi := quantile(sorted, 0.1), quantile(sorted, 0.9)
+	var phi float64
+	for _, z := range zs {
+		z = min(max(z, lo), hi)
+		phi += z * z
+	}
+	phi /= float64(k)
+	if float64(k)*phi <= float64(k-1) {
+		return 0
+	}
+	return (float64(k)*phi - float64(k-1)) / (sw - sw2/sw)
+}
+
+// quantile is the q-quantile of sorted values, interpolated.
+func quantile(sorted []float64, q float64) float64 {
+	pos := q * float64(len(sorted)-1)
+	i := int(pos)
+	if i+1 >= len(sorted) {
+		return sorted[len(sorted)-1]
+	}
+	return sorted[i] + (pos-float64(i))*(sorted[i+1]-sorted[i])
 }
 
 // Drop judges the rate of point i (100 × Num/Den) against the mean rate

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,16 +105,18 @@ func TestDetectors(t *testing.T) {
 	}
 
 	// Poisson, a working day in March 2025: 14 against the 28 working
-	// days before (4 each): z = (14 − 4)/√4 = 5.
+	// days before (4 each): P(N ≥ 14 | 4) = 7.6328e-5, the normal score
+	// 3.7867 (the normal approximation would say (14 − 4)/√4 = 5).
 	s := daily(cl, "2025-01-01", "2025-03-20", with(usual, map[string]float64{"2025-03-19": 14}))
-	check("poisson: 14 on a working day against working days", Poisson(s, index(s, "2025-03-19"), Params{}, math.NaN()), want{true, 4, 5})
-	// The same 14 on a Saturday is judged against days off: (14 − 1)/1.
+	check("poisson: 14 on a working day against working days", Poisson(s, index(s, "2025-03-19"), Params{}, math.NaN()), want{true, 4, 3.7867})
+	// The same 14 on a Saturday is judged against days off (1 each):
+	// P(N ≥ 14 | 1) = 4.5198e-12, score 6.8210.
 	s = daily(cl, "2025-01-01", "2025-03-20", with(usual, map[string]float64{"2025-03-15": 14}))
-	check("poisson: 14 on a Saturday against days off", Poisson(s, index(s, "2025-03-15"), Params{}, math.NaN()), want{true, 1, 13})
+	check("poisson: 14 on a Saturday against days off", Poisson(s, index(s, "2025-03-15"), Params{}, math.NaN()), want{true, 1, 6.8210})
 	// A Saturday's ordinary 1 is no drop, and a Saturday of 4 (a working
-	// day's count) against days off: (4 − 1)/1 = 3, not past 3, and under
-	// the minimum count of 5.
-	check("poisson: 4 on a Saturday", Poisson(daily(cl, "2025-01-01", "2025-03-15", with(usual, map[string]float64{"2025-03-15": 4})), index(s, "2025-03-15"), Params{}, math.NaN()), want{false, 1, 3})
+	// day's count) against days off: P(N ≥ 4 | 1) = 0.018988, score
+	// 2.0751, not past 3, and under the minimum count of 5.
+	check("poisson: 4 on a Saturday", Poisson(daily(cl, "2025-01-01", "2025-03-15", with(usual, map[string]float64{"2025-03-15": 4})), index(s, "2025-03-15"), Params{}, math.NaN()), want{false, 1, 2.0751})
 
 	// Make-up working day: Sunday 26 January 2025 was a working day (调休
 	// for the Spring Festival). Its 4 is a working day's, no spike; a
@@ -130,7 +133,7 @@ func TestDetectors(t *testing.T) {
 
 	// Spring Festival 2025 (28 January – 4 February) against 2024's (10–17
 	// February): day 3 of each. 2 against last year's 2 is no change; 12
-	// is (12 − 2)/√2.
+	// has P(N ≥ 12 | 2) = 1.3646e-6, score 4.6902.
 	s = daily(cl, "2024-01-01", "2025-02-10", usual)
 	i = index(s, "2025-01-30")
 	if s[i].Class != "festival:3" || s[index(s, "2024-02-12")].Class != "festival:3" {
@@ -138,7 +141,7 @@ func TestDetectors(t *testing.T) {
 	}
 	check("poisson: Spring Festival day 3, ordinary", Poisson(s, i, Params{}, math.NaN()), want{false, 2, 0})
 	s[i].Num = 12
-	check("poisson: Spring Festival day 3, 12", Poisson(s, i, Params{}, math.NaN()), want{true, 2, 10 / math.Sqrt(2)})
+	check("poisson: Spring Festival day 3, 12", Poisson(s, i, Params{}, math.NaN()), want{true, 2, 4.6902})
 	// The calendar-blind peer on the festival's first day: the 14 days
 	// before (11 working days of 4 with the make-up Sunday, 3 days off of
 	// 1) have mean 47/14 and sd 1.27745; the ordinary 2 scores −1.06239.
@@ -146,19 +149,39 @@ func TestDetectors(t *testing.T) {
 	check("zscore: Spring Festival day 1, ordinary", ZScore(s, index(s, "2025-01-28")), want{false, 47.0 / 14, -1.06239})
 
 	// Cold start: a community with 3 working days of its own (MinHistory
-	// 7) takes its peers' 4: (12 − 4)/2 = 4.
+	// 7) takes its peers' 4: P(N ≥ 12 | 4) = 9.1523e-4, score 3.1164.
 	s = daily(cl, "2025-03-17", "2025-03-20", with(usual, map[string]float64{"2025-03-20": 12}))
-	check("poisson: cold start on the peers' baseline", Poisson(s, 3, Params{MinHistory: 7}, 4), want{true, 4, 4})
+	check("poisson: cold start on the peers' baseline", Poisson(s, 3, Params{MinHistory: 7}, 4), want{true, 4, 3.1164})
 	check("poisson: cold start without peers", Poisson(s, 3, Params{MinHistory: 7}, math.NaN()), want{false, 0, 0})
 
 	// Excluded: an earlier spike marked a known incident stays out of the
-	// baseline; left in, it raises it: the 27 working days from 10
-	// February hold 26 fours and the 60, mean 164/27, z = 2.4045.
+	// baseline; left in, it raises it and its spread: the 27 working days
+	// from 10 February hold 26 fours and the 60, mean 164/27 = 6.074,
+	// variance 116.16, dispersion φ = 19.12: a negative binomial of that
+	// mean and variance gives P(N ≥ 12) = 0.16940, score 0.9565. Left
+	// out, the fours have no spread beyond a Poisson's: 3.1164 as above.
 	s = daily(cl, "2025-02-10", "2025-03-20", with(usual, map[string]float64{"2025-03-12": 60, "2025-03-19": 12}))
 	i = index(s, "2025-03-19")
-	check("poisson: spike with an earlier incident in the baseline", Poisson(s, i, Params{}, math.NaN()), want{false, 164.0 / 27, 2.404488})
+	check("poisson: spike with an earlier incident in the baseline", Poisson(s, i, Params{}, math.NaN()), want{false, 164.0 / 27, 0.9565})
 	s[index(s, "2025-03-12")].Excluded = true
-	check("poisson: spike with the incident left out", Poisson(s, i, Params{}, math.NaN()), want{true, 4, 4})
+	check("poisson: spike with the incident left out", Poisson(s, i, Params{}, math.NaN()), want{true, 4, 3.1164})
+
+	// Days 2: a spike is judged on its last two days together. One
+	// working day of 12 after an ordinary 4: alone P(N ≥ 12 | 4) = 9.152e-4,
+	// score 3.1164, past 3; with the day before, 16 against 8 has
+	// P = 8.231e-3, score 2.3985: an ordinary one-off bad day. Two days
+	// of 12: the second's baseline holds the first (28 working days of
+	// mean 4.2857, no dispersion), 24 against 8.2857: P = 6.6048e-6,
+	// score 4.3566. The day after, back to 4, is not flagged for them
+	// (under the minimum count, though 16 against 8.857 scores 2.0665).
+	s = daily(cl, "2025-01-01", "2025-03-20", with(usual, map[string]float64{"2025-03-18": 12}))
+	check("poisson: a one-off 12, alone", Poisson(s, index(s, "2025-03-18"), Params{}, math.NaN()), want{true, 4, 3.1164})
+	check("poisson: a one-off 12, over 2 days", Poisson(s, index(s, "2025-03-18"), Params{Days: 2}, math.NaN()), want{false, 4, 2.3985})
+	check("robust: a one-off 12, over 2 days", Robust(s, index(s, "2025-03-18"), Params{Days: 2, Z: 3}), want{false, 4, 2.8284})
+	s = daily(cl, "2025-01-01", "2025-03-20", with(usual, map[string]float64{"2025-03-17": 12, "2025-03-18": 12}))
+	check("poisson: two days of 12, over 2 days", Poisson(s, index(s, "2025-03-18"), Params{Days: 2}, math.NaN()), want{true, 30.0 / 7, 4.3566})
+	check("robust: two days of 12, over 2 days", Robust(s, index(s, "2025-03-18"), Params{Days: 2, Z: 3}), want{true, 4, 5.6569})
+	check("poisson: back to 4 after them", Poisson(s, index(s, "2025-03-19"), Params{Days: 2}, math.NaN()), want{false, 30.0/7 + 2.0/7, 2.0665})
 
 	// Robust: one earlier outlier (60) does not move the median; the MAD
 	// of a flat series is 0, so the spread is √4 = 2.
@@ -170,11 +193,28 @@ func TestDetectors(t *testing.T) {
 	// 3-sigma Wilson interval tops out at (0.69 + 3√0.0057)/1.18 = 77.669%,
 	// below 87%; 40 of 50 reaches 91.703%; a rework rate of 20 of 50 starts
 	// at 22.331%.
-	check("funnel: 30/50 against 87%", Funnel(30, 50, 870, 1000, Params{Higher: true}), want{true, 87, 87 - 77.6691})
-	check("funnel: 40/50 against 87%", Funnel(40, 50, 870, 1000, Params{Higher: true}), want{false, 87, 87 - 91.7029})
-	check("funnel: 10/15, too few cases", Funnel(10, 15, 870, 1000, Params{Higher: true}), want{false, 0, 0})
+	// The ten peers are alike (87 of 100 each): no spread beyond chance.
+	alike := func(num float64) []Rate {
+		var r []Rate
+		for range 10 {
+			r = append(r, Rate{num, 100})
+		}
+		return r
+	}
+	check("funnel: 30/50 against 87%", Funnel(30, 50, alike(87), Params{Higher: true}), want{true, 87, 87 - 77.6691})
+	check("funnel: 40/50 against 87%", Funnel(40, 50, alike(87), Params{Higher: true}), want{false, 87, 87 - 91.7029})
+	check("funnel: 10/15, too few cases", Funnel(10, 15, alike(87), Params{Higher: true}), want{false, 0, 0})
 	// Lower is better (a rework rate): 20 of 50 against 10%.
-	check("funnel: rework 20/50 against 10%", Funnel(20, 50, 100, 1000, Params{}), want{true, 10, 22.3309 - 10})
+	check("funnel: rework 20/50 against 10%", Funnel(20, 50, alike(10), Params{}), want{true, 10, 22.3309 - 10})
+	// Places that differ beyond chance: peers of 1,000 cases a month at
+	// 80–94%. 780 of 1,000 is outside its Wilson interval of the peers'
+	// mean, but within their spread; 600 of 1,000 is outside both.
+	var spread []Rate
+	for _, x := range []float64{800, 820, 840, 860, 870, 880, 890, 900, 920, 940} {
+		spread = append(spread, Rate{x, 1000})
+	}
+	check("funnel: 780/1000 among places that differ", Funnel(780, 1000, spread, Params{Higher: true}), want{false, 87.2, 5.5295})
+	check("funnel: 600/1000 among places that differ", Funnel(600, 1000, spread, Params{Higher: true}), want{true, 87.2, 22.6615})
 
 	// Drop: 90, 88, 92 then 75 (of 100 each): 15 points below their mean.
 	rates := func(v ...float64) []Point {
@@ -216,6 +256,30 @@ func TestDetectors(t *testing.T) {
 	}
 	if string(stored) != golden.String() {
 		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s--- want\n%s", path, golden.String(), stored)
+	}
+}
+
+// TestOverdispersion: alike places have none; places at 80–94% with 1,000
+// cases each have a spread of about 4 points beyond chance, which one
+// outlier among them widens little (winsorised).
+func TestOverdispersion(t *testing.T) {
+	var alike, spread []Rate
+	for _, x := range []float64{868, 872, 870, 866, 874, 869, 871, 870} {
+		alike = append(alike, Rate{x, 1000})
+	}
+	if tau2 := Overdispersion(alike, 20); tau2 != 0 {
+		t.Errorf("alike places: τ² = %g, want 0", tau2)
+	}
+	for _, x := range []float64{800, 820, 840, 860, 870, 880, 890, 900, 920, 940} {
+		spread = append(spread, Rate{x, 1000})
+	}
+	tau := math.Sqrt(Overdispersion(spread, 20))
+	if tau < 0.03 || tau > 0.05 {
+		t.Errorf("places at 80–94%%: τ = %.4f, want about 0.04", tau)
+	}
+	withOutlier := append(slices.Clone(spread), Rate{300, 1000})
+	if t2 := math.Sqrt(Overdispersion(withOutlier, 20)); t2 > 2*tau {
+		t.Errorf("one outlier widened τ from %.4f to %.4f", tau, t2)
 	}
 }
 

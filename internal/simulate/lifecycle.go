@@ -25,6 +25,10 @@ type places struct {
 	lagging, model int
 }
 
+// communitySpeedSpread is the standard deviation of the communities' own
+// log-factors on handling durations.
+const communitySpeedSpread = 0.15
+
 func newPlaces(seed int64, d *District) places {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x706c61636573))
 	p := places{
@@ -36,7 +40,7 @@ func newPlaces(seed int64, d *District) places {
 		p.streetSlips[i] = 0.20 * rng.NormFloat64()
 	}
 	for i := range d.communities {
-		p.communitySpeed[i] = 0.15 * rng.NormFloat64()
+		p.communitySpeed[i] = communitySpeedSpread * rng.NormFloat64()
 		p.communitySlips[i] = 0.15 * rng.NormFloat64()
 	}
 	if n := len(d.streets); n >= 2 {

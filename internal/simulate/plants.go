@@ -38,19 +38,22 @@ const (
 	// of whose inspections find them unreachable (无法联系). Subject: the
 	// address; Magnitude: the number of entities.
 	PlantShellCluster = "shell_cluster"
-	// PlantLaggingStreet: the street the district draws as its
-	// persistently slowest (slower handling, more cases going wrong), for
-	// the whole history: not a change in time but a standing difference
-	// from its peers, which only a comparison between places finds.
-	// Subject: the street's code; Magnitude: its log-factor on handling
-	// durations above the typical street's.
-	PlantLaggingStreet = "lagging_street"
+	// PlantLaggingPlace: a place persistently slower than its peers for
+	// the whole history: not a change in time but a standing difference,
+	// which only a comparison between places finds. The street the
+	// district draws as its slowest (lifecycle.go's places.lagging), and
+	// any community whose own handling factor is drawn at least 2.5 of
+	// its spread above its sibling communities' mean (the ordinary
+	// differences between communities stay out). Subject: the place's
+	// code; Magnitude: its log-factor on handling durations above its
+	// peers'.
+	PlantLaggingPlace = "lagging_place"
 )
 
 // PlantKinds lists every kind of planted anomaly.
 func PlantKinds() []string {
 	return []string{PlantIncidentSpike, PlantOnTimeDrop, PlantSilentCommunity, PlantInstantClosures,
-		PlantRepeatBuilding, PlantVisitorOverload, PlantCancelledVisited, PlantShellCluster, PlantLaggingStreet}
+		PlantRepeatBuilding, PlantVisitorOverload, PlantCancelledVisited, PlantShellCluster, PlantLaggingPlace}
 }
 
 // Plant is one planted anomaly, as the ledger of plants records it. It
@@ -95,19 +98,57 @@ func (s *Simulator) schedulePlants(from int64) {
 	// that long holds every kind; exponential gaps after that.
 	mean := plantDays * 24 * 3600e6 / s.cfg.Anomalies
 	for _, k := range PlantKinds() {
-		if k == PlantLaggingStreet {
+		if k == PlantLaggingPlace {
 			continue
 		}
 		s.plants.next[k] = from + int64(s.plants.rng.Float64()*mean)
 	}
-	// The lagging street is in force from the first day: the ledger
-	// records it so that a comparison between places that finds it is
+	// The lagging places are in force from the first day: the ledger
+	// records them so that a comparison between places that finds them is
 	// judged right.
-	if len(s.district.streets) >= 2 {
-		st := s.district.streets[s.places.lagging]
-		s.plants.ledger = append(s.plants.ledger, &Plant{Kind: PlantLaggingStreet, Subject: st.Code, Area: st.Code,
-			From: time.UnixMicro(from).UTC(), To: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), Magnitude: s.places.streetSpeed[s.places.lagging]})
+	for _, lp := range s.laggingPlaces() {
+		lp.From, lp.To = time.UnixMicro(from).UTC(), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+		s.plants.ledger = append(s.plants.ledger, lp)
 	}
+}
+
+// laggingCommunitySpread is how many of their spread (newPlaces' 0.15) a
+// community's handling factor must be above its siblings' mean for it to
+// be a lagging place.
+const laggingCommunitySpread = 2.5
+
+// laggingPlaces returns the standing plants of PlantLaggingPlace.
+func (s *Simulator) laggingPlaces() []*Plant {
+	d, pl := s.district, s.places
+	var out []*Plant
+	if len(d.streets) >= 2 {
+		var others float64
+		for i := range d.streets {
+			if i != pl.lagging {
+				others += pl.streetSpeed[i]
+			}
+		}
+		st := d.streets[pl.lagging]
+		out = append(out, &Plant{Kind: PlantLaggingPlace, Subject: st.Code, Area: st.Code,
+			Magnitude: pl.streetSpeed[pl.lagging] - others/float64(len(d.streets)-1)})
+	}
+	for ci, c := range d.communities {
+		var sum float64
+		n := 0
+		for cj, o := range d.communities {
+			if cj != ci && o.street == c.street {
+				sum += pl.communitySpeed[cj]
+				n++
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		if dev := pl.communitySpeed[ci] - sum/float64(n); dev >= laggingCommunitySpread*communitySpeedSpread {
+			out = append(out, &Plant{Kind: PlantLaggingPlace, Subject: c.Code, Area: c.Code, Magnitude: dev})
+		}
+	}
+	return out
 }
 
 func (s *Simulator) plantGap() int64 {
@@ -123,7 +164,7 @@ func (s *Simulator) plantDue(now int64) {
 	s.plants.active = slices.DeleteFunc(s.plants.active, func(p *Plant) bool { return p.To.UnixMicro() <= now })
 	hour := time.UnixMicro(now).In(s.cal.zone).Hour()
 	for _, k := range PlantKinds() {
-		if k == PlantLaggingStreet || s.plants.next[k] > now {
+		if k == PlantLaggingPlace || s.plants.next[k] > now {
 			continue
 		}
 		if officeWork[k] && (hour < 9 || hour >= 17) {
@@ -239,7 +280,10 @@ func (s *Simulator) plant(kind string, now int64) *Plant {
 		if len(g.buildings) == 0 {
 			return nil
 		}
-		p.Subject, p.Area, p.To, p.Magnitude = oneOf(rng, g.buildings).code, g.Parent, days(20, 30), float64(4+rng.IntN(4))
+		// Long enough for its Magnitude events: each comes back a day or
+		// a few after the one before closed.
+		p.Subject, p.Area, p.Magnitude = oneOf(rng, g.buildings).code, g.Parent, float64(4+rng.IntN(4))
+		p.To = start.Add(time.Duration(p.Magnitude*6*24) * time.Hour)
 		s.repeatEvent(p, g)
 	case PlantVisitorOverload:
 		p.Subject, p.Area, p.To, p.Magnitude = visitorOf(rng, g), g.Parent, start.Add(time.Hour), float64(15+rng.IntN(11))
