@@ -55,28 +55,40 @@ type Flag struct {
 	Right bool
 }
 
+// persists are the kinds whose anomaly outlasts the plant's time: shell
+// companies stay registered at their address after the inspection round
+// that found them, and are found there again.
+var persists = map[string]bool{simulate.PlantShellCluster: true}
+
 // matches reports whether flag f, of a detector meant for pl's kind, is pl.
 func matches(pl simulate.Plant, f Flag) bool {
 	where := f.Subject == pl.Subject ||
 		areaKinds[pl.Kind] && (strings.HasPrefix(f.Subject, pl.Area) || strings.HasPrefix(pl.Area, f.Subject))
-	return where && f.Start.Before(pl.To.Add(time.Minute)) && f.End.After(pl.From)
+	return where && (persists[pl.Kind] || f.Start.Before(pl.To.Add(time.Minute))) && f.End.After(pl.From)
 }
 
 // Judged returns the plants of the ledger that the judged span [from, to)
 // of a history can be judged on: those begun in it at least two days before
 // its end (one just begun has made too little to find), those in force
-// all along (a lagging place), and, for a cancelled store visited, those
-// whose visit happened.
+// all along (a lagging place), for a cancelled store visited, those whose
+// visit happened, and for a building's repeated problem, those that made
+// at least four events (fewer, cut off by the history's end, are not yet
+// "again and again").
 func Judged(plants []simulate.Plant, from, to time.Time) []simulate.Plant {
 	var out []simulate.Plant
 	for _, pl := range plants {
 		standing := pl.Kind == simulate.PlantLaggingPlace
-		if !standing && pl.From.Before(from) || to.Sub(pl.From) < 2*24*time.Hour || pl.Kind == simulate.PlantCancelledVisited && len(pl.Records) < 2 {
+		if !standing && pl.From.Before(from) || to.Sub(pl.From) < 2*24*time.Hour ||
+			pl.Kind == simulate.PlantCancelledVisited && len(pl.Records) < 2 || pl.Kind == simulate.PlantRepeatBuilding && len(pl.Records) < 4 {
 			continue
 		}
 		out = append(out, pl)
 	}
 	return out
+}
+
+func samePlant(a, b simulate.Plant) bool {
+	return a.Kind == b.Kind && a.Subject == b.Subject && a.From.Equal(b.From)
 }
 
 // Score is one detector's or pattern's precision and recall against the
@@ -105,12 +117,13 @@ func (s Score) Recall() float64 {
 	return float64(s.Found) / float64(s.Plants)
 }
 
-// ScoreFlags judges flags of the detectors in Planted against plants: per
-// detector, its flags' precision (a flag is right when it is a plant of a
-// kind the detector finds or Explains) and its recall of the plants of the
-// kinds it is meant for; per kind, the recall of any of its detectors and
-// the precision of their flags.
-func ScoreFlags(plants []simulate.Plant, flags []Flag) (detectors, kinds []Score) {
+// ScoreFlags judges flags of the detectors in Planted against the ledger
+// of plants: per detector, its flags' precision (a flag is right when it is
+// a plant of the ledger of a kind the detector finds or Explains, judged or
+// not) and its recall of the judged plants of the kinds it is meant for;
+// per kind, the recall of any of its detectors and the precision of their
+// flags.
+func ScoreFlags(ledger, judged []simulate.Plant, flags []Flag) (detectors, kinds []Score) {
 	meant := map[string][]string{} // detector → kinds whose plants are right
 	for k, rules := range Planted {
 		for _, r := range rules {
@@ -128,7 +141,6 @@ func ScoreFlags(plants []simulate.Plant, flags []Flag) (detectors, kinds []Score
 	for _, k := range simulate.PlantKinds() {
 		byKind[k] = &Score{Name: k}
 	}
-	found := map[string]map[int]bool{} // detector → plants found
 	right := make([]bool, len(flags))
 	defer func() {
 		for i := range flags {
@@ -141,26 +153,23 @@ func ScoreFlags(plants []simulate.Plant, flags []Flag) (detectors, kinds []Score
 			continue
 		}
 		s.Flags++
-		for j, pl := range plants {
+		for _, pl := range ledger {
 			if slices.Contains(meant[f.Rule], pl.Kind) && matches(pl, f) {
 				right[i] = true
-				if found[f.Rule] == nil {
-					found[f.Rule] = map[int]bool{}
-				}
-				found[f.Rule][j] = true
+				break
 			}
 		}
 		if right[i] {
 			s.Right++
 		}
 	}
-	for j, pl := range plants {
+	for _, pl := range judged {
 		k := byKind[pl.Kind]
 		k.Plants++
 		hit := false
 		for _, r := range Planted[pl.Kind] {
 			byRule[r].Plants++
-			if found[r][j] {
+			if slices.ContainsFunc(flags, func(f Flag) bool { return f.Rule == r && matches(pl, f) }) {
 				byRule[r].Found++
 				hit = true
 			}
@@ -256,7 +265,7 @@ WHERE i.result = 'unreachable' AND e.reg_address IS NOT NULL AND i.inspected_at 
 // mean and standard deviation, |z| > 3, no calendar) on the daily series of
 // each kind's subjects from start to to, and scores its flags of the days
 // from from on against plants, per kind.
-func PeerScores(ctx context.Context, db *sql.DB, plants []simulate.Plant, start, from, to time.Time) ([]Score, error) {
+func PeerScores(ctx context.Context, db *sql.DB, ledger, judged []simulate.Plant, start, from, to time.Time) ([]Score, error) {
 	local := start.In(calendar.Zone)
 	first := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
 	days := int(to.Sub(first).Hours()/24) + 1
@@ -266,8 +275,8 @@ func PeerScores(ctx context.Context, db *sql.DB, plants []simulate.Plant, start,
 		if err != nil {
 			return nil, fmt.Errorf("peer series %s: %w", ps.name, err)
 		}
-		var mine []simulate.Plant
-		for _, pl := range plants {
+		var mine []simulate.Plant // of the ledger
+		for _, pl := range ledger {
 			if slices.Contains(ps.kinds, pl.Kind) {
 				mine = append(mine, pl)
 			}
@@ -339,6 +348,9 @@ func PeerScores(ctx context.Context, db *sql.DB, plants []simulate.Plant, start,
 			return nil, fmt.Errorf("peer series %s: %w", ps.name, err)
 		}
 		for j, pl := range mine {
+			if !slices.ContainsFunc(judged, func(p simulate.Plant) bool { return samePlant(p, pl) }) {
+				continue
+			}
 			s := scores[pl.Kind]
 			s.Plants++
 			if found[j] {
@@ -417,14 +429,14 @@ func JudgeAnomalies(ctx context.Context, db *sql.DB, cat *queries.Catalog, plant
 			flags = append(flags, f)
 		}
 	}
-	r.Detectors, r.Kinds = ScoreFlags(judged, flags)
+	r.Detectors, r.Kinds = ScoreFlags(plants, judged, flags)
 	r.Flags = flags
 	for _, f := range flags {
 		if _, ok := meantFor(f.Rule); !ok {
 			r.Unplanted[f.Rule]++
 		}
 	}
-	if r.Peer, err = PeerScores(ctx, db, judged, start, from, to); err != nil {
+	if r.Peer, err = PeerScores(ctx, db, plants, judged, start, from, to); err != nil {
 		return nil, err
 	}
 	for i := range rounds {

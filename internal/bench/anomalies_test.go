@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -41,12 +42,16 @@ func TestScoreFlags(t *testing.T) {
 		// instant closures: another handler in the same community is not
 		// the plant (a subject, not an area).
 		{Rule: "instant_closures", Subject: "WGY2", Start: day(2), End: day(9)},
+		// a plant of the ledger not judged (begun at the history's end):
+		// right, though not counted in recall
+		{Rule: "police_incidents_daily.poisson", Subject: "220173009001", Start: day(30), End: day(31)},
 		// a rule no kind is meant for is not scored
 		{Rule: "urgent_overdue", Subject: "E1", Start: day(1), End: day(31)},
 	}
-	detectors, kinds := ScoreFlags(plants, flags)
+	ledger := append(slices.Clone(plants), simulate.Plant{Kind: simulate.PlantIncidentSpike, Subject: "220173009001", Area: "220173009001", From: day(30), To: day(31)})
+	detectors, kinds := ScoreFlags(ledger, plants, flags)
 	want := map[string]Score{
-		"police_incidents_daily.poisson":   {Flags: 5, Right: 3, Plants: 2, Found: 1},
+		"police_incidents_daily.poisson":   {Flags: 6, Right: 4, Plants: 2, Found: 1},
 		"police_incidents_daily.robust":    {Flags: 0, Right: 0, Plants: 2, Found: 0},
 		"event_ontime_closure_rate.funnel": {Flags: 3, Right: 2, Plants: 1, Found: 1},
 		"event_ontime_closure_rate.drop":   {Flags: 0, Right: 0, Plants: 1, Found: 0},
@@ -80,7 +85,7 @@ func TestScoreFlags(t *testing.T) {
 	if s := byKind[simulate.PlantOnTimeDrop]; s.Plants != 1 || s.Found != 0 {
 		t.Errorf("ontime_drop: %+v", s)
 	}
-	if s := byKind[simulate.PlantIncidentSpike]; s.Plants != 2 || s.Found != 1 || s.Flags != 5 || s.Right != 3 {
+	if s := byKind[simulate.PlantIncidentSpike]; s.Plants != 2 || s.Found != 1 || s.Flags != 6 || s.Right != 4 {
 		t.Errorf("incident_spike: %+v", s)
 	}
 	right := 0
@@ -89,8 +94,8 @@ func TestScoreFlags(t *testing.T) {
 			right++
 		}
 	}
-	if right != 5 {
-		t.Errorf("%d flags marked right, want 5", right)
+	if right != 6 {
+		t.Errorf("%d flags marked right, want 6", right)
 	}
 }
 
@@ -105,12 +110,14 @@ func TestJudged(t *testing.T) {
 		{Kind: simulate.PlantCancelledVisited, Subject: "d", From: from.Add(time.Hour), Records: []string{"e"}},
 		{Kind: simulate.PlantCancelledVisited, Subject: "e", From: from.Add(time.Hour), Records: []string{"e", "v"}},
 		{Kind: simulate.PlantLaggingPlace, Subject: "f", From: from.AddDate(0, -3, 0)},
+		{Kind: simulate.PlantRepeatBuilding, Subject: "g", From: from.Add(time.Hour), Records: []string{"1", "2", "3"}},
+		{Kind: simulate.PlantRepeatBuilding, Subject: "h", From: from.Add(time.Hour), Records: []string{"1", "2", "3", "4"}},
 	}
 	var got []string
 	for _, p := range Judged(plants, from, to) {
 		got = append(got, p.Subject)
 	}
-	if want := []string{"b", "e", "f"}; len(got) != len(want) || got[0] != "b" || got[1] != "e" || got[2] != "f" {
+	if want := []string{"b", "e", "f", "h"}; len(got) != len(want) || got[0] != "b" || got[1] != "e" || got[2] != "f" || got[3] != "h" {
 		t.Errorf("judged %v, want %v", got, want)
 	}
 }
@@ -150,7 +157,7 @@ func TestPeerScores(t *testing.T) {
 	add("220173003004001", 25, 8)
 	spike := simulate.Plant{Kind: simulate.PlantIncidentSpike, Subject: "220173002001", Area: "220173002001",
 		From: start.AddDate(0, 0, 20), To: start.AddDate(0, 0, 21)}
-	scores, err := PeerScores(ctx, st.DB(), []simulate.Plant{spike}, start, start, start.AddDate(0, 0, 30))
+	scores, err := PeerScores(ctx, st.DB(), []simulate.Plant{spike}, []simulate.Plant{spike}, start, start, start.AddDate(0, 0, 30))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ detect:
   - rule: poisson
     levels: [community, street]
     params:
-      normal: {z: 4, days: 2, min_count: 5, min_change: 4, min_history: 7}
+      normal: {z: 3.5, days: 2, min_count: 5, min_change: 4, min_history: 7}
       emergency: {z: 3, min_count: 3}
   - rule: robust
     levels: [community]
@@ -28,7 +28,7 @@ definition:
     当日（北京时间）接报的有效警情数。分子、分母均为警情数（计数指标，不按分母抑制：当日某社区的警情数
     不涉及个人）。异常：社区、街道当日警情数不低于此数的概率，按同类日（工作日与工作日、休息日与休息日、
     春节假期某日与上年春节同一日）前 28 个的均值及其离散度（泊松或负二项分布的精确尾概率），连同前一日
-    合计（days: 2，几日的聚集比单日的偶然高值更可信）小于正态分布 4 个标准差以外的概率（约十万分之三），
+    合计（days: 2，几日的聚集比单日的偶然高值更可信）小于正态分布 3.5 个标准差以外的概率（约万分之二），
     且当日不少于 5 起、比均值多 4 起以上；历史不足 7 个
     同类日的社区以同街道其他社区的当日均值（按其规模折算）为基线；另以中位数/MAD 的稳健分数复核。
   en: >-
@@ -38,8 +38,8 @@ definition:
     given the mean of the 28 like days before it (working days with working days, days off with
     days off, a Spring Festival day with the same day of last year's festival) and their own
     dispersion (the exact Poisson or negative-binomial tail), taken with the day before (days: 2:
-    a spike of days is surer than one odd day), is below a normal variable's beyond 4 standard
-    deviations (about 3 in 100,000), with at least 5 on the day and 4 above its mean; a
+    a spike of days is surer than one odd day), is below a normal variable's beyond 3.5 standard
+    deviations (about 2 in 10,000), with at least 5 on the day and 4 above its mean; a
     community with fewer than 7 like days of its own is compared with the other communities of
     its street that day, scaled to its size; a median/MAD score checks it robustly.
   source: >-

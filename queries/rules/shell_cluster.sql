@@ -15,11 +15,11 @@ params:
 inputs: [market_entities, market_inspections]
 definition:
   zh: >-
-    本月在同一登记住所检查的市场主体中，检查结果为"无法联系"的不少于 min_unreachable 户，且超过
+    本月在同一登记住所检查的市场主体中，检查结果为"无法联系"的不少于 min_unreachable 户，且不低于
     min_share。集中在一个住所的失联主体提示批量空壳注册（虚假住所）。
   en: >-
     Of the market entities registered at one address and inspected this month, at least
-    min_unreachable could not be reached, more than min_share of them. Unreachable companies
+    min_unreachable could not be reached, at least min_share of them. Unreachable companies
     clustered at one address suggest shell registrations.
   source: >-
     DOMAIN.md §9 #14: '"无法联系" cluster at one address (shell registrations)'.
@@ -39,5 +39,5 @@ SELECT reg_address AS subject, mode(substr(grid_code, 1, 12)) AS area_code,
 FROM inspected
 GROUP BY reg_address
 HAVING count(*) FILTER (WHERE unreachable) >= $min_unreachable
-   AND count(*) FILTER (WHERE unreachable) > $min_share * count(*)
+   AND count(*) FILTER (WHERE unreachable) >= $min_share * count(*)
 ORDER BY subject
