@@ -181,8 +181,9 @@ FROM market_entities e LEFT JOIN market_inspections i ON i.usci = e.usci WHERE e
 	found, judged := 0, 0
 	for _, pl := range plants {
 		rule, ok := ruleOf[pl.Kind]
-		if !ok || now.Sub(pl.From) < 2*24*time.Hour || (pl.Kind == simulate.PlantCancelledVisited && len(pl.Records) < 2) {
-			continue // a series detector's kind, or just begun
+		if !ok || now.Sub(pl.From) < 2*24*time.Hour || (pl.Kind == simulate.PlantCancelledVisited && len(pl.Records) < 2) ||
+			(pl.Kind == simulate.PlantRepeatBuilding && len(pl.Records) < 4) {
+			continue // a kind no rule here finds, just begun, or not yet made (bench.Judged)
 		}
 		judged++
 		hit := false

@@ -201,7 +201,8 @@ func copyFile(from, to string) error {
 func loadHistory(ctx context.Context, sim *simulate.Simulator, dir string, progress io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// The pipeline's warnings and errors, not its progress.
+	quiet := slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	go func() { _ = sim.Run(ctx) }()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -239,6 +240,13 @@ func loadHistory(ctx context.Context, sim *simulate.Simulator, dir string, progr
 	for i := range cfg.Sources {
 		cfg.Sources[i].Every = 200 * time.Millisecond
 	}
+	// The simulated district's own areas and units: a seed other than the
+	// demo's draws other grids, which the demo's reference would refuse.
+	ref := filepath.Join(dir, "reference")
+	if err := sim.District().WriteReference(ref); err != nil {
+		return err
+	}
+	cfg.Reference.Areas, cfg.Reference.GovUnits = filepath.Join(ref, "areas.csv"), filepath.Join(ref, "gov_units.csv")
 	key, err := demoKey()
 	if err != nil {
 		return err
@@ -263,7 +271,7 @@ func loadHistory(ctx context.Context, sim *simulate.Simulator, dir string, progr
 	if err != nil {
 		return err
 	}
-	start := time.Now()
+	start, moved := time.Now(), time.Now()
 	for last := ""; ; {
 		select {
 		case err := <-done:
@@ -275,7 +283,12 @@ func loadHistory(ctx context.Context, sim *simulate.Simulator, dir string, progr
 		for _, sc := range reg.All() {
 			n, err := countRows(server, admin, sc.Table)
 			if err != nil {
-				return err
+				select { // the pipeline's own error says more, if it stopped
+				case perr := <-done:
+					return fmt.Errorf("the pipeline stopped: %w", perr)
+				case <-time.After(5 * time.Second):
+					return err
+				}
 			}
 			if want := len(l.Valid[sc.Name]); n < want {
 				behind += want - n
@@ -286,9 +299,14 @@ func loadHistory(ctx context.Context, sim *simulate.Simulator, dir string, progr
 			fmt.Fprintf(progress, "yiwang bench anomalies: history loaded in %v\n", time.Since(start).Round(time.Second))
 			break
 		}
-		if state != last && time.Since(start) > 10*time.Second {
-			fmt.Fprintf(progress, "  loading (%v):%s\n", time.Since(start).Round(time.Second), state)
-			last = state
+		if state != last {
+			if time.Since(start) > 10*time.Second {
+				fmt.Fprintf(progress, "  loading (%v):%s\n", time.Since(start).Round(time.Second), state)
+			}
+			last, moved = state, time.Now()
+		}
+		if time.Since(moved) > 2*time.Minute {
+			return fmt.Errorf("loading stalled for 2 minutes with records missing:%s (refused? yiwang.deadletter.v1 in %s has them)", state, dir)
 		}
 	}
 	cancel()
