@@ -307,9 +307,8 @@ type Rate struct{ Num, Den float64 }
 // differ by more than chance — streets are not alike — and with hundreds
 // of cases a month the Wilson interval alone flags every ordinary
 // difference. τ², the variance between places beyond chance, is estimated
-// from the cell and its peers with their z-scores winsorised at the 10th
-// and 90th percentiles (one outlier does not widen it), by the additive
-// random-effects formula; the cell is flagged only if (y − θ)/√(s² + τ²)
+// from the cell and its peers by the additive random-effects formula, its
+// φ from their median |z| (a few places far off do not widen it); the cell is flagged only if (y − θ)/√(s² + τ²)
 // is past Z too.
 func Funnel(num, den float64, peers []Rate, p Params) Finding {
 	minDen := orDefault(p.MinDen, 20)
@@ -349,23 +348,23 @@ func Funnel(num, den float64, peers []Rate, p Params) Finding {
 // Overdispersion returns τ², the variance of the true rates of places
 // beyond what chance gives (0 when chance explains their spread), from
 // rates (those with at least minDen cases): Spiegelhalter's additive
-// random-effects estimate with z-scores winsorised at the 10th and 90th
-// percentiles.
+// random-effects estimate, with φ taken robustly from the median |z|.
 func Overdispersion(rates []Rate, minDen float64) float64 {
-	var num, den float64
 	var use []Rate
+	var ps []float64
 	for _, r := range rates {
 		if r.Den >= minDen {
 			use = append(use, r)
-			num += r.Num
-			den += r.Den
+			ps = append(ps, r.Num/r.Den)
 		}
 	}
 	k := len(use)
-	if k < 3 || den <= 0 {
+	if k < 3 {
 		return 0
 	}
-	theta := num / den
+	// The places' typical rate, their median: the pooled rate moves with
+	// the outliers whose effect this keeps out.
+	theta := median(ps)
 	if theta <= 0 || theta >= 1 {
 		return 0
 	}
@@ -378,30 +377,22 @@ func Overdispersion(rates []Rate, minDen float64) float64 {
 		sw += w
 		sw2 += w * w
 	}
-	sorted := slices.Clone(zs)
-	slices.Sort(sorted)
-	lo, hi := quantile(sorted, 0.1), quantile(sorted, 0.9)
-	var phi float64
-	for _, z := range zs {
-		z = min(max(z, lo), hi)
-		phi += z * z
+	// φ, the ratio of the places' spread to chance's, from the median of
+	// |z| (0.6745 for a standard normal): with eight streets, two far off
+	// (a lagging one, one whose month went wrong) would dominate a mean of
+	// z², even winsorised, and hide each other.
+	abs := make([]float64, k)
+	for i, z := range zs {
+		abs[i] = math.Abs(z)
 	}
-	phi /= float64(k)
+	m := median(abs) / 0.6745
+	phi := m * m
 	if float64(k)*phi <= float64(k-1) {
 		return 0
 	}
 	return (float64(k)*phi - float64(k-1)) / (sw - sw2/sw)
 }
 
-// quantile is the q-quantile of sorted values, interpolated.
-func quantile(sorted []float64, q float64) float64 {
-	pos := q * float64(len(sorted)-1)
-	i := int(pos)
-	if i+1 >= len(sorted) {
-		return sorted[len(sorted)-1]
-	}
-	return sorted[i] + (pos-float64(i))*(sorted[i+1]-sorted[i])
-}
 
 // Drop judges the rate of point i (100 × Num/Den) against the mean rate
 // of the Window (default 3) periods before it: flagged when it is more
