@@ -227,13 +227,7 @@ func loadHistory(ctx context.Context, sim *simulate.Simulator, dir string, progr
 	}
 	env["YIWANG_DATA"], env["YIWANG_LISTEN"], env["YIWANG_KAFKA_LISTEN"] = filepath.Join(dir, "data"), "127.0.0.1:0", "127.0.0.1:0"
 	env["YIWANG_SOURCE_URL"] = "http://" + ln.Addr().String()
-	raw, base := pipelines.DemoConfig()
-	cfg, err := pipelines.Parse(raw, "pipelines/newarea.yaml", base, func(k string) (string, bool) {
-		if v, ok := env[k]; ok {
-			return v, true
-		}
-		return os.LookupEnv(k)
-	})
+	cfg, err := demoPipeline(env)
 	if err != nil {
 		return err
 	}

@@ -84,16 +84,10 @@ func newDemo() *cobra.Command {
 					return err
 				}
 			}
-			raw, dir := pipelines.DemoConfig()
 			env["YIWANG_DATA"] = data
 			env["YIWANG_LISTEN"] = listen
 			env["YIWANG_SOURCE_URL"] = "http://" + ln.Addr().String()
-			cfg, err := pipelines.Parse(raw, "pipelines/newarea.yaml", dir, func(k string) (string, bool) {
-				if v, ok := env[k]; ok {
-					return v, true
-				}
-				return os.LookupEnv(k)
-			})
+			cfg, err := demoPipeline(env)
 			if err != nil {
 				return err
 			}
@@ -158,6 +152,18 @@ func sincePreviousQuarter(now time.Time) time.Duration {
 // demoKey is the pseudonym key from YIWANG_PII_KEY, or else an ephemeral
 // one: the demo's synthetic ID and phone numbers are still never stored in
 // clear, but their pseudonyms change at every start.
+// demoPipeline parses the demo pipeline (pipelines/newarea.yaml) with the
+// variables of env, then the process environment's.
+func demoPipeline(env map[string]string) (*pipelines.Config, error) {
+	raw, dir := pipelines.DemoConfig()
+	return pipelines.Parse(raw, "pipelines/newarea.yaml", dir, func(k string) (string, bool) {
+		if v, ok := env[k]; ok {
+			return v, true
+		}
+		return os.LookupEnv(k)
+	})
+}
+
 func demoKey() (*pii.Key, error) {
 	if _, set := os.LookupEnv("YIWANG_PII_KEY"); set {
 		return pii.KeyFromEnv(os.LookupEnv)
