@@ -39,6 +39,9 @@ type Scheduler struct {
 	// Locks serialise the runs of each query; nil makes the scheduler's
 	// own. Share it with whatever else runs
 	Locks *QueryLocks
+	// Ran, if set, is called after each run of a query with when it began
+	// and ended (tests).
+	Ran func(name string, mode Mode, began, ended time.Time)
 }
 
 // QueryLocks holds one lock per query name.
@@ -116,8 +119,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 }
 
 // start runs every query that has a schedule in mode, each in its own
-// goroutine, until ctx ends.
+// goroutine, until ctx ends. The rules' first runs wait for the
+// indicators' first runs: on a fresh start the indicators are what a
+// dashboard shows first, and the rules would compete with them for the
+// database.
 func (s *Scheduler) start(ctx context.Context, wg *sync.WaitGroup, mode Mode) error {
+	var indicators sync.WaitGroup
+	indicatorsFirst := make(chan struct{})
 	for _, q := range s.Catalog.Queries() {
 		spec := q.Schedule.For(mode)
 		if spec == "" || (q.EmergencyOnly && mode != Emergency) {
@@ -128,18 +136,36 @@ func (s *Scheduler) start(ctx context.Context, wg *sync.WaitGroup, mode Mode) er
 			return fmt.Errorf("%s: schedule %q: %w", q.File, spec, err)
 		}
 		s.Metrics.QuerySchedule.WithLabelValues(q.Name, string(mode), spec).Set(1)
+		rule := q.Kind == KindRule
+		if !rule {
+			indicators.Add(1)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer s.Metrics.QuerySchedule.DeleteLabelValues(q.Name, string(mode), spec)
-			s.loop(ctx, q, sched, mode)
+			if rule {
+				select {
+				case <-indicatorsFirst:
+				case <-ctx.Done():
+					return
+				}
+			}
+			s.loop(ctx, q, sched, mode, func() {
+				if !rule {
+					indicators.Done()
+				}
+			})
 		}()
 	}
+	go func() { indicators.Wait(); close(indicatorsFirst) }()
 	return nil
 }
 
-func (s *Scheduler) loop(ctx context.Context, q *Query, sched cron.Schedule, mode Mode) {
+// loop runs q at once (firstDone is called after) and then by sched.
+func (s *Scheduler) loop(ctx context.Context, q *Query, sched cron.Schedule, mode Mode, firstDone func()) {
 	s.runOnce(ctx, q, RoundFrom(q, s.Now()), mode)
+	firstDone()
 	for {
 		next := sched.Next(s.Now().In(calendar.Zone))
 		t := time.NewTimer(time.Until(next))
@@ -163,6 +189,9 @@ func (s *Scheduler) runOnce(ctx context.Context, q *Query, from time.Time, mode 
 	start := time.Now()
 	res, err := Run(ctx, s.DB, q, from, now, runID, now)
 	s.Metrics.QueryDuration.WithLabelValues(q.Name).Set(time.Since(start).Seconds())
+	if s.Ran != nil {
+		s.Ran(q.Name, mode, start, time.Now())
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return
