@@ -425,7 +425,7 @@ func JudgeAnomalies(ctx context.Context, db *sql.DB, cat *queries.Catalog, plant
 	}
 	var flags []Flag
 	for _, f := range all {
-		if !f.Start.Before(from) {
+		if f.End.After(from) { // a period in or reaching into the judged span
 			flags = append(flags, f)
 		}
 	}

@@ -19,8 +19,8 @@ detect:
   - rule: funnel
     levels: [community, street]
     params:
-      normal: {z: 3, min_den: 20, min_change: 8}
-      emergency: {z: 2.5, min_den: 15, min_change: 5}
+      normal: {z: 3, min_den: 20, min_change: 12}
+      emergency: {z: 2.5, min_den: 15, min_change: 8}
   - rule: drop
     levels: [community, street]
     params:
