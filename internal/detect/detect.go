@@ -158,10 +158,18 @@ func Poisson(s []Point, i int, p Params, peer float64) Finding {
 	b := math.Max(f.Expected, 0.5) // a rare count's base is at least half an event
 	// Quasi-Poisson (as the Farrington outbreak detector): counts that
 	// vary more than a Poisson's between like periods are judged by their
-	// own variance, φ·base, as a negative binomial.
+	// own variance, φ·base, as a negative binomial. Their variance is taken
+	// robustly, (1.4826 × MAD)²: one earlier spike left in the baseline
+	// (not yet marked an incident) must not make the next look ordinary.
 	phi := 1.0
 	if len(base) >= 7 {
-		phi = max(1, variance(base)/b)
+		med := median(base)
+		dev := make([]float64, len(base))
+		for j, x := range base {
+			dev[j] = math.Abs(x - med)
+		}
+		sd := 1.4826 * median(dev)
+		phi = max(1, sd*sd/b)
 		f.Baseline += fmt.Sprintf(", dispersion %.2g", phi)
 	}
 	sum, sumBase := n, b
