@@ -11,21 +11,23 @@ period: week
 severity: warning
 records: grid_events
 params:
-  normal: {window_days: 28, back_within_days: 5, min_repeats: 3, baseline_days: 364, z: 3}
-  emergency: {min_repeats: 2, z: 2}
+  normal: {window_days: 28, back_within_days: 5, min_repeats: 3, baseline_days: 364, max_chance: 0.001}
+  emergency: {min_repeats: 2, max_chance: 0.01}
 inputs: [grid_events]
 definition:
   zh: >-
     同一楼栋同类（大类、小类相同）问题，在截至本周末（或当前）的 window_days 天内，于前一件结案后
-    back_within_days 天内再次上报不少于 min_repeats 次（其中至少一次在本周），且明显多于该楼栋该类问题此前 baseline_days
-    天的常态（按其频率折算的期望值加 z 倍泊松标准差）。结案后同一问题反复出现，提示前次结案不实（虚假结案）
+    back_within_days 天内再次上报不少于 min_repeats 次（其中至少一次在本周），且按该楼栋该类问题此前
+    baseline_days 天的常态（其频率折算到 window_days 天的期望值，至少 0.1），泊松分布下出现这么多次的概率
+    小于 max_chance。结案后同一问题反复出现，提示前次结案不实（虚假结案）
     或未根治；问题本就多发的楼栋按其自身常态判断，不因常态多发而报警。被驳回、合并的事件不计。
   en: >-
     At one building, the same problem (major and minor category) was reported again within
     back_within_days days after the previous one closed at least min_repeats times in the
-    window_days days up to the end of this week (or now), at least once this week, and clearly more often
-    than that building's usual for that problem over the baseline_days days before (its rate
-    scaled to the window, plus z Poisson standard deviations). The same problem coming back
+    window_days days up to the end of this week (or now), at least once this week, and so often
+    that, at that building's usual for that problem over the baseline_days days before (its rate
+    scaled to the window, at least 0.1), a Poisson count would reach it with a chance under
+    max_chance. The same problem coming back
     after each closure suggests the closures were not real (fake closure) or did not fix it; a
     building where the problem is common is judged by its own usual, not flagged for it.
     Rejected and merged events do not count.
@@ -64,6 +66,8 @@ SELECT p.building_code AS subject, p.community AS area_code,
               strftime(timezone('Asia/Shanghai', $as_of), '%Y-%m-%d'), round(coalesce(u.expected, 0), 1)) AS detail,
        p.records
 FROM per_problem p LEFT JOIN usual u USING (building_code, category_major, minor)
-WHERE p.n >= coalesce(u.expected, 0) + $z * sqrt(greatest(coalesce(u.expected, 0), 0.5))
+-- P(N ≥ n) for a Poisson count of mean λ: 1 − Σ_{k<n} e^(−λ) λ^k / k!
+WHERE 1 - list_sum(list_transform(range(CAST(p.n AS BIGINT)),
+        k -> exp(-greatest(coalesce(u.expected, 0), 0.1) + k * ln(greatest(coalesce(u.expected, 0), 0.1)) - lgamma(k + 1)))) < $max_chance
 QUALIFY row_number() OVER (PARTITION BY p.building_code ORDER BY p.n DESC, p.category_major, p.minor) = 1
 ORDER BY subject
