@@ -92,6 +92,7 @@ func newBenchAnomalies() *cobra.Command {
 // the plants in it.
 type history struct {
 	Seed     int64
+	Scale    float64
 	From, To time.Time
 	Plants   []simulate.Plant
 	Loaded   time.Duration
@@ -121,6 +122,13 @@ func historyFor(ctx context.Context, seed int64, days int, scale, rate float64, 
 			h.cleanup()
 			return nil, err
 		}
+		// The standing plants follow from the seed: drawn again, so that
+		// a history kept before their definition changed is judged by it.
+		if h.Scale == 0 {
+			h.Scale = 0.05
+		}
+		h.Plants = slices.DeleteFunc(h.Plants, func(p simulate.Plant) bool { return p.Kind == simulate.PlantLaggingPlace })
+		h.Plants = append(h.Plants, simulate.New(simulate.Config{Seed: h.Seed, Scale: h.Scale}).LaggingPlaces(h.From)...)
 		return h, nil
 	}
 	load := work
@@ -140,7 +148,7 @@ func historyFor(ctx context.Context, seed int64, days int, scale, rate float64, 
 		h.cleanup()
 		return nil, err
 	}
-	h.Seed, h.From, h.To, h.Plants, h.Loaded = seed, now.Add(-span), now, sim.Plants(), time.Since(begun)
+	h.Seed, h.Scale, h.From, h.To, h.Plants, h.Loaded = seed, scale, now.Add(-span), now, sim.Plants(), time.Since(begun)
 	h.db = filepath.Join(load, "data", "yiwang.duckdb")
 	if keep != "" { // the kept history stays as loaded: a copy is judged
 		raw, _ := json.Marshal(h)

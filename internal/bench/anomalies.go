@@ -70,7 +70,8 @@ func matches(pl simulate.Plant, f Flag) bool {
 // Judged returns the plants of the ledger that the judged span [from, to)
 // of a history can be judged on: those begun in it at least two days before
 // its end (one just begun has made too little to find), those in force
-// all along (a lagging place), for a cancelled store visited, those whose
+// all along (a lagging place, if clearly one: simulate.ClearlyLagging), for
+// a cancelled store visited, those whose
 // visit happened, and for a building's repeated problem, those that made
 // at least four events (fewer, cut off by the history's end, are not yet
 // "again and again").
@@ -78,6 +79,9 @@ func Judged(plants []simulate.Plant, from, to time.Time) []simulate.Plant {
 	var out []simulate.Plant
 	for _, pl := range plants {
 		standing := pl.Kind == simulate.PlantLaggingPlace
+		if standing && !simulate.ClearlyLagging(pl) {
+			continue // a flag on it is right, a miss is no miss
+		}
 		if !standing && pl.From.Before(from) || to.Sub(pl.From) < 2*24*time.Hour ||
 			pl.Kind == simulate.PlantCancelledVisited && len(pl.Records) < 2 || pl.Kind == simulate.PlantRepeatBuilding && len(pl.Records) < 4 {
 			continue

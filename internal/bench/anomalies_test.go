@@ -99,8 +99,9 @@ func TestScoreFlags(t *testing.T) {
 	}
 }
 
-// TestJudged: plants begun in the warm-up, just begun, or without their
-// visit are not judged; a standing one is.
+// TestJudged: plants begun in the warm-up, just begun, without their visit
+// or short of four events are not judged; a standing one is, if clearly
+// lagging.
 func TestJudged(t *testing.T) {
 	from, to := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
 	plants := []simulate.Plant{
@@ -109,7 +110,9 @@ func TestJudged(t *testing.T) {
 		{Kind: simulate.PlantIncidentSpike, Subject: "c", From: to.Add(-24 * time.Hour)},
 		{Kind: simulate.PlantCancelledVisited, Subject: "d", From: from.Add(time.Hour), Records: []string{"e"}},
 		{Kind: simulate.PlantCancelledVisited, Subject: "e", From: from.Add(time.Hour), Records: []string{"e", "v"}},
-		{Kind: simulate.PlantLaggingPlace, Subject: "f", From: from.AddDate(0, -3, 0)},
+		{Kind: simulate.PlantLaggingPlace, Subject: "220173001", From: from.AddDate(0, -3, 0), Magnitude: 0.6},
+		{Kind: simulate.PlantLaggingPlace, Subject: "220173001006", From: from.AddDate(0, -3, 0), Magnitude: 0.33}, // between 2 and 2.5 spreads
+		{Kind: simulate.PlantLaggingPlace, Subject: "220173001007", From: from.AddDate(0, -3, 0), Magnitude: 0.4},
 		{Kind: simulate.PlantRepeatBuilding, Subject: "g", From: from.Add(time.Hour), Records: []string{"1", "2", "3"}},
 		{Kind: simulate.PlantRepeatBuilding, Subject: "h", From: from.Add(time.Hour), Records: []string{"1", "2", "3", "4"}},
 	}
@@ -117,7 +120,7 @@ func TestJudged(t *testing.T) {
 	for _, p := range Judged(plants, from, to) {
 		got = append(got, p.Subject)
 	}
-	if want := []string{"b", "e", "f", "h"}; len(got) != len(want) || got[0] != "b" || got[1] != "e" || got[2] != "f" || got[3] != "h" {
+	if want := []string{"b", "e", "220173001", "220173001007", "h"}; !slices.Equal(got, want) {
 		t.Errorf("judged %v, want %v", got, want)
 	}
 }

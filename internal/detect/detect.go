@@ -401,7 +401,6 @@ func Overdispersion(rates []Rate, minDen float64) float64 {
 	return (float64(k)*phi - float64(k-1)) / (sw - sw2/sw)
 }
 
-
 // Drop judges the rate of point i (100 × Num/Den) against the mean rate
 // of the Window (default 3) periods before it: flagged when it is more
 // than Points worse. Periods without cases or excluded are skipped.

@@ -42,9 +42,9 @@ const (
 	// the whole history: not a change in time but a standing difference,
 	// which only a comparison between places finds. The street the
 	// district draws as its slowest (lifecycle.go's places.lagging), and
-	// any community whose own handling factor is drawn at least 2.5 of
-	// its spread above its sibling communities' mean (the ordinary
-	// differences between communities stay out). Subject: the place's
+	// any community whose own handling factor is drawn at least 2 of its
+	// spread above its sibling communities' mean (the ordinary
+	// differences between communities stay out; see ClearlyLagging). Subject: the place's
 	// code; Magnitude: its log-factor on handling durations above its
 	// peers'.
 	PlantLaggingPlace = "lagging_place"
@@ -112,10 +112,35 @@ func (s *Simulator) schedulePlants(from int64) {
 	}
 }
 
-// laggingCommunitySpread is how many of their spread (newPlaces' 0.15) a
-// community's handling factor must be above its siblings' mean for it to
-// be a lagging place.
-const laggingCommunitySpread = 2.5
+// A community's handling factor must be laggingCommunitySpread of the
+// communities' spread (newPlaces' 0.15) above its siblings' mean for it to
+// be a lagging place in the ledger, and ClearlyLaggingSpread for it to be
+// clearly one (ClearlyLagging). Between the two a comparison between places
+// may or may not flag it: a flag there is right, a miss is no miss.
+const (
+	laggingCommunitySpread = 2.0
+	ClearlyLaggingSpread   = 2.5
+)
+
+// ClearlyLagging reports whether p, a PlantLaggingPlace, is one a
+// comparison between places must find: the lagging street, or a community
+// drawn at least ClearlyLaggingSpread of the communities' spread slower
+// than its siblings.
+func ClearlyLagging(p Plant) bool {
+	return p.Kind == PlantLaggingPlace && (len(p.Subject) == 9 || p.Magnitude >= ClearlyLaggingSpread*communitySpeedSpread)
+}
+
+// LaggingPlaces returns the standing plants of PlantLaggingPlace, in force
+// from from, as the ledger of a history from then holds them: they follow
+// from the seed alone.
+func (s *Simulator) LaggingPlaces(from time.Time) []Plant {
+	var out []Plant
+	for _, p := range s.laggingPlaces() {
+		p.From, p.To = from.UTC(), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+		out = append(out, *p)
+	}
+	return out
+}
 
 // laggingPlaces returns the standing plants of PlantLaggingPlace.
 func (s *Simulator) laggingPlaces() []*Plant {
