@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -359,7 +361,11 @@ func writeAnomalyReport(w io.Writer, seed int64, days int, loaded time.Duration,
 			p.Flags, p.Precision(), p.Found, p.Plants, p.Recall())
 	}
 	if len(r.Unplanted) > 0 {
-		fmt.Fprintf(w, "\n  not judged (no planted kind; flags): %v\n", r.Unplanted)
+		var parts []string
+		for _, rule := range slices.Sorted(maps.Keys(r.Unplanted)) {
+			parts = append(parts, fmt.Sprintf("%s %d", rule, r.Unplanted[rule]))
+		}
+		fmt.Fprintf(w, "\n  not judged (no kind of plant for them), flags: %s\n", strings.Join(parts, ", "))
 	}
 	rounds := slices.Clone(r.Rounds)
 	slices.Sort(rounds)
