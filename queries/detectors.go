@@ -26,6 +26,7 @@ type series struct {
 	level, area, parent string
 	points              []detect.Point
 	at                  map[int64]int // period start (Unix) → index
+	peers               []*series     // peersOf, set once all are read
 	// own and theirs are the running sums of its counts and its peers'
 	// mean counts before each index (scale).
 	own, theirs []float64
@@ -46,6 +47,9 @@ func runDetectors(ctx context.Context, db *sql.DB, q *Query, first, to time.Time
 	all, err := loadSeries(ctx, db, q, historyStart(q, first), to)
 	if err != nil {
 		return total, err
+	}
+	for _, s := range all {
+		s.peers = peersOf(s, all)
 	}
 	emergency, err := emergencyAreaSet(ctx, db)
 	if err != nil {
@@ -71,7 +75,7 @@ func runDetectors(ctx context.Context, db *sql.DB, q *Query, first, to time.Time
 				if emergency.has(s.area) {
 					m = Emergency
 				}
-				f := judge(q, d, m, s, i, all)
+				f := judge(q, d, m, s, i)
 				if !f.Flag {
 					continue
 				}
@@ -111,41 +115,47 @@ func number(f float64) string {
 	return fmt.Sprintf("%.1f", f)
 }
 
-// judge applies detector d in mode m to point i of s; all are every
-// series, for the peers (peersOf). A count's cold start takes its peers'
-// mean count scaled to its size (scale).
-func judge(q *Query, d Detector, m Mode, s *series, i int, all []*series) detect.Finding {
+// judge applies detector d in mode m to point i of s. A count's cold
+// start takes its peers' mean count scaled to its size (scale); a rate is
+// compared with its peers' rates.
+func judge(q *Query, d Detector, m Mode, s *series, i int) detect.Finding {
 	vals := d.ParamsFor(m)
 	p := detect.Params{Z: vals["z"], Window: int(vals["window"]), MinCount: vals["min_count"], MinChange: vals["min_change"],
 		MinHistory: int(vals["min_history"]), MinDen: vals["min_den"], Points: vals["points"], Periods: int(vals["periods"]), Days: int(vals["days"]),
 		Higher: q.Direction == HigherIsBetter}
-	start := s.points[i].Start.Unix()
-	peers := peersOf(s, all)
-	var rates []detect.Rate
-	var peerSum float64
-	for _, o := range peers {
-		if j, ok := o.at[start]; ok {
-			rates = append(rates, detect.Rate{Num: o.points[j].Num, Den: o.points[j].Den})
-			peerSum += o.points[j].Num
-		}
-	}
-	peerMean := math.NaN()
-	if len(rates) > 0 {
-		peerMean = peerSum / float64(len(rates)) * scale(s, i, peers)
-	}
 	switch d.Rule {
 	case "poisson":
+		peerMean := math.NaN()
+		if rates := s.peerRates(i); len(rates) > 0 {
+			var sum float64
+			for _, r := range rates {
+				sum += r.Num
+			}
+			peerMean = sum / float64(len(rates)) * scale(s, i)
+		}
 		return detect.Poisson(s.points, i, p, peerMean)
 	case "robust":
 		return detect.Robust(s.points, i, p)
 	case "funnel":
-		return detect.Funnel(s.points[i].Num, s.points[i].Den, rates, p)
+		return detect.Funnel(s.points[i].Num, s.points[i].Den, s.peerRates(i), p)
 	case "drop":
 		return detect.Drop(s.points, i, p)
 	case "rising":
 		return detect.Rising(s.points, i, p)
 	}
 	return detect.Finding{}
+}
+
+// peerRates returns the cells of s's peers in the period of its point i.
+func (s *series) peerRates(i int) []detect.Rate {
+	start := s.points[i].Start.Unix()
+	var out []detect.Rate
+	for _, o := range s.peers {
+		if j, ok := o.at[start]; ok {
+			out = append(out, detect.Rate{Num: o.points[j].Num, Den: o.points[j].Den})
+		}
+	}
+	return out
 }
 
 // peersOf returns the peers of s among all: the same level under the same
@@ -171,13 +181,13 @@ func peersOf(s *series, all []*series) []*series {
 // (a street twice its peers' size expects twice their count). 1 when
 // neither has counted anything yet. The sums are kept with s, computed
 // once.
-func scale(s *series, i int, peers []*series) float64 {
+func scale(s *series, i int) float64 {
 	if s.own == nil {
 		s.own, s.theirs = make([]float64, len(s.points)+1), make([]float64, len(s.points)+1)
 		for j, pt := range s.points {
 			var sum float64
 			n := 0
-			for _, o := range peers {
+			for _, o := range s.peers {
 				if k, ok := o.at[pt.Start.Unix()]; ok {
 					sum += o.points[k].Num
 					n++

@@ -436,7 +436,7 @@ func JudgeAnomalies(ctx context.Context, db *sql.DB, cat *queries.Catalog, plant
 	r.Detectors, r.Kinds = ScoreFlags(plants, judged, flags)
 	r.Flags = flags
 	for _, f := range flags {
-		if _, ok := meantFor(f.Rule); !ok {
+		if !slices.ContainsFunc(r.Detectors, func(s Score) bool { return s.Name == f.Rule }) {
 			r.Unplanted[f.Rule]++
 		}
 	}
@@ -453,14 +453,4 @@ func JudgeAnomalies(ctx context.Context, db *sql.DB, cat *queries.Catalog, plant
 		r.Rounds = append(r.Rounds, time.Since(began))
 	}
 	return r, nil
-}
-
-func meantFor(rule string) ([]string, bool) {
-	var kinds []string
-	for k, rules := range Planted {
-		if slices.Contains(rules, rule) {
-			kinds = append(kinds, k)
-		}
-	}
-	return kinds, len(kinds) > 0
 }

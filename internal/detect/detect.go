@@ -163,12 +163,7 @@ func Poisson(s []Point, i int, p Params, peer float64) Finding {
 	// (not yet marked an incident) must not make the next look ordinary.
 	phi := 1.0
 	if len(base) >= 7 {
-		med := median(base)
-		dev := make([]float64, len(base))
-		for j, x := range base {
-			dev[j] = math.Abs(x - med)
-		}
-		sd := 1.4826 * median(dev)
+		_, sd := medianMAD(base)
 		phi = max(1, sd*sd/b)
 		f.Baseline += fmt.Sprintf(", dispersion %.2g", phi)
 	}
@@ -247,12 +242,7 @@ func Robust(s []Point, i int, p Params) Finding {
 		f.Baseline = "too little history of its own"
 		return f
 	}
-	med := median(base)
-	dev := make([]float64, len(base))
-	for j, x := range base {
-		dev[j] = math.Abs(x - med)
-	}
-	mad := 1.4826 * median(dev)
+	med, mad := medianMAD(base)
 	// A series that is mostly flat has a MAD of 0: its spread is then at
 	// least a Poisson count's.
 	spread := math.Max(mad, math.Sqrt(math.Max(med, 1)))
@@ -276,6 +266,17 @@ func Robust(s []Point, i int, p Params) Finding {
 	minCount := orDefault(p.MinCount, 5)
 	f.Flag = f.Score > p.z() && n >= minCount && n-med >= p.MinChange
 	return f
+}
+
+// medianMAD returns the median of v and its median absolute deviation
+// scaled to a normal's standard deviation (1.4826 × MAD).
+func medianMAD(v []float64) (med, mad float64) {
+	med = median(v)
+	dev := make([]float64, len(v))
+	for j, x := range v {
+		dev[j] = math.Abs(x - med)
+	}
+	return med, 1.4826 * median(dev)
 }
 
 func median(v []float64) float64 {
@@ -470,12 +471,7 @@ func ZScore(s []Point, i int) Finding {
 	for j := i - 14; j < i; j++ {
 		v = append(v, s[j].Num)
 	}
-	m := mean(v)
-	var ss float64
-	for _, x := range v {
-		ss += (x - m) * (x - m)
-	}
-	sd := math.Sqrt(ss / float64(len(v)-1))
+	m, sd := mean(v), math.Sqrt(variance(v))
 	f.Expected = m
 	f.Baseline = "the mean of the 14 points before"
 	if sd == 0 {

@@ -106,9 +106,8 @@ func (s *Simulator) schedulePlants(from int64) {
 	// The lagging places are in force from the first day: the ledger
 	// records them so that a comparison between places that finds them is
 	// judged right.
-	for _, lp := range s.laggingPlaces() {
-		lp.From, lp.To = time.UnixMicro(from).UTC(), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
-		s.plants.ledger = append(s.plants.ledger, lp)
+	for _, lp := range s.LaggingPlaces(time.UnixMicro(from)) {
+		s.plants.ledger = append(s.plants.ledger, &lp)
 	}
 }
 
