@@ -209,20 +209,20 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// noteHistory writes, for each period from first to to whose lookback
-// (Query.LookbackMonths) begins before the record tables hold data, why its
-// cells are empty: the data it needs and the data there is
-// (indicator_notes); a period whose lookback the data now covers loses its
-// note.
+// noteHistory writes, for each period from first to to whose data begin
+// before the record tables hold data (its lookback, Query.LookbackMonths,
+// included), why its cells are empty or low: the data it needs and the data
+// there is (indicator_notes). A day's slack lets a history that starts on
+// a period's first day cover it. Notes of the periods the data now cover
+// are removed.
 func noteHistory(ctx context.Context, db *sql.DB, q *Query, first, to, now time.Time) error {
-	if q.LookbackMonths == 0 {
-		return nil
-	}
 	var since sql.NullTime // the latest first event time among the inputs
+	read := false
 	for _, in := range q.inputs {
 		if in.eventTime == "" {
 			continue
 		}
+		read = true
 		var t sql.NullTime
 		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT min(%s) FROM %s", in.eventTime, in.table)).Scan(&t); err != nil {
 			return fmt.Errorf("history of %s: %w", in.table, err)
@@ -234,13 +234,16 @@ func noteHistory(ctx context.Context, db *sql.DB, q *Query, first, to, now time.
 			}
 		}
 	}
+	if !read {
+		return nil // reference data only: no history to need
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM indicator_notes WHERE name = ? AND period_start >= ? AND period_start < ?`, q.Name, first, to); err != nil {
+		return fmt.Errorf("note history: %w", err)
+	}
 	for start := first; start.Before(to) && start.Before(now); start = q.Period.Next(start) {
 		needs := start.In(calendar.Zone).AddDate(0, -q.LookbackMonths, 0)
-		if _, err := db.ExecContext(ctx, `DELETE FROM indicator_notes WHERE name = ? AND period_start = ?`, q.Name, start); err != nil {
-			return fmt.Errorf("note history: %w", err)
-		}
-		if since.Valid && !since.Time.After(needs) {
-			continue
+		if since.Valid && !since.Time.After(needs.AddDate(0, 0, 1)) {
+			break // later periods need later data still
 		}
 		var from any
 		if since.Valid {

@@ -486,3 +486,39 @@ VALUES (?, ?, 'report', 'dispute', true, 'S1', '220173002001001', now())`, id, a
 		t.Errorf("note %q once the data reach back a year", got)
 	}
 }
+
+// TestHistoryNoteBeforeData: any indicator's period that begins before the
+// tables' data (a half-year campaign begun months before the history) says
+// so; a period the data reach from its first day on does not.
+func TestHistoryNoteBeforeData(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i := range 6 {
+		e.exec(t, `INSERT INTO police_incidents (incident_id, received_at, call_type, category_l1, is_valid, station_code, grid_code, updated_at)
+VALUES (?, ?, 'report', 'dispute', true, 'S1', '220173002001001', now())`, fmt.Sprintf("P%d", i), sh(2026, 7, 1, 10+i, 0))
+	}
+	q := e.query(t, "police_incident_count")
+	if _, err := Run(ctx, e.db, q, sh(2026, 6, 1, 0, 0), sh(2026, 8, 1, 0, 0), "r1", sh(2026, 8, 2, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	notes := map[string]string{}
+	sqlText, args := IndicatorQuery(IndicatorFilter{Name: q.Name, Area: "220173002", Level: string(LevelStreet)})
+	rows, err := e.db.QueryContext(ctx, `SELECT strftime(timezone('Asia/Shanghai', period_start), '%Y-%m-%d'), coalesce(note, '') FROM (`+sqlText+`) x`, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p, n string
+		if err := rows.Scan(&p, &n); err != nil {
+			t.Fatal(err)
+		}
+		notes[p] = n
+	}
+	if got, want := notes["2026-06-01"], "needs data from 2026-06-01; the tables hold data from 2026-07-01"; got != want {
+		t.Errorf("1 June: note %q, want %q", got, want)
+	}
+	if got, ok := notes["2026-07-01"]; !ok || got != "" {
+		t.Errorf("1 July (data from that day on): note %q (cell there: %t)", got, ok)
+	}
+}
