@@ -14,6 +14,7 @@ direction: higher_is_better
 thresholds:
   normal: {warn: 100, alert: 90}
 min_denominator: 5
+lookback_months: 11
 inputs: [households, door_visits]
 definition:
   zh: >-
