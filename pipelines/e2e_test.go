@@ -272,6 +272,16 @@ func checkLedger(t *testing.T, reg *schemas.Registry, l simulate.Ledger, server 
 // waitLedger polls checkLedger until it holds or the deadline passes.
 func waitLedger(t *testing.T, sim *simulate.Simulator, server, broker string, within time.Duration) {
 	t.Helper()
+	if diff := ledgerWithin(t, sim, server, broker, within); diff != "" {
+		t.Fatalf("ledger check failed after %v: %s", within, diff)
+	}
+}
+
+// ledgerWithin polls checkLedger until it holds ("") or the deadline
+// passes (what still differs, with how the difference went, to tell a
+// stall from slowness).
+func ledgerWithin(t *testing.T, sim *simulate.Simulator, server, broker string, within time.Duration) string {
+	t.Helper()
 	reg, err := schemas.LoadEmbedded()
 	if err != nil {
 		t.Fatal(err)
@@ -279,9 +289,16 @@ func waitLedger(t *testing.T, sim *simulate.Simulator, server, broker string, wi
 	c := kafka.NewClient([]string{broker})
 	defer c.Close()
 	l := sim.Ledger()
-	deadline := time.Now().Add(within)
+	start := time.Now()
+	deadline := start.Add(within)
 	var diff string
+	var seen []string
+	lastSeen := time.Time{}
 	for time.Now().Before(deadline) {
+		if diff != "" && time.Since(lastSeen) >= 15*time.Second {
+			seen = append(seen, fmt.Sprintf("at %.0fs: %s", time.Since(start).Seconds(), diff))
+			lastSeen = time.Now()
+		}
 		dlq, err := c.ReadAll(context.Background(), deadletter.Topic)
 		if err != nil { // e.g. a connection to a broker that restarted
 			diff = "read the dead letters: " + err.Error()
@@ -289,11 +306,11 @@ func waitLedger(t *testing.T, sim *simulate.Simulator, server, broker string, wi
 			continue
 		}
 		if diff = checkLedger(t, reg, l, server, dlq); diff == "" {
-			return
+			return ""
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	t.Fatalf("ledger check failed after %v: %s", within, diff)
+	return diff + "; every 15 s before: " + strings.Join(seen, " | ")
 }
 
 func testKey() *pii.Key {

@@ -64,7 +64,7 @@ func runChild() int {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	role := map[string]Role{"": RoleAll, "connect": RoleConnect, "serve": RoleServe}[os.Getenv("YIWANG_TEST_ROLE")]
-	err = Run(ctx, cfg, Options{Role: role, AdminToken: testAdminToken, PIIKey: testKey(), Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	err = Run(ctx, cfg, Options{Role: role, AdminToken: testAdminToken, PIIKey: testKey(), Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: childLogLevel()})),
 		Ready: func(server, _ string) { writeReady(dir, "server.addr", server) }})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -245,4 +245,14 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "..." + s[len(s)-n:]
+}
+
+// childLogLevel is the children's log level: warnings, or what
+// YIWANG_TEST_LOG_LEVEL (debug, info) asks for when chasing a failure.
+func childLogLevel() slog.Level {
+	var l slog.Level
+	if l.UnmarshalText([]byte(os.Getenv("YIWANG_TEST_LOG_LEVEL"))) != nil {
+		return slog.LevelWarn
+	}
+	return l
 }

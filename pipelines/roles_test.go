@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -55,7 +56,19 @@ func TestRolesSurviveSIGKILL(t *testing.T) {
 	}
 	sim.Step(300)
 	addr := procs["serve"].waitAddr(t, dirs["serve"])
-	waitLedger(t, sim, addr, brokerAddr, 180*time.Second)
+	if diff := ledgerWithin(t, sim, addr, brokerAddr, 180*time.Second); diff != "" {
+		// What each process was doing: its goroutines, dumped by SIGQUIT.
+		for _, role := range roles {
+			_ = procs[role].cmd.Process.Signal(syscall.SIGQUIT)
+			_, _ = procs[role].cmd.Process.Wait()
+			log, _ := os.ReadFile(filepath.Join(dirs[role], "child.log"))
+			if keep := os.Getenv("YIWANG_TEST_KEEP"); keep != "" {
+				_ = os.WriteFile(filepath.Join(keep, fmt.Sprintf("%d-%s.log", seed, role)), log, 0o644)
+			}
+			t.Logf("%s's log, its end:\n%s", role, tail(string(log), 6000))
+		}
+		t.Fatalf("ledger check failed after 3m: %s", diff)
+	}
 	rows := query(t, addr, "SELECT count(*) FROM grid_events")
 	t.Logf("kills %v; ledger holds; grid_events has %v rows", kills, rows[0][0])
 }
