@@ -36,6 +36,8 @@ type Options struct {
 	// AdminToken is the bearer token of the administrator's routes
 	// (POST /api/v1/sql...); empty closes them.
 	AdminToken string
+	// Tokens are API tokens besides the pipeline file's (the demo's).
+	Tokens []api.Token
 	// Ready, if set, is called once everything runs, with the server's
 	// address (for RoleConnect, that of its /metrics) and the broker's.
 	Ready func(serverAddr, brokerAddr string)

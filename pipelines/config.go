@@ -6,7 +6,9 @@ package pipelines
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -27,6 +29,7 @@ import (
 	"github.com/yiwang-gov/yiwang/connectors/kafkain"
 	"github.com/yiwang-gov/yiwang/connectors/mapping"
 	"github.com/yiwang-gov/yiwang/connectors/sqldb"
+	"github.com/yiwang-gov/yiwang/internal/api"
 	"github.com/yiwang-gov/yiwang/internal/deliver"
 	"github.com/yiwang-gov/yiwang/internal/diag"
 	"github.com/yiwang-gov/yiwang/internal/store"
@@ -53,12 +56,39 @@ type Config struct {
 	Loader    LoaderConfig    `yaml:"loader"`
 	Memory    MemoryConfig    `yaml:"memory"`
 	Anomalies AnomaliesConfig `yaml:"anomalies"`
+	API       APIConfig       `yaml:"api"`
 	Sources   []SourceConfig  `yaml:"sources"`
 
 	file string     // where it was read from, for messages
 	dir  string     // base of relative paths; "embedded:" for the demo
 	root *yaml.Node // for line numbers
 }
+
+// APIConfig is who may use the HTTP API and how its reads of personal
+// data are kept.
+type APIConfig struct {
+	// Tokens are the API's tokens, each kept as the SHA-256 of its secret.
+	Tokens []TokenConfig `yaml:"tokens"`
+	// MetricsToken puts /metrics behind a token (Prometheus then sends
+	// one: authorization.credentials in its scrape config).
+	MetricsToken bool `yaml:"metrics_token"`
+	// AuditRetention is how long the audit log keeps a row (default 180
+	// days: the Cybersecurity Law's six months for network logs).
+	AuditRetention time.Duration `yaml:"audit_retention"`
+}
+
+// TokenConfig is one API token: who, the SHA-256 of its secret in hex
+// (sha256sum of the secret; never the secret itself), its role and the
+// area codes or responsibility units it may see ("district": all).
+type TokenConfig struct {
+	Name   string   `yaml:"name"`
+	SHA256 string   `yaml:"sha256"`
+	Role   string   `yaml:"role"`
+	Areas  []string `yaml:"areas"`
+}
+
+// DefaultAuditRetention is how long the audit log keeps a row.
+const DefaultAuditRetention = 180 * 24 * time.Hour
 
 // KafkaConfig says where Kafka is and how yiwang's topics are created.
 type KafkaConfig struct {
@@ -255,6 +285,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Loader.Writers == 0 {
 		c.Loader.Writers = DefaultWriters
+	}
+	if c.API.AuditRetention == 0 {
+		c.API.AuditRetention = DefaultAuditRetention
 	}
 	for i := range c.Sources {
 		if c.Sources[i].Every == 0 {
@@ -540,6 +573,7 @@ func (c *Config) validate() Problems {
 	for i, am := range c.Anomalies.Alertmanagers {
 		probs = append(probs, c.checkReceiver(receivers, "alertmanagers", i, am.Name, am.URL, am.Timeout)...)
 	}
+	probs = append(probs, c.checkTokens()...)
 	if c.Kafka.Partitions > 256 {
 		probs = append(probs, c.problem(fmt.Sprintf("must be 1-256, got %d", c.Kafka.Partitions), "kafka", "partitions"))
 	}
@@ -566,6 +600,53 @@ func (c *Config) validate() Problems {
 		probs = append(probs, c.checkSource(i)...)
 	}
 	return probs
+}
+
+// checkTokens checks the API's tokens: unique names, a SHA-256 in hex, a
+// role, areas written as codes.
+func (c *Config) checkTokens() Problems {
+	var probs Problems
+	seen := map[string]bool{}
+	for i, t := range c.API.Tokens {
+		at := func(field string) []any { return []any{"api", "tokens", i, field} }
+		switch {
+		case !receiverRE.MatchString(t.Name) || t.Name == "admin":
+			probs = append(probs, c.problem(fmt.Sprintf("%q is not a token name; use lower-case letters, digits, - and _ (admin is YIWANG_ADMIN_TOKEN's)", t.Name), at("name")...))
+		case seen[t.Name]:
+			probs = append(probs, c.problem(fmt.Sprintf("%s names another token too; give each its own", t.Name), at("name")...))
+		}
+		seen[t.Name] = true
+		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != sha256.Size {
+			probs = append(probs, c.problem("must be the SHA-256 of the token in 64 hex digits (printf %s \"$TOKEN\" | sha256sum), never the token itself", at("sha256")...))
+		}
+		if _, err := api.ParseRole(t.Role); err != nil {
+			probs = append(probs, c.problem(err.Error(), at("role")...))
+		}
+		if len(t.Areas) == 0 {
+			probs = append(probs, c.problem(`is required: the area codes or responsibility units the token may see, e.g. [220173002], or [district] for all`, at("areas")...))
+		}
+		for j, a := range t.Areas {
+			if !areaRE.MatchString(a) {
+				probs = append(probs, c.problem(fmt.Sprintf("%q is not an area code or unit id; use letters, digits, - and _", a), "api", "tokens", i, "areas", j))
+			}
+		}
+	}
+	return probs
+}
+
+var areaRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// apiTokens are the pipeline file's tokens, checked, for the API.
+func (c *Config) apiTokens() []api.Token {
+	out := make([]api.Token, 0, len(c.API.Tokens))
+	for _, t := range c.API.Tokens {
+		role, _ := api.ParseRole(t.Role)
+		var h [32]byte
+		b, _ := hex.DecodeString(t.SHA256)
+		copy(h[:], b)
+		out = append(out, api.Token{Name: t.Name, SHA256: h, Role: role, Areas: t.Areas})
+	}
+	return out
 }
 
 // fieldError is a connector's own configuration problem.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/yiwang-gov/yiwang/connectors"
 	"github.com/yiwang-gov/yiwang/internal/api"
+	"github.com/yiwang-gov/yiwang/internal/audit"
 	"github.com/yiwang-gov/yiwang/internal/deliver"
 	"github.com/yiwang-gov/yiwang/internal/kafka"
 	"github.com/yiwang-gov/yiwang/internal/loader"
@@ -194,6 +195,16 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 	if err := queries.SyncThresholds(ctx, p.store.DB(), catalog); err != nil {
 		return "", err
 	}
+	auditLog, err := audit.Open(ctx, p.store)
+	if err != nil {
+		return "", err
+	}
+	tokens, err := p.tokens(ctx)
+	if err != nil {
+		return "", err
+	}
+	pruneCtx, stopPruning := context.WithCancel(ctx)
+	g.Add(func() error { pruneAudit(pruneCtx, auditLog, cfg.API.AuditRetention, log); return nil }, func(error) { stopPruning() })
 	queries.ExportModes(ctx, p.store.DB(), p.metrics)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -211,7 +222,8 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 		Modes:      modes{db: p.store.DB(), producer: p.writer},
 		Feedback:   feedback{db: p.store.DB(), producer: p.writer},
 		Files:      newFiles(cfg),
-		AdminToken: p.opts.AdminToken, Listen: ln.Addr().String(),
+		AdminToken: p.opts.AdminToken, Tokens: tokens, MetricsToken: cfg.API.MetricsToken, Audit: auditLog,
+		Listen: ln.Addr().String(),
 		Ready: func() bool {
 			select {
 			case <-loaderUp:
@@ -427,4 +439,42 @@ func (p *Pipeline) connect(g *run.Group) error {
 		})
 	}, func(error) { stop() })
 	return nil
+}
+
+// tokens are the API's tokens: the pipeline file's and the command's,
+// each checked against the reference tables, so that a token granting an
+// area that does not exist refuses the start instead of seeing nothing.
+func (p *Pipeline) tokens(ctx context.Context) ([]api.Token, error) {
+	tokens := append(p.cfg.apiTokens(), p.opts.Tokens...)
+	var probs Problems
+	for i, t := range tokens {
+		if _, err := queries.ResolveScope(ctx, p.store.DB(), t.Areas); err != nil {
+			if i < len(p.cfg.API.Tokens) {
+				probs = append(probs, p.cfg.problem(err.Error()+"; the reference tables (reference.areas, reference.gov_units) list them", "api", "tokens", i, "areas"))
+				continue
+			}
+			return nil, fmt.Errorf("token %s: %w", t.Name, err)
+		}
+	}
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return tokens, nil
+}
+
+// pruneAudit deletes the audit log's rows older than retention, at start
+// and then hourly, until ctx ends.
+func pruneAudit(ctx context.Context, l *audit.Log, retention time.Duration, log *slog.Logger) {
+	for {
+		if n, err := l.Prune(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
+			log.Warn("prune the audit log", "err", err)
+		} else if n > 0 {
+			log.Info("audit log pruned", "rows", n, "retention", retention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Hour):
+		}
+	}
 }

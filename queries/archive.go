@@ -1,6 +1,9 @@
 package queries
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // ArchiveSQL is the emergency archive (急时档案) as a list: for every
 // emergency (a grid event of class 08: fire, natural disaster, public
@@ -21,13 +24,16 @@ WHERE e.category_major = '08'
   AND starts_with(e.grid_code, $3)`
 
 // ArchiveQuery returns ArchiveSQL for the events reported from from to to
-// under area, after the key (reported_at, event_id, record_id) of the last
+// under area and within scope, after the key (reported_at, event_id, record_id) of the last
 // row of the previous page (nil for the first page), with its arguments.
-func ArchiveQuery(from, to time.Time, area string, after []any) (string, []any) {
+func ArchiveQuery(from, to time.Time, area string, after []any, scope Scope) (string, []any) {
 	args := []any{from, to, area}
-	q := `SELECT * FROM (` + ArchiveSQL + `) a`
+	in, sargs := scope.CondAt("a.grid_code", len(args)+1)
+	q := `SELECT * FROM (` + ArchiveSQL + `) a WHERE ` + in
+	args = append(args, sargs...)
 	if after != nil {
-		q += ` WHERE (a.reported_at, a.event_id, coalesce(a.record_id, '')) > (CAST($4 AS TIMESTAMPTZ), $5, $6)`
+		n := len(args)
+		q += fmt.Sprintf(` AND (a.reported_at, a.event_id, coalesce(a.record_id, '')) > (CAST($%d AS TIMESTAMPTZ), $%d, $%d)`, n+1, n+2, n+3)
 		args = append(args, after...)
 	}
 	return q + ` ORDER BY a.reported_at, a.event_id, coalesce(a.record_id, '')`, args

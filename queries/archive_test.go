@@ -41,7 +41,7 @@ VALUES (?, 'fire_team', ?, ?, ?, DATE '2026-07-02', ?, ?, ?, now(), now())`, id,
 	var rows []string
 	var after []any
 	for page := 0; page < 10; page++ {
-		q, args := ArchiveQuery(sh(2026, 7, 1, 0, 0), sh(2026, 8, 1, 0, 0), "220173002", after)
+		q, args := ArchiveQuery(sh(2026, 7, 1, 0, 0), sh(2026, 8, 1, 0, 0), "220173002", after, Scope{All: true})
 		r, err := e.db.Query(q+" LIMIT 2", args...)
 		if err != nil {
 			t.Fatal(err)

@@ -65,17 +65,20 @@ ORDER BY t.grid_code, t.%s`, target, id, extra, table, id, id), nil
 }
 
 // MissingQuery returns MissingSQL of target with its arguments: the
-// campaign from start to asOf, the area, and after, the key (grid_code,
+// campaign from start to asOf, the area, the reader's scope, and after, the key (grid_code,
 // id) of the last row of the page before (nil for the first page).
-func MissingQuery(target string, start, asOf time.Time, area string, after []any) (string, []any, error) {
+func MissingQuery(target string, start, asOf time.Time, area string, after []any, scope Scope) (string, []any, error) {
 	q, err := MissingSQL(target)
 	if err != nil {
 		return "", nil, err
 	}
 	args := []any{start, asOf, area}
+	in, sargs := scope.CondAt("m.grid_code", len(args)+1)
+	q = `SELECT * FROM (` + q + `) m WHERE ` + in
+	args = append(args, sargs...)
 	if after != nil {
-		q = `SELECT * FROM (` + q + `) m WHERE (m.grid_code, m.id) > ($4, $5) ORDER BY m.grid_code, m.id`
+		q += fmt.Sprintf(` AND (m.grid_code, m.id) > ($%d, $%d)`, len(args)+1, len(args)+2)
 		args = append(args, after...)
 	}
-	return q, args, nil
+	return q + ` ORDER BY m.grid_code, m.id`, args, nil
 }

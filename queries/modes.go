@@ -3,6 +3,7 @@ package queries
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,10 +26,18 @@ func CheckMode(ctx context.Context, db *sql.DB, area string, mode Mode) error {
 		return fmt.Errorf("mode must be normal or emergency, got %q", mode)
 	}
 	var level string
-	if err := db.QueryRowContext(ctx, "SELECT level FROM areas WHERE code = ?", area).Scan(&level); err != nil {
-		return fmt.Errorf("area %q is not in the areas table: %w", area, err)
+	if err := db.QueryRowContext(ctx, "SELECT level FROM areas WHERE code = ?", area).Scan(&level); errors.Is(err, sql.ErrNoRows) {
+		return NoAreaError(area)
+	} else if err != nil {
+		return fmt.Errorf("read area %q: %w", area, err)
 	}
 	return nil
+}
+
+// NoAreaError is the error of a mode switch of an area that does not
+// exist, or that the reader may not see: the same words for both.
+func NoAreaError(area string) error {
+	return fmt.Errorf("area %q is not in the areas table", area)
 }
 
 // ApplyMode switches c.Area to c.Mode and records the change, in tx.

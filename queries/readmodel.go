@@ -25,6 +25,9 @@ type IndicatorFilter struct {
 	// After is the key (name, period_start, level, area_code) of the last
 	// cell of the page before.
 	After []any
+	// Scope bounds the cells to what the reader may see; the zero Scope
+	// sees none.
+	Scope Scope
 }
 
 // IndicatorQuery returns the query of the cells f selects, in key order
@@ -42,6 +45,8 @@ func IndicatorQuery(f IndicatorFilter) (string, []any) {
 	if f.Level != "" {
 		add("v.level = ?", f.Level)
 	}
+	cond, cargs := f.Scope.Cond("v.area_code")
+	add(cond, cargs...)
 	if !f.EndAfter.IsZero() {
 		add("v.period_end > ?", f.EndAfter)
 	}
@@ -71,11 +76,12 @@ func IndicatorKey(row []any) []any { return []any{row[0], row[4], row[1], row[2]
 
 // ModesQuery returns the query of the areas' current modes, each with its
 // ten latest changes, in area order after the area code after ("" for the
-// first page).
-func ModesQuery(after string) (string, []any) {
-	where, args := "", []any{}
+// first page), within scope.
+func ModesQuery(after string, scope Scope) (string, []any) {
+	where, args := scope.Cond("m.area_code")
+	where = "WHERE " + where
 	if after != "" {
-		where, args = "WHERE m.area_code > ?", []any{after}
+		where, args = where+" AND m.area_code > ?", append(args, after)
 	}
 	return `SELECT m.area_code, a.name, a.level, m.mode, m.changed_at, m.reason,
   (SELECT list({'mode': h.mode, 'changed_at': h.changed_at, 'reason': h.reason} ORDER BY h.changed_at DESC)[1:10]

@@ -458,7 +458,7 @@ VALUES (?, ?, 'report', 'dispute', true, 'S1', '220173002001001', now())`, id, a
 	q := e.query(t, "police_incidents_yoy")
 	nov, dec := sh(2026, 11, 1, 0, 0), sh(2026, 12, 1, 0, 0)
 	note := func() string {
-		sqlText, args := IndicatorQuery(IndicatorFilter{Name: q.Name, Area: "220173002", Level: string(LevelStreet), EndAfter: nov, StartBefore: dec})
+		sqlText, args := IndicatorQuery(IndicatorFilter{Name: q.Name, Area: "220173002", Level: string(LevelStreet), EndAfter: nov, StartBefore: dec, Scope: Scope{All: true}})
 		var n sql.NullString
 		rows, err := e.db.QueryContext(ctx, `SELECT note FROM (`+sqlText+`) x`, args...)
 		if err != nil {
@@ -502,7 +502,7 @@ VALUES (?, ?, 'report', 'dispute', true, 'S1', '220173002001001', now())`, fmt.S
 		t.Fatal(err)
 	}
 	notes := map[string]string{}
-	sqlText, args := IndicatorQuery(IndicatorFilter{Name: q.Name, Area: "220173002", Level: string(LevelStreet)})
+	sqlText, args := IndicatorQuery(IndicatorFilter{Name: q.Name, Area: "220173002", Level: string(LevelStreet), Scope: Scope{All: true}})
 	rows, err := e.db.QueryContext(ctx, `SELECT strftime(timezone('Asia/Shanghai', period_start), '%Y-%m-%d'), coalesce(note, '') FROM (`+sqlText+`) x`, args...)
 	if err != nil {
 		t.Fatal(err)

@@ -105,6 +105,9 @@ func newBenchAPI() *cobra.Command {
 			out := cmd.OutOrStdout()
 			var all []bench.APIResult
 			o.Probe = probeProcess
+			if o.Token == "" {
+				o.Token = adminToken("")
+			}
 			for i := range runs {
 				fmt.Fprintf(cmd.ErrOrStderr(), "run %d of %d\n", i+1, runs)
 				r, err := bench.API(cmd.Context(), o, cmd.ErrOrStderr())
@@ -149,6 +152,7 @@ func newBenchAPI() *cobra.Command {
 	cmd.Flags().IntVar(&o.Clients, "clients", 200, "concurrent clients")
 	cmd.Flags().DurationVar(&o.Duration, "duration", 20*time.Second, "length of the load")
 	cmd.Flags().StringVar(&o.Path, "path", "/api/v1/indicators", "what the clients ask for")
+	cmd.Flags().StringVar(&o.Token, "token", "", "the clients' bearer token (default: the admin token, as yiwang sql finds it)")
 	cmd.Flags().IntVar(&o.Backlog, "backlog", 100000, "grid events produced for the loader in each phase")
 	cmd.Flags().Int64Var(&o.Seed, "seed", demoSeed, "seed of the server's district (the demo's by default)")
 	cmd.Flags().IntVar(&runs, "runs", 3, "runs; medians are reported")

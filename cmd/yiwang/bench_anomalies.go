@@ -335,11 +335,12 @@ func countRows(server, token, table string) (int, error) {
 	}
 	defer func() { _ = resp.Body.Close() }()
 	var res struct {
-		Rows  [][]any
-		Error string
+		Rows   [][]any
+		Error  string
+		Detail string
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || resp.StatusCode != http.StatusOK || len(res.Rows) != 1 {
-		return 0, fmt.Errorf("count %s: HTTP %d %v %s", table, resp.StatusCode, err, res.Error)
+		return 0, fmt.Errorf("count %s: HTTP %d %v %s%s", table, resp.StatusCode, err, res.Detail, res.Error)
 	}
 	n, _ := res.Rows[0][0].(float64)
 	return int(n), nil

@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/yiwang-gov/yiwang/internal/api"
 	"github.com/yiwang-gov/yiwang/internal/deadletter"
 
 	"github.com/spf13/cobra"
@@ -147,9 +148,9 @@ func adminCall(ctx context.Context, method, u string, body []byte, out any) erro
 		return fmt.Errorf("read answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error string }
+		var e api.Problem
 		_ = json.Unmarshal(raw, &e)
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, e.Error)
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, e.Detail)
 	}
 	return json.Unmarshal(raw, out)
 }

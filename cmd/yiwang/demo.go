@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/calendar"
@@ -18,9 +19,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/yiwang-gov/yiwang/internal/api"
 	"github.com/yiwang-gov/yiwang/internal/pii"
 	"github.com/yiwang-gov/yiwang/internal/simulate"
 	"github.com/yiwang-gov/yiwang/pipelines"
+	"github.com/yiwang-gov/yiwang/queries"
 )
 
 // demoSeed makes every demo district and record stream the same.
@@ -99,8 +102,13 @@ func newDemo() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			tokens, secrets, err := demoTokens(data)
+			if err != nil {
+				return err
+			}
 			return pipelines.Run(ctx, cfg, pipelines.Options{
 				AdminToken: admin,
+				Tokens:     tokens,
 				PIIKey:     key,
 				Ready: func(server, broker string) {
 					platforms.Run(simCtx, []string{broker})
@@ -119,10 +127,13 @@ yiwang demo: Changchun New Area (长春新区), 8 streets, simulated at %g recor
   duckdb          %s/yiwang.duckdb
   api             http://%s/api/v1/tables   metrics http://%s/metrics
   admin token     %s (also in %s, which yiwang sql, files, mode... read)
+  area tokens     (also in %s)
+                  %s
 try:   yiwang sql "select status, count(*) from grid_events group by 1"
 stop:  Ctrl-C (a second start resumes where this one stopped)
 
-`, rate, ln.Addr(), sources, property, ln.Addr(), broker, data, data, server, server, admin, filepath.Join(data, adminTokenFile))
+`, rate, ln.Addr(), sources, property, ln.Addr(), broker, data, data, server, server, admin, filepath.Join(data, adminTokenFile),
+						filepath.Join(data, demoTokensFile), strings.ReplaceAll(secrets, "\n", "\n                  "))
 				},
 			})
 		},
@@ -188,6 +199,37 @@ func demoAdminToken(data string) (string, error) {
 		return "", fmt.Errorf("write the admin token: %w", err)
 	}
 	return t, nil
+}
+
+// demoTokensFile holds the demo's area tokens in its data directory.
+const demoTokensFile = "tokens.txt"
+
+// demoTokens makes the demo's three area tokens, new at every start: the
+// district's and a street's (北湖街道) operators, and a community's
+// (光谷社区) viewer. It writes them to the data directory and returns
+// them, with their secrets as lines to print.
+func demoTokens(data string) ([]api.Token, string, error) {
+	var tokens []api.Token
+	var lines []string
+	for _, d := range []struct {
+		name string
+		role api.Role
+		area string
+		what string
+	}{
+		{"district", api.RoleOperator, queries.DistrictCode, "operator, the whole district"},
+		{"street-beihu", api.RoleOperator, "220173002", "operator, 北湖街道 220173002"},
+		{"community-guanggu", api.RoleViewer, "220173002001", "viewer, 光谷社区 220173002001"},
+	} {
+		secret := api.NewSecret()
+		tokens = append(tokens, api.Token{Name: d.name, SHA256: api.HashToken(secret), Role: d.role, Areas: []string{d.area}})
+		lines = append(lines, fmt.Sprintf("%-18s %s  (%s)", d.name, secret, d.what))
+	}
+	text := strings.Join(lines, "\n")
+	if err := os.WriteFile(filepath.Join(data, demoTokensFile), []byte(text+"\n"), 0o600); err != nil {
+		return nil, "", fmt.Errorf("write the demo's tokens: %w", err)
+	}
+	return tokens, text, nil
 }
 
 func randomToken() string {

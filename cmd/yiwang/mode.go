@@ -17,7 +17,14 @@ func newMode() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if args[0] == "list" {
-				resp, err := http.Get(server + "/api/v1/modes?format=csv")
+				req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, server+"/api/v1/modes?format=csv", nil)
+				if err != nil {
+					return err
+				}
+				if t := adminToken(""); t != "" {
+					req.Header.Set("Authorization", "Bearer "+t)
+				}
+				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					return fmt.Errorf("no server answers at %s: %w", server, err)
 				}

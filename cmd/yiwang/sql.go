@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/yiwang-gov/yiwang/internal/api"
 	"github.com/yiwang-gov/yiwang/internal/store"
 )
 
@@ -66,9 +67,9 @@ func queryServer(ctx context.Context, server, q string, limit int, token string)
 		return nil, fmt.Errorf("read answer of %s: %w", server, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error string }
+		var e api.Problem
 		_ = json.Unmarshal(raw, &e)
-		return nil, fmt.Errorf("%s: HTTP %d: %s", server, resp.StatusCode, e.Error)
+		return nil, fmt.Errorf("%s: HTTP %d: %s", server, resp.StatusCode, e.Detail)
 	}
 	var res struct {
 		store.Result

@@ -319,6 +319,11 @@ type Filter struct {
 	// Area selects the anomalies in an area and every area under it (by
 	// code prefix: a street's code starts its communities' and grids').
 	Area string
+	// Within bounds the list to what a reader may see (queries.Scope);
+	// nil bounds nothing, for yiwang's own readers.
+	Within interface {
+		Cond(col string) (string, []any)
+	}
 }
 
 // Columns are the columns of a ListQuery row, in order.
@@ -343,6 +348,11 @@ func ListQuery(f Filter, after []any) (string, []any) {
 		where = append(where, "starts_with(a.area_code, ?)")
 		args = append(args, f.Area)
 	}
+	if f.Within != nil {
+		cond, cargs := f.Within.Cond("a.area_code")
+		where = append(where, cond)
+		args = append(args, cargs...)
+	}
 	if after != nil {
 		where = append(where, "(a.updated_at, a.id) < (CAST(? AS TIMESTAMPTZ), ?)")
 		args = append(args, after...)
@@ -358,8 +368,10 @@ FROM anomalies a WHERE ` + strings.Join(where, " AND ") + ` ORDER BY a.updated_a
 func ListKey(row []any) []any { return []any{row[13], row[0]} }
 
 // OneQuery returns the SQL and arguments of the anomaly with that id, as a
-// ListQuery row.
-func OneQuery(id string) (string, []any) {
-	q, args := ListQuery(Filter{}, nil)
+// ListQuery row, if within (nil: anywhere) holds it.
+func OneQuery(id string, within interface {
+	Cond(col string) (string, []any)
+}) (string, []any) {
+	q, args := ListQuery(Filter{Within: within}, nil)
 	return strings.Replace(q, "WHERE true", "WHERE a.id = ?", 1), append([]any{id}, args...)
 }

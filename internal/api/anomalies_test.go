@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/anomaly"
+	"github.com/yiwang-gov/yiwang/internal/store"
 )
 
 // TestAnomaliesListAndShow: the anomaly list pages the most recently
@@ -90,10 +92,11 @@ func (r *recordingFeedback) Give(_ context.Context, f anomaly.Feedback) error {
 
 // TestFeedbackRoutes: ack, false-positive and incident reach the feedback
 // service as their kinds, with who and why; an unknown action or anomaly
-// is 404, a body without who 400, and the routes need the admin token.
+// is 404, a body without who is the token's, and the routes need a token.
 func TestFeedbackRoutes(t *testing.T) {
 	fb := &recordingFeedback{}
-	ts := server(t, Config{AdminToken: "tok", Feedback: fb})
+	ts, st := serverStore(t, Config{AdminToken: "tok", Feedback: fb})
+	id := oneAnomaly(t, st, "220173002001")
 	for _, c := range []struct {
 		path, token, body string
 		code              int
@@ -104,15 +107,45 @@ func TestFeedbackRoutes(t *testing.T) {
 		{"/api/v1/anomalies/abc/incident", "tok", `{"who":"li.na","why":"burst main"}`, 200},
 		{"/api/v1/anomalies/abc/close", "tok", `{"who":"li.na"}`, 404},
 		{"/api/v1/anomalies/missing/ack", "tok", `{"who":"li.na"}`, 404},
-		{"/api/v1/anomalies/abc/ack", "tok", `{"why":"no one"}`, 400},
+		{"/api/v1/anomalies/abc/ack", "tok", `{"why":"no one"}`, 200}, // who: the token's name
 		{"/api/v1/anomalies/abc/ack", "tok", `{"who":"li.na","whom":"x"}`, 400},
 	} {
+		c.path = strings.Replace(c.path, "/abc/", "/"+id+"/", 1)
 		if code, body := do(t, "POST", ts.URL+c.path, c.token, c.body); code != c.code {
 			t.Errorf("%s %s: HTTP %d %s, want %d", c.path, c.body, code, body, c.code)
 		}
 	}
-	if len(fb.got) != 3 || fb.got[0].Kind != anomaly.FeedbackFalsePositive || fb.got[0].Why != "patrol finds" || fb.got[1].Kind != anomaly.FeedbackAck ||
-		fb.got[2].Kind != anomaly.FeedbackIncident || fb.got[2].AnomalyID != "abc" {
+	if len(fb.got) != 4 || fb.got[3].Who != "admin" || fb.got[0].Kind != anomaly.FeedbackFalsePositive || fb.got[0].Why != "patrol finds" || fb.got[1].Kind != anomaly.FeedbackAck ||
+		fb.got[2].Kind != anomaly.FeedbackIncident || fb.got[2].AnomalyID != id {
 		t.Fatalf("feedback given: %+v", fb.got)
 	}
+}
+
+// oneAnomaly opens one anomaly in area and returns its id.
+func oneAnomaly(t testing.TB, st *store.Store, area string) string {
+	t.Helper()
+	ctx := context.Background()
+	if err := anomaly.Migrate(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	week := time.Date(2026, 3, 1, 16, 0, 0, 0, time.UTC)
+	tx, err := st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = anomaly.Apply(ctx, tx, anomaly.Run{Rule: "instant_closures", RecordTable: "grid_events", Severity: anomaly.SeverityWarning,
+		Mode: "normal", PeriodStart: week, PeriodEnd: week.AddDate(0, 0, 7), RunID: "r", Now: week,
+		Covers: func(string) bool { return false },
+		Flags:  []anomaly.Flag{{Subject: "WGY-" + area, Area: area, Observed: 5, Expected: 3, Detail: "d", Records: []string{"E1"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	if err := st.DB().QueryRow("SELECT id FROM anomalies WHERE area_code = ?", area).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

@@ -32,12 +32,12 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/anomaly"
+	"github.com/yiwang-gov/yiwang/internal/audit"
 	"github.com/yiwang-gov/yiwang/internal/calendar"
 
 	"github.com/yiwang-gov/yiwang/internal/deadletter"
@@ -66,9 +67,17 @@ type Config struct {
 	Store    *store.Store
 	Registry *schemas.Registry
 	Metrics  *metrics.Metrics
-	// AdminToken guards the administrator's routes; empty refuses every
-	// one of them.
+	// AdminToken, when set, is one more token: an administrator's over
+	// the whole district, named admin (YIWANG_ADMIN_TOKEN).
 	AdminToken string
+	// Tokens are the API's tokens. Every route but /healthz and /readyz
+	// needs one (and /metrics when MetricsToken is set).
+	Tokens []Token
+	// MetricsToken puts /metrics behind a token of any role.
+	MetricsToken bool
+	// Audit records every read of personal data; without it the routes
+	// that read such data are refused.
+	Audit *audit.Log
 	// Listen is the address the server listens on. On a loopback address
 	// a request that changes state must name it (or localhost) as its
 	// Host, so that a web page cannot reach the API under a name of its
@@ -91,6 +100,8 @@ type Config struct {
 	// Files reads the drop folders' per-file reports; nil disables the
 	// routes.
 	Files FileService
+
+	access *access
 }
 
 // Page sizes and caps of the list routes and of admin SQL.
@@ -165,20 +176,24 @@ func New(c Config) http.Handler {
 	if c.SQLTimeout <= 0 {
 		c.SQLTimeout = DefaultSQLTimeout
 	}
+	tokens := c.Tokens
+	if c.AdminToken != "" {
+		tokens = append(slices.Clone(tokens), Token{Name: "admin", SHA256: HashToken(c.AdminToken), Role: RoleAdmin, Areas: []string{queries.DistrictCode}})
+	}
+	c.access = newAccess(c.Store, tokens)
 	// Costly requests wait for one of a few slots, the administrator's
-	// apart from the public's, so that neither starves the other, health
-	// checks or the loader. A mode switch (平急转换) has slots of its own:
-	// it must not wait behind a long admin query or replay. An admin
-	// route checks the token before it takes a slot, so that requests
-	// without one cannot hold the administrator's slots.
+	// apart from the others', so that neither starves the other, health
+	// checks or the loader. A mode switch (平急转换) and feedback have
+	// slots of their own: they must not wait behind a long admin query or
+	// replay. A route checks the token before it takes a slot, so that
+	// requests without one cannot hold the slots.
 	public, heavy, switches := newLimiter(2, busyWait), newLimiter(2, busyWait), newLimiter(2, busyWait)
-	admin := func(l *limiter, wired bool, missing string, h http.HandlerFunc) http.HandlerFunc {
-		limited := l.wrap(h)
-		return func(w http.ResponseWriter, r *http.Request) {
-			if c.admin(w, r, wired, missing) {
-				limited(w, r)
-			}
-		}
+	viewer := func(l *limiter, h http.HandlerFunc) http.HandlerFunc { return c.allow(RoleViewer, l, true, "", h) }
+	operator := func(wired bool, missing string, h http.HandlerFunc) http.HandlerFunc {
+		return c.allow(RoleOperator, switches, wired, missing, h)
+	}
+	admin := func(wired bool, missing string, h http.HandlerFunc) http.HandlerFunc {
+		return c.allow(RoleAdmin, heavy, wired, missing, h)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -191,19 +206,26 @@ func New(c Config) http.Handler {
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(c.Metrics.Registry, promhttp.HandlerOpts{Registry: c.Metrics.Registry}))
-	mux.HandleFunc("GET /api/v1/tables", public.wrap(func(w http.ResponseWriter, r *http.Request) {
+	metricsHandler := promhttp.HandlerFor(c.Metrics.Registry, promhttp.HandlerOpts{Registry: c.Metrics.Registry})
+	if c.MetricsToken {
+		mux.HandleFunc("GET /metrics", c.allow(RoleViewer, nil, true, "", metricsHandler.ServeHTTP))
+	} else {
+		mux.Handle("GET /metrics", metricsHandler)
+	}
+	mux.HandleFunc("GET /api/v1/tables", viewer(public, func(w http.ResponseWriter, r *http.Request) {
 		t, err := c.Store.Tables(r.Context(), c.Registry)
 		if err != nil {
-			writeErr(w, http.StatusInternalServerError, err)
+			writeErr(w, http.StatusInternalServerError, internalError{err})
 			return
 		}
 		writeJSON(w, map[string]any{"tables": t})
 	}))
-	mux.HandleFunc("POST /api/v1/sql", admin(heavy, true, "", c.sql))
+	mux.HandleFunc("POST /api/v1/sql", admin(true, "", c.audited(c.sql)))
 	shared := newFlights(sharedAnswers, "name", "area", "level", "from", "to", "status", "limit", "after")
-	mux.HandleFunc("GET /api/v1/indicators", func(w http.ResponseWriter, r *http.Request) { shared.do(w, r, public, c.indicators) })
-	mux.HandleFunc("POST /api/v1/indicators/run", admin(heavy, c.Indicators != nil, "indicators are not computed", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/v1/indicators", c.allow(RoleViewer, nil, true, "", func(w http.ResponseWriter, r *http.Request) {
+		shared.do(w, r, public, c.indicators)
+	}))
+	mux.HandleFunc("POST /api/v1/indicators/run", admin(c.Indicators != nil, "indicators are not computed", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Select   []string `json:"select"`
 			From, To string
@@ -225,10 +247,14 @@ func New(c Config) http.Handler {
 		}
 		writeJSON(w, res)
 	}))
-	mux.HandleFunc("GET /api/v1/modes", public.wrap(c.modes))
-	mux.HandleFunc("POST /api/v1/modes", admin(switches, c.Modes != nil, "modes are not kept", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/v1/modes", viewer(public, c.modes))
+	mux.HandleFunc("POST /api/v1/modes", operator(c.Modes != nil, "modes are not kept", func(w http.ResponseWriter, r *http.Request) {
 		var req struct{ Area, Mode, Reason string }
 		if !decodeBody(w, r, maxBody, &req, `{"area", "mode", "reason"}`) {
+			return
+		}
+		if !who(r).scope.Covers(req.Area) { // the same answer as for an area that does not exist
+			writeErr(w, http.StatusBadRequest, queries.NoAreaError(req.Area))
 			return
 		}
 		if err := c.Modes.SetMode(r.Context(), req.Area, queries.Mode(req.Mode), req.Reason); err != nil {
@@ -237,28 +263,9 @@ func New(c Config) http.Handler {
 		}
 		writeJSON(w, map[string]string{"area": req.Area, "mode": req.Mode})
 	}))
-	mux.HandleFunc("POST /api/v1/anomalies/{id}/{action}", admin(switches, c.Feedback != nil, "feedback is not kept", func(w http.ResponseWriter, r *http.Request) {
-		kind, ok := map[string]string{"ack": anomaly.FeedbackAck, "false-positive": anomaly.FeedbackFalsePositive, "incident": anomaly.FeedbackIncident}[r.PathValue("action")]
-		if !ok {
-			writeErr(w, http.StatusNotFound, errors.New("the actions on an anomaly are ack, false-positive and incident"))
-			return
-		}
-		var req struct{ Who, Why string }
-		if !decodeBody(w, r, maxBody, &req, `{"who", "why"}`) {
-			return
-		}
-		f := anomaly.Feedback{AnomalyID: r.PathValue("id"), Kind: kind, Who: req.Who, Why: req.Why}
-		if err := c.Feedback.Give(r.Context(), f); errors.Is(err, anomaly.ErrNotFound) {
-			writeErr(w, http.StatusNotFound, fmt.Errorf("no anomaly %s", f.AnomalyID))
-			return
-		} else if err != nil {
-			writeErr(w, http.StatusBadRequest, err)
-			return
-		}
-		writeJSON(w, map[string]string{"id": f.AnomalyID, "feedback": kind})
-	}))
-	mux.HandleFunc("GET /api/v1/deadletters", admin(heavy, c.DeadLetters != nil, "dead letters are not available", c.deadLetters))
-	mux.HandleFunc("POST /api/v1/deadletters/replay", admin(heavy, c.DeadLetters != nil, "dead letters are not available", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/v1/anomalies/{id}/{action}", operator(c.Feedback != nil, "feedback is not kept", c.feedback))
+	mux.HandleFunc("GET /api/v1/deadletters", admin(c.DeadLetters != nil, "dead letters are not available", c.deadLetters))
+	mux.HandleFunc("POST /api/v1/deadletters/replay", admin(c.DeadLetters != nil, "dead letters are not available", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Source, Schema, Reason, Stage string
 			Limit                         int
@@ -280,14 +287,63 @@ func New(c Config) http.Handler {
 		}
 		writeJSON(w, res)
 	}))
-	mux.HandleFunc("GET /api/v1/doorknock/missing", admin(heavy, true, "", c.missing))
-	mux.HandleFunc("GET /api/v1/emergencies/archive", admin(heavy, true, "", c.archive))
-	mux.HandleFunc("GET /api/v1/anomalies", admin(heavy, true, "", c.anomalies))
-	mux.HandleFunc("GET /api/v1/anomalies/{id}", admin(heavy, true, "", c.anomaly))
+	mux.HandleFunc("GET /api/v1/doorknock/missing", viewer(heavy, c.audited(c.missing)))
+	mux.HandleFunc("GET /api/v1/emergencies/archive", viewer(heavy, c.audited(c.archive)))
+	mux.HandleFunc("GET /api/v1/anomalies", viewer(public, c.anomalies))
+	mux.HandleFunc("GET /api/v1/anomalies/{id}", viewer(public, c.audited(c.anomaly)))
+	mux.HandleFunc("GET /api/v1/audit", admin(true, "", c.auditLog))
 	files := c.Files != nil
-	mux.HandleFunc("GET /api/v1/files", admin(heavy, files, "no file-drop source runs", c.files))
-	mux.HandleFunc("GET /api/v1/files/report", admin(heavy, files, "no file-drop source runs", c.fileReport))
-	return newGuard(c.Listen).wrap(mux)
+	mux.HandleFunc("GET /api/v1/files", admin(files, "no file-drop source runs", c.files))
+	mux.HandleFunc("GET /api/v1/files/report", admin(files, "no file-drop source runs", c.fileReport))
+	return withRequestID(newGuard(c.Listen).wrap(mux))
+}
+
+// feedback records what an operator says of an anomaly in its areas; one
+// outside them is answered as one that does not exist.
+func (c Config) feedback(w http.ResponseWriter, r *http.Request) {
+	kind, ok := map[string]string{"ack": anomaly.FeedbackAck, "false-positive": anomaly.FeedbackFalsePositive, "incident": anomaly.FeedbackIncident}[r.PathValue("action")]
+	if !ok {
+		writeErr(w, http.StatusNotFound, errors.New("the actions on an anomaly are ack, false-positive and incident"))
+		return
+	}
+	var req struct{ Who, Why string }
+	if !decodeBody(w, r, maxBody, &req, `{"who", "why"}`) {
+		return
+	}
+	f := anomaly.Feedback{AnomalyID: r.PathValue("id"), Kind: kind, Who: req.Who, Why: req.Why}
+	if f.Who == "" {
+		f.Who = who(r).Name
+	}
+	q, args := anomaly.OneQuery(f.AnomalyID, who(r).scope)
+	res, err := c.Store.QueryArgs(r.Context(), q, 1, args...)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, internalError{err})
+		return
+	}
+	if len(res.Rows) == 0 {
+		writeErr(w, http.StatusNotFound, fmt.Errorf("no anomaly %s", f.AnomalyID))
+		return
+	}
+	if err := c.Feedback.Give(r.Context(), f); errors.Is(err, anomaly.ErrNotFound) {
+		writeErr(w, http.StatusNotFound, fmt.Errorf("no anomaly %s", f.AnomalyID))
+		return
+	} else if err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	writeJSON(w, map[string]string{"id": f.AnomalyID, "feedback": kind})
+}
+
+// auditLog pages the audit log, newest first, by who.
+func (c Config) auditLog(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	pg, after, ok := pageParams(w, q, keyTime, keyText)
+	if !ok {
+		return
+	}
+	pg.token = func(last []any) string { return encodeCursor(audit.ListKey(last)) }
+	sqlText, args := audit.ListQuery(q.Get("who"), after)
+	writeQuery(w, r, c.stream(r, sqlText, pg, args...), pg, http.StatusOK)
 }
 
 // Replays are bounded like the dead-letter list.
@@ -304,6 +360,7 @@ func (c Config) sql(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, maxSQLBody, &req, `{"sql": "SELECT ...", "limit": N}`) {
 		return
 	}
+	auditAsked(r, req.SQL)
 	switch {
 	case req.Limit == 0:
 		req.Limit = DefaultSQLRows
@@ -339,7 +396,7 @@ const defaultIndicatorWindow = 400 * 24 * time.Hour
 
 func (c Config) indicators(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := queries.IndicatorFilter{Name: q.Get("name"), Area: q.Get("area"), Level: q.Get("level")}
+	f := queries.IndicatorFilter{Name: q.Get("name"), Area: q.Get("area"), Level: q.Get("level"), Scope: who(r).scope}
 	if q.Get("from") == "" && q.Get("to") == "" {
 		// The last thirteen months unless asked otherwise: a year and the
 		// month before, enough for every period's comparison.
@@ -404,7 +461,7 @@ func (c Config) modes(w http.ResponseWriter, r *http.Request) {
 		from, _ = after[0].(string)
 	}
 	pg.token = func(last []any) string { return encodeCursor(last[:1]) }
-	q, args := queries.ModesQuery(from)
+	q, args := queries.ModesQuery(from, who(r).scope)
 	writeQuery(w, r, c.stream(r, q, pg, args...), pg, http.StatusOK)
 }
 
@@ -472,7 +529,7 @@ func (c Config) missing(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start, end, campaign := queries.CampaignOf(at.Add(-time.Nanosecond))
-	sqlText, args, err := queries.MissingQuery(target, start, minTime(at, end), q.Get("area"), after)
+	sqlText, args, err := queries.MissingQuery(target, start, minTime(at, end), q.Get("area"), after, who(r).scope)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, err)
 		return
@@ -508,7 +565,7 @@ func (c Config) archive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg.token = func(last []any) string { return encodeCursor(queries.ArchiveKey(last)) }
-	sqlText, args := queries.ArchiveQuery(from, to, q.Get("area"), after)
+	sqlText, args := queries.ArchiveQuery(from, to, q.Get("area"), after, who(r).scope)
 	writeQuery(w, r, c.stream(r, sqlText, pg, args...), pg, http.StatusOK)
 }
 
@@ -516,7 +573,7 @@ func (c Config) archive(w http.ResponseWriter, r *http.Request) {
 // changed first, by status, rule and area (and everything under it).
 func (c Config) anomalies(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := anomaly.Filter{Status: q.Get("status"), Rule: q.Get("rule"), Area: q.Get("area")}
+	f := anomaly.Filter{Status: q.Get("status"), Rule: q.Get("rule"), Area: q.Get("area"), Within: who(r).scope}
 	if f.Status != "" && f.Status != anomaly.StatusOpen && f.Status != anomaly.StatusResolved {
 		writeErr(w, http.StatusBadRequest, fmt.Errorf("status must be %s or %s, got %q", anomaly.StatusOpen, anomaly.StatusResolved, f.Status))
 		return
@@ -534,7 +591,7 @@ func (c Config) anomalies(w http.ResponseWriter, r *http.Request) {
 // a page of one row, or of none for an unknown id.
 func (c Config) anomaly(w http.ResponseWriter, r *http.Request) {
 	pg := &paging{limit: 1}
-	sqlText, args := anomaly.OneQuery(r.PathValue("id"))
+	sqlText, args := anomaly.OneQuery(r.PathValue("id"), who(r).scope)
 	writeQuery(w, r, c.stream(r, sqlText, pg, args...), pg, http.StatusOK)
 }
 
@@ -648,30 +705,6 @@ func (c Config) fileReport(w http.ResponseWriter, r *http.Request) {
 	}{rep, next})
 }
 
-// admin answers 404 when the route's service is not wired in this process
-// (missing says what), else 401 unless the request may use the
-// administrator's routes.
-func (c Config) admin(w http.ResponseWriter, r *http.Request, wired bool, missing string) bool {
-	if !wired {
-		writeErr(w, http.StatusNotFound, errors.New(missing+" in this process"))
-		return false
-	}
-	if !c.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="yiwang"`)
-		writeErr(w, http.StatusUnauthorized, errors.New("this route needs Authorization: Bearer <YIWANG_ADMIN_TOKEN>"))
-		return false
-	}
-	return true
-}
-
-func (c Config) authorized(r *http.Request) bool {
-	if c.AdminToken == "" {
-		return false
-	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(c.AdminToken)) == 1
-}
-
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
@@ -679,10 +712,28 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = enc.Encode(v)
 }
 
+// writeErr answers an error as application/problem+json (RFC 9457),
+// with the request's id. The error of yiwang's own doing (internalError)
+// is logged, not sent: it may quote queries and values.
 func writeErr(w http.ResponseWriter, code int, err error) {
-	w.Header().Set("Content-Type", "application/json")
+	id := w.Header().Get("X-Request-Id")
+	var own internalError
+	if errors.As(err, &own) {
+		slog.Error("request failed", "request_id", id, "err", own.err)
+		err = fmt.Errorf("the server failed to answer; its log says why under request id %s", id)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+	_ = json.NewEncoder(w).Encode(Problem{Type: "about:blank", Title: http.StatusText(code), Status: code, Detail: err.Error(), RequestID: id})
+}
+
+// Problem is an error answer (RFC 9457 problem details).
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail"`
+	RequestID string `json:"request_id,omitempty"`
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/yiwang-gov/yiwang/internal/audit"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
 	"github.com/yiwang-gov/yiwang/internal/store"
 	"github.com/yiwang-gov/yiwang/schemas"
@@ -19,7 +20,7 @@ func server(t *testing.T, c Config) *httptest.Server {
 	return ts
 }
 
-func serverStore(t *testing.T, c Config) (*httptest.Server, *store.Store) {
+func serverStore(t testing.TB, c Config) (*httptest.Server, *store.Store) {
 	t.Helper()
 	st, err := store.Open(context.Background(), t.TempDir()+"/a.duckdb", store.Options{})
 	if err != nil {
@@ -30,6 +31,9 @@ func serverStore(t *testing.T, c Config) (*httptest.Server, *store.Store) {
 		t.Fatal(err)
 	}
 	c.Store, c.Registry, c.Metrics = st, reg, metrics.New()
+	if c.Audit, err = audit.Open(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
 	ts := httptest.NewUnstartedServer(nil)
 	c.Listen = ts.Listener.Addr().String()
 	ts.Config.Handler = New(c)
@@ -84,7 +88,7 @@ func TestNoTokenClosesAdminRoutes(t *testing.T) {
 
 func TestHealthReadyTablesMetrics(t *testing.T) {
 	ready := false
-	ts := server(t, Config{Ready: func() bool { return ready }})
+	ts := server(t, Config{AdminToken: "tok", Ready: func() bool { return ready }})
 	if code, _ := do(t, "GET", ts.URL+"/healthz", "", ""); code != 200 {
 		t.Error("healthz")
 	}
@@ -95,7 +99,10 @@ func TestHealthReadyTablesMetrics(t *testing.T) {
 	if code, _ := do(t, "GET", ts.URL+"/readyz", "", ""); code != 200 {
 		t.Error("readyz when ready")
 	}
-	code, body := do(t, "GET", ts.URL+"/api/v1/tables", "", "")
+	if code, _ := do(t, "GET", ts.URL+"/api/v1/tables", "", ""); code != 401 {
+		t.Errorf("tables without a token: HTTP %d, want 401", code)
+	}
+	code, body := do(t, "GET", ts.URL+"/api/v1/tables", "tok", "")
 	if code != 200 || !strings.Contains(body, `"table": "grid_events"`) {
 		t.Errorf("tables: %d %s", code, body)
 	}

@@ -88,7 +88,8 @@ type page struct {
 	Columns []string
 	Rows    [][]any
 	Next    string
-	Error   string
+	Error   string // a failure after the first rows
+	Detail  string // a refusal (problem details)
 }
 
 // Indicators returns every cell the filter selects (the route's
@@ -169,7 +170,7 @@ func (c *Client) pages(ctx context.Context, path string, params url.Values, row 
 			return fmt.Errorf("%s: HTTP %d, %w", path, resp.StatusCode, err)
 		}
 		if resp.StatusCode != http.StatusOK || p.Error != "" {
-			return fmt.Errorf("%s: HTTP %d: %s", path, resp.StatusCode, p.Error)
+			return fmt.Errorf("%s: HTTP %d: %s%s", path, resp.StatusCode, p.Detail, p.Error)
 		}
 		col := make(map[string]int, len(p.Columns))
 		for i, name := range p.Columns {

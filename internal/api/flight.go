@@ -45,7 +45,7 @@ func newFlights(buffers int, params ...string) *flights {
 }
 
 // flightKey is the request's canonical form: path, the known parameters
-// in order and the CSV preference. Parameters the handler does not read
+// in order, the CSV preference and the reader's scope. Parameters the handler does not read
 // (a cache-buster) do not make two requests different.
 func (f *flights) flightKey(r *http.Request) string {
 	q := r.URL.Query()
@@ -58,6 +58,9 @@ func (f *flights) flightKey(r *http.Request) string {
 	}
 	if q.Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv") {
 		b.WriteString("#csv")
+	}
+	if p := who(r); p != nil { // an answer is shared only within one scope
+		b.WriteString("#scope=" + p.scope.Key())
 	}
 	return b.String()
 }

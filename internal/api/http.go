@@ -171,7 +171,8 @@ func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
 // guard refuses a request that changes state unless it is sent as JSON,
 // to a Host the server answers for, from no other web origin (so that a
 // web page a user opens can neither post a form to the API nor reach it
-// under another name by DNS rebinding). Safe methods pass.
+// under another name by DNS rebinding). Safe methods pass, unless their
+// parameters are not UTF-8.
 type guard struct {
 	origins *http.CrossOriginProtection
 	// hosts the server answers for state-changing requests; empty admits
@@ -202,6 +203,15 @@ func newGuard(listen string) *guard {
 }
 
 func (g *guard) check(r *http.Request) (int, error) {
+	// A parameter that is not UTF-8 can name nothing: refused here, before
+	// it reaches a query (DuckDB refuses such text with an error).
+	for k, vs := range r.URL.Query() {
+		for _, v := range vs {
+			if !utf8.ValidString(k) || !utf8.ValidString(v) {
+				return http.StatusBadRequest, errors.New("the query parameters are not valid UTF-8")
+			}
+		}
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return 0, nil

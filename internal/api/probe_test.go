@@ -146,7 +146,7 @@ func (noFiles) Report(context.Context, string, string) (FileReport, bool, error)
 // once (64,330 rows, 24.5 MB). Now it answers pages of at most 10,000 rows
 // with a cursor to the next, and every row comes exactly once, in order.
 func TestIndicatorsArePaged(t *testing.T) {
-	ts, st := serverStore(t, Config{})
+	ts, st := serverStore(t, Config{AdminToken: "tok"})
 	db := st.DB()
 	ctx := context.Background()
 	// A stand-in for the status view, with its columns.
@@ -166,7 +166,7 @@ FROM range(4500) t(i)`); err != nil {
 	pages := 0
 	q := url.Values{"limit": {"1000"}}
 	for {
-		code, body := send(t, "GET", ts.URL+"/api/v1/indicators?"+q.Encode(), nil, "")
+		code, body := send(t, "GET", ts.URL+"/api/v1/indicators?"+q.Encode(), map[string]string{"Authorization": "Bearer tok"}, "")
 		if code != 200 {
 			t.Fatalf("page %d: HTTP %d %s", pages, code, body)
 		}
@@ -201,7 +201,7 @@ FROM range(4500) t(i)`); err != nil {
 		t.Errorf("%d distinct rows in %d pages, want 4500 in 5 (the last one empty-ended)", len(seen), pages)
 	}
 	// The typed client reads every page and finds the columns by name.
-	cells, err := (&Client{Server: ts.URL}).Indicators(ctx, url.Values{"name": {"ind_1"}, "limit": {"700"}})
+	cells, err := (&Client{Server: ts.URL, Token: "tok"}).Indicators(ctx, url.Values{"name": {"ind_1"}, "limit": {"700"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,9 @@ FROM range(4500) t(i)`); err != nil {
 		}
 	}
 	// CSV pages carry the next cursor in a trailer.
-	resp, err := http.Get(ts.URL + "/api/v1/indicators?format=csv&limit=10")
+	req, _ := http.NewRequest("GET", ts.URL+"/api/v1/indicators?format=csv&limit=10", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +396,7 @@ func TestAdminSQLAgainstTheProbe(t *testing.T) {
 		t.Errorf("10 M md5 rows, limit 1: HTTP %d %v", code, out)
 	}
 	code, out = sqlReq("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM t) SELECT count(*) FROM t", 10)
-	if code != 504 || !strings.Contains(fmt.Sprint(out["error"]), "deadline") {
+	if code != 504 || !strings.Contains(fmt.Sprint(out["detail"]), "deadline") {
 		t.Errorf("never-ending recursive query: HTTP %d %v, want 504 at the timeout", code, out)
 	}
 	if code, out = sqlReq("SELECT count(*) AS n FROM grid_events", 10); code != 200 {
@@ -515,7 +517,7 @@ func TestFilesArePaged(t *testing.T) {
 func TestListErrorsQuoteNothing(t *testing.T) {
 	ts, st := serverStore(t, Config{AdminToken: "tok", Files: noFiles{}})
 	bad := encodeCursor([]any{"n", "not a time", "grid", "2201"})
-	code, resp := send(t, "GET", ts.URL+"/api/v1/indicators?after="+bad, nil, "")
+	code, resp := send(t, "GET", ts.URL+"/api/v1/indicators?after="+bad, map[string]string{"Authorization": "Bearer tok"}, "")
 	if code != 400 || !strings.Contains(resp, "after must be") {
 		t.Errorf("cursor with a bad time: HTTP %d %s", code, resp)
 	}
@@ -527,7 +529,7 @@ func TestListErrorsQuoteNothing(t *testing.T) {
 	if _, err := st.DB().Exec("SELECT 1 FROM indicator_status"); err == nil {
 		t.Fatal("the store has indicator_status")
 	}
-	code, resp = send(t, "GET", ts.URL+"/api/v1/indicators?name=secret_name", nil, "")
+	code, resp = send(t, "GET", ts.URL+"/api/v1/indicators?name=secret_name", map[string]string{"Authorization": "Bearer tok"}, "")
 	if code != 500 || strings.Contains(resp, "indicator_status") || strings.Contains(resp, "secret_name") || strings.Contains(resp, "SELECT") {
 		t.Errorf("failing list query: HTTP %d %s, want 500 quoting nothing", code, resp)
 	}

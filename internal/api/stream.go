@@ -108,6 +108,7 @@ func writeQuery(w http.ResponseWriter, r *http.Request, run query, pg *paging, s
 		last = row
 		return nil
 	})
+	countRows(r, n)
 	if errors.Is(err, errPageFull) {
 		err, truncated = nil, ""
 	}

@@ -24,8 +24,9 @@ import (
 // APIOptions configure `yiwang bench api`, a load on a running
 // server's indicator endpoint.
 type APIOptions struct {
-	// Server is the running server's URL; Broker its Kafka.
-	Server, Broker string
+	// Server is the running server's URL; Broker its Kafka; Token the
+	// bearer token the clients send.
+	Server, Broker, Token string
 	// Clients request Path at once, each as soon as its answer is read,
 	// for Duration.
 	Clients  int
@@ -126,6 +127,9 @@ func API(ctx context.Context, o APIOptions, progress io.Writer) (APIResult, erro
 			for lctx.Err() == nil {
 				t0 := time.Now()
 				req, _ := http.NewRequestWithContext(lctx, http.MethodGet, o.Server+o.Path, nil)
+				if o.Token != "" {
+					req.Header.Set("Authorization", "Bearer "+o.Token)
+				}
 				resp, err := client.Do(req)
 				if err != nil {
 					if lctx.Err() == nil {

@@ -46,6 +46,7 @@ var Layers = map[string]Layer{
 	"internal/deliver": {40, false, "sending anomaly changes to their receivers from the outbox: signed webhooks, retries, positions"},
 	"internal/detect":  {60, false, "the detectors: counts and rates judged against like-with-like baselines, as pure functions of a series"},
 	"internal/anomaly": {48, false, "the anomalies rules flag: stable ids, open/update/resolve, the records behind them, the log of changes"},
+	"internal/audit":   {48, false, "the audit log of reads of personal data: who asked what, how many rows, its retention"},
 
 	"connectors/mapping": {50, false, "mapping a platform's own record shape to a schema's"},
 	"internal/reference": {50, false, "the reference data: areas, responsibility units, the calendar, read from files into their tables"},
