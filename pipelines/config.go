@@ -75,6 +75,12 @@ type APIConfig struct {
 	// AuditRetention is how long the audit log keeps a row (default 180
 	// days: the Cybersecurity Law's six months for network logs).
 	AuditRetention time.Duration `yaml:"audit_retention"`
+	// RateLimit bounds each token's requests a second (default 50) and at
+	// once (burst, default 100); YIWANG_ADMIN_TOKEN is not bounded.
+	RateLimit struct {
+		PerSecond float64 `yaml:"per_second"`
+		Burst     int     `yaml:"burst"`
+	} `yaml:"rate_limit"`
 }
 
 // TokenConfig is one API token: who, the SHA-256 of its secret in hex
@@ -285,6 +291,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Loader.Writers == 0 {
 		c.Loader.Writers = DefaultWriters
+	}
+	if c.API.RateLimit.PerSecond == 0 {
+		c.API.RateLimit.PerSecond = 50
+	}
+	if c.API.RateLimit.Burst == 0 {
+		c.API.RateLimit.Burst = 2 * int(math.Ceil(c.API.RateLimit.PerSecond))
 	}
 	if c.API.AuditRetention == 0 {
 		c.API.AuditRetention = DefaultAuditRetention
@@ -607,6 +619,9 @@ func (c *Config) validate() Problems {
 func (c *Config) checkTokens() Problems {
 	var probs Problems
 	seen := map[string]bool{}
+	if c.API.RateLimit.PerSecond < 0 || c.API.RateLimit.Burst < 0 {
+		probs = append(probs, c.problem(fmt.Sprintf("per_second and burst must be positive, got %g and %d", c.API.RateLimit.PerSecond, c.API.RateLimit.Burst), "api", "rate_limit"))
+	}
 	for i, t := range c.API.Tokens {
 		at := func(field string) []any { return []any{"api", "tokens", i, field} }
 		switch {

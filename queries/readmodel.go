@@ -88,3 +88,18 @@ func ModesQuery(after string, scope Scope) (string, []any) {
      FROM area_mode_changes h WHERE h.area_code = m.area_code) AS recent_changes
 FROM area_modes m LEFT JOIN areas a ON a.code = m.area_code ` + where + ` ORDER BY m.area_code`, args
 }
+
+// AreasQuery returns the query of the areas within scope (code, name,
+// level, parent_code), in code order: the area tree as parent links.
+func AreasQuery(scope Scope) (string, []any) {
+	cond, args := scope.Cond("a.code")
+	return `SELECT a.code, a.name, a.level, a.parent_code FROM areas a WHERE ` + cond + ` ORDER BY a.code`, args
+}
+
+// UnitsQuery returns the query of the responsibility (包保) units within
+// scope (unit_id, name, unit_type, parent_id, area_code), in id order: the
+// responsibility tree as parent links.
+func UnitsQuery(scope Scope) (string, []any) {
+	cond, args := scope.Cond("u.unit_id")
+	return `SELECT u.unit_id, u.name, u.unit_type, u.parent_id, u.area_code FROM gov_units u WHERE ` + cond + ` ORDER BY u.unit_id`, args
+}

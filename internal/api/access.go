@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +59,9 @@ type Token struct {
 	SHA256 [32]byte
 	Role   Role
 	Areas  []string
+	// Unlimited exempts the token from the rate limit (the operator's own
+	// YIWANG_ADMIN_TOKEN, which the CLI and the benchmarks use).
+	Unlimited bool
 }
 
 // HashToken is the SHA-256 a Token keeps of its secret.
@@ -91,7 +96,50 @@ type access struct {
 	tokens map[[32]byte]Token
 	st     *store.Store
 	mu     sync.Mutex
-	scopes map[string]cachedScope
+	scopes  map[string]cachedScope
+	buckets map[string]*bucket
+}
+
+// RateLimit bounds each token's requests: PerSecond on average, Burst at
+// once. The zero RateLimit bounds nothing.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+	// Now is the limiter's clock (default time.Now).
+	Now func() time.Time
+}
+
+// bucket is one token's allowance: tokens left, as of at.
+type bucket struct {
+	left float64
+	at   time.Time
+}
+
+// spend takes one request from name's bucket and returns 0, or how long
+// to wait when the bucket is empty.
+func (a *access) spend(name string, rl RateLimit) time.Duration {
+	if rl.PerSecond <= 0 {
+		return 0
+	}
+	now := time.Now()
+	if rl.Now != nil {
+		now = rl.Now()
+	}
+	burst := float64(max(rl.Burst, 1))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b, ok := a.buckets[name]
+	if !ok {
+		b = &bucket{left: burst, at: now}
+		a.buckets[name] = b
+	}
+	b.left = min(burst, b.left+now.Sub(b.at).Seconds()*rl.PerSecond)
+	b.at = now
+	if b.left < 1 {
+		return time.Duration((1 - b.left) / rl.PerSecond * float64(time.Second))
+	}
+	b.left--
+	return 0
 }
 
 type cachedScope struct {
@@ -104,7 +152,7 @@ type cachedScope struct {
 const scopeTTL = time.Minute
 
 func newAccess(st *store.Store, tokens []Token) *access {
-	a := &access{tokens: map[[32]byte]Token{}, st: st, scopes: map[string]cachedScope{}}
+	a := &access{tokens: map[[32]byte]Token{}, st: st, scopes: map[string]cachedScope{}, buckets: map[string]*bucket{}}
 	for _, t := range tokens {
 		a.tokens[t.SHA256] = t
 	}
@@ -159,6 +207,11 @@ func (c Config) allow(need Role, l *limiter, wired bool, missing string, h http.
 		if p == nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="yiwang"`)
 			writeErr(w, http.StatusUnauthorized, errors.New("this route needs Authorization: Bearer <token>; the pipeline file's api.tokens defines them"))
+			return
+		}
+		if wait := c.access.spend(p.Name, c.RateLimit); wait > 0 && !p.Unlimited {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			writeErr(w, http.StatusTooManyRequests, fmt.Errorf("token %s sends more than %g requests a second; wait %s", p.Name, c.RateLimit.PerSecond, wait.Round(time.Millisecond)))
 			return
 		}
 		if p.Role < need {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/yiwang-gov/yiwang/internal/store"
 	"github.com/yiwang-gov/yiwang/queries"
@@ -265,9 +266,41 @@ func TestAccessMatrix(t *testing.T) {
 					}
 				}
 			}
+			// The hierarchies, cut to the token's areas.
+			c, body := do(t, "GET", ts.URL+"/api/v1/areas", secret, "")
+			var trees map[string][]*Node
+			if err := json.Unmarshal([]byte(body), &trees); c != 200 || err != nil {
+				t.Fatalf("%s areas: HTTP %d %v %s", name, c, err, body)
+			}
+			var got, want []string
+			var walk func(ns []*Node)
+			walk = func(ns []*Node) {
+				for _, n := range ns {
+					got = append(got, n.Code)
+					walk(n.Children)
+				}
+			}
+			walk(trees["areas"])
+			walk(trees["units"])
+			areas, units := queries.TestHierarchy()
+			for _, a := range areas {
+				if s.visible(a.Code) {
+					want = append(want, a.Code)
+				}
+			}
+			for _, u := range units {
+				if s.visible(u.UnitID) {
+					want = append(want, u.UnitID)
+				}
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s areas: %v, want %v", name, got, want)
+			}
 			// A district token's cursor, given by another token, goes on
 			// within the other token's areas only.
-			got, _ := readAll(t, ts.URL, listRoutes[0].path, "area_code", secret, "json", url.Values{"after": {districtCursor}})
+			got, _ = readAll(t, ts.URL, listRoutes[0].path, "area_code", secret, "json", url.Values{"after": {districtCursor}})
 			for _, code := range got {
 				if !s.visible(code) {
 					t.Errorf("%s: a cursor led to %s", name, code)
@@ -324,7 +357,7 @@ func TestAccessMatrix(t *testing.T) {
 		}
 	}
 	// Without a token, or with an unknown one, nothing but health.
-	for _, p := range []string{"/api/v1/indicators", "/api/v1/anomalies", "/api/v1/modes", "/api/v1/tables", "/api/v1/doorknock/missing", "/api/v1/emergencies/archive", "/api/v1/audit"} {
+	for _, p := range []string{"/api/v1/indicators", "/api/v1/areas", "/api/v1/anomalies", "/api/v1/modes", "/api/v1/tables", "/api/v1/doorknock/missing", "/api/v1/emergencies/archive", "/api/v1/audit"} {
 		for _, tok := range []string{"", "district-viewer-secreT"} {
 			if c, _ := do(t, "GET", ts.URL+p, tok, ""); c != 401 {
 				t.Errorf("GET %s with token %q: HTTP %d, want 401", p, tok, c)
@@ -414,4 +447,42 @@ func FuzzScopedLists(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRateLimitPerToken: a token over its allowance is answered 429 with
+// Retry-After, another token is not held by it, and time gives the
+// allowance back (an injected clock: no waiting).
+func TestRateLimitPerToken(t *testing.T) {
+	now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	ts := server(t, Config{Tokens: []Token{
+		{Name: "a", SHA256: HashToken("a-secret"), Role: RoleViewer, Areas: []string{"district"}},
+		{Name: "b", SHA256: HashToken("b-secret"), Role: RoleViewer, Areas: []string{"district"}},
+	}, RateLimit: RateLimit{PerSecond: 2, Burst: 3, Now: func() time.Time { return now }}})
+	codes := func(secret string, n int) (out []int) {
+		for range n {
+			c, _ := do(t, "GET", ts.URL+"/api/v1/tables", secret, "")
+			out = append(out, c)
+		}
+		return out
+	}
+	if got := codes("a-secret", 5); !slices.Equal(got, []int{200, 200, 200, 429, 429}) {
+		t.Errorf("a's burst: %v", got)
+	}
+	if got := codes("b-secret", 1); got[0] != 200 {
+		t.Errorf("b, while a is over: %v", got)
+	}
+	now = now.Add(time.Second) // two more
+	if got := codes("a-secret", 3); !slices.Equal(got, []int{200, 200, 429}) {
+		t.Errorf("a a second later: %v", got)
+	}
+	req, _ := http.NewRequest("GET", ts.URL+"/api/v1/tables", nil)
+	req.Header.Set("Authorization", "Bearer a-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("HTTP %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
 }

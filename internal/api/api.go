@@ -75,6 +75,8 @@ type Config struct {
 	Tokens []Token
 	// MetricsToken puts /metrics behind a token of any role.
 	MetricsToken bool
+	// RateLimit bounds each token's requests (429 beyond).
+	RateLimit RateLimit
 	// Audit records every read of personal data; without it the routes
 	// that read such data are refused.
 	Audit *audit.Log
@@ -178,7 +180,7 @@ func New(c Config) http.Handler {
 	}
 	tokens := c.Tokens
 	if c.AdminToken != "" {
-		tokens = append(slices.Clone(tokens), Token{Name: "admin", SHA256: HashToken(c.AdminToken), Role: RoleAdmin, Areas: []string{queries.DistrictCode}})
+		tokens = append(slices.Clone(tokens), Token{Name: "admin", SHA256: HashToken(c.AdminToken), Role: RoleAdmin, Areas: []string{queries.DistrictCode}, Unlimited: true})
 	}
 	c.access = newAccess(c.Store, tokens)
 	// Costly requests wait for one of a few slots, the administrator's
@@ -292,6 +294,7 @@ func New(c Config) http.Handler {
 	mux.HandleFunc("GET /api/v1/anomalies", viewer(public, c.anomalies))
 	mux.HandleFunc("GET /api/v1/anomalies/{id}", viewer(public, c.audited(c.anomaly)))
 	mux.HandleFunc("GET /api/v1/audit", admin(true, "", c.auditLog))
+	mux.HandleFunc("GET /api/v1/areas", viewer(public, c.areas))
 	files := c.Files != nil
 	mux.HandleFunc("GET /api/v1/files", admin(files, "no file-drop source runs", c.files))
 	mux.HandleFunc("GET /api/v1/files/report", admin(files, "no file-drop source runs", c.fileReport))
@@ -332,6 +335,59 @@ func (c Config) feedback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, map[string]string{"id": f.AnomalyID, "feedback": kind})
+}
+
+// Node is one place of a hierarchy as GET /api/v1/areas answers it, with
+// the places under it.
+type Node struct {
+	Code     string  `json:"code"`
+	Name     string  `json:"name"`
+	Level    string  `json:"level"`
+	AreaCode string  `json:"area_code,omitempty"` // a unit's area
+	Children []*Node `json:"children,omitempty"`
+}
+
+// areas answers both hierarchies as trees, the areas and the
+// responsibility (包保) units, each cut to the token's scope: a place
+// whose parent the token may not see is a root.
+func (c Config) areas(w http.ResponseWriter, r *http.Request) {
+	scope := who(r).scope
+	out := map[string][]*Node{}
+	for _, h := range []struct {
+		key string
+		q   func(queries.Scope) (string, []any)
+	}{{"areas", queries.AreasQuery}, {"units", queries.UnitsQuery}} {
+		q, args := h.q(scope)
+		res, err := c.Store.QueryArgs(r.Context(), q, MaxSQLRows, args...)
+		if err != nil {
+			writeErr(w, http.StatusInternalServerError, internalError{err})
+			return
+		}
+		nodes := map[string]*Node{}
+		parents := map[string]string{}
+		var order []string
+		for _, row := range res.Rows {
+			n := &Node{Code: cellText(row[0]), Name: cellText(row[1]), Level: cellText(row[2])}
+			if len(row) > 4 && row[4] != nil {
+				n.AreaCode = cellText(row[4])
+			}
+			nodes[n.Code] = n
+			if row[3] != nil {
+				parents[n.Code] = cellText(row[3])
+			}
+			order = append(order, n.Code)
+		}
+		roots := []*Node{}
+		for _, code := range order {
+			if p, ok := nodes[parents[code]]; ok {
+				p.Children = append(p.Children, nodes[code])
+			} else {
+				roots = append(roots, nodes[code])
+			}
+		}
+		out[h.key] = roots
+	}
+	writeJSON(w, out)
 }
 
 // auditLog pages the audit log, newest first, by who.
