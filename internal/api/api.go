@@ -198,10 +198,15 @@ func New(c Config) http.Handler {
 		return c.allow(RoleAdmin, heavy, wired, missing, h)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	var routes []string
+	handle := func(pattern string, h http.HandlerFunc) {
+		mux.HandleFunc(pattern, h)
+		routes = append(routes, pattern)
+	}
+	handle("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	handle("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if c.Ready != nil && !c.Ready() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
@@ -210,11 +215,11 @@ func New(c Config) http.Handler {
 	})
 	metricsHandler := promhttp.HandlerFor(c.Metrics.Registry, promhttp.HandlerOpts{Registry: c.Metrics.Registry})
 	if c.MetricsToken {
-		mux.HandleFunc("GET /metrics", c.allow(RoleViewer, nil, true, "", metricsHandler.ServeHTTP))
+		handle("GET /metrics", c.allow(RoleViewer, nil, true, "", metricsHandler.ServeHTTP))
 	} else {
-		mux.Handle("GET /metrics", metricsHandler)
+		handle("GET /metrics", metricsHandler.ServeHTTP)
 	}
-	mux.HandleFunc("GET /api/v1/tables", viewer(public, func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/tables", viewer(public, func(w http.ResponseWriter, r *http.Request) {
 		t, err := c.Store.Tables(r.Context(), c.Registry)
 		if err != nil {
 			writeErr(w, http.StatusInternalServerError, internalError{err})
@@ -222,12 +227,12 @@ func New(c Config) http.Handler {
 		}
 		writeJSON(w, map[string]any{"tables": t})
 	}))
-	mux.HandleFunc("POST /api/v1/sql", admin(true, "", c.audited(c.sql)))
+	handle("POST /api/v1/sql", admin(true, "", c.audited(c.sql)))
 	shared := newFlights(sharedAnswers, "name", "area", "level", "from", "to", "status", "limit", "after")
-	mux.HandleFunc("GET /api/v1/indicators", c.allow(RoleViewer, nil, true, "", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/indicators", c.allow(RoleViewer, nil, true, "", func(w http.ResponseWriter, r *http.Request) {
 		shared.do(w, r, public, c.indicators)
 	}))
-	mux.HandleFunc("POST /api/v1/indicators/run", admin(c.Indicators != nil, "indicators are not computed", func(w http.ResponseWriter, r *http.Request) {
+	handle("POST /api/v1/indicators/run", admin(c.Indicators != nil, "indicators are not computed", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Select   []string `json:"select"`
 			From, To string
@@ -249,8 +254,8 @@ func New(c Config) http.Handler {
 		}
 		writeJSON(w, res)
 	}))
-	mux.HandleFunc("GET /api/v1/modes", viewer(public, c.modes))
-	mux.HandleFunc("POST /api/v1/modes", operator(c.Modes != nil, "modes are not kept", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/modes", viewer(public, c.modes))
+	handle("POST /api/v1/modes", operator(c.Modes != nil, "modes are not kept", func(w http.ResponseWriter, r *http.Request) {
 		var req struct{ Area, Mode, Reason string }
 		if !decodeBody(w, r, maxBody, &req, `{"area", "mode", "reason"}`) {
 			return
@@ -265,9 +270,9 @@ func New(c Config) http.Handler {
 		}
 		writeJSON(w, map[string]string{"area": req.Area, "mode": req.Mode})
 	}))
-	mux.HandleFunc("POST /api/v1/anomalies/{id}/{action}", operator(c.Feedback != nil, "feedback is not kept", c.feedback))
-	mux.HandleFunc("GET /api/v1/deadletters", admin(c.DeadLetters != nil, "dead letters are not available", c.deadLetters))
-	mux.HandleFunc("POST /api/v1/deadletters/replay", admin(c.DeadLetters != nil, "dead letters are not available", func(w http.ResponseWriter, r *http.Request) {
+	handle("POST /api/v1/anomalies/{id}/{action}", operator(c.Feedback != nil, "feedback is not kept", c.feedback))
+	handle("GET /api/v1/deadletters", admin(c.DeadLetters != nil, "dead letters are not available", c.deadLetters))
+	handle("POST /api/v1/deadletters/replay", admin(c.DeadLetters != nil, "dead letters are not available", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Source, Schema, Reason, Stage string
 			Limit                         int
@@ -289,16 +294,27 @@ func New(c Config) http.Handler {
 		}
 		writeJSON(w, res)
 	}))
-	mux.HandleFunc("GET /api/v1/doorknock/missing", viewer(heavy, c.audited(c.missing)))
-	mux.HandleFunc("GET /api/v1/emergencies/archive", viewer(heavy, c.audited(c.archive)))
-	mux.HandleFunc("GET /api/v1/anomalies", viewer(public, c.anomalies))
-	mux.HandleFunc("GET /api/v1/anomalies/{id}", viewer(public, c.audited(c.anomaly)))
-	mux.HandleFunc("GET /api/v1/audit", admin(true, "", c.auditLog))
-	mux.HandleFunc("GET /api/v1/areas", viewer(public, c.areas))
+	handle("GET /api/v1/doorknock/missing", viewer(heavy, c.audited(c.missing)))
+	handle("GET /api/v1/emergencies/archive", viewer(heavy, c.audited(c.archive)))
+	handle("GET /api/v1/anomalies", viewer(public, c.anomalies))
+	handle("GET /api/v1/anomalies/{id}", viewer(public, c.audited(c.anomaly)))
+	handle("GET /api/v1/audit", admin(true, "", c.auditLog))
+	handle("GET /api/v1/areas", viewer(public, c.areas))
+	handle("GET /api/v1/openapi.json", viewer(nil, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPIJSON)
+	}))
 	files := c.Files != nil
-	mux.HandleFunc("GET /api/v1/files", admin(files, "no file-drop source runs", c.files))
-	mux.HandleFunc("GET /api/v1/files/report", admin(files, "no file-drop source runs", c.fileReport))
-	return withRequestID(newGuard(c.Listen).wrap(mux))
+	handle("GET /api/v1/files", admin(files, "no file-drop source runs", c.files))
+	handle("GET /api/v1/files/report", admin(files, "no file-drop source runs", c.fileReport))
+	return &routedHandler{Handler: withRequestID(newGuard(c.Listen).wrap(mux)), routes: routes}
+}
+
+// routedHandler is the API's handler and the routes it serves (method and
+// path, as the OpenAPI document names them).
+type routedHandler struct {
+	http.Handler
+	routes []string
 }
 
 // feedback records what an operator says of an anomaly in its areas; one
