@@ -222,9 +222,10 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 		Modes:      modes{db: p.store.DB(), producer: p.writer},
 		Feedback:   feedback{db: p.store.DB(), producer: p.writer},
 		Files:      newFiles(cfg),
+		Catalog:    catalog,
 		AdminToken: p.opts.AdminToken, Tokens: tokens, MetricsToken: cfg.API.MetricsToken, Audit: auditLog,
 		RateLimit: api.RateLimit{PerSecond: cfg.API.RateLimit.PerSecond, Burst: cfg.API.RateLimit.Burst},
-		Listen: ln.Addr().String(),
+		Listen:    ln.Addr().String(),
 		Ready: func() bool {
 			select {
 			case <-loaderUp:

@@ -93,9 +93,9 @@ func who(r *http.Request) *principal {
 // a while (the reference tables change rarely, and a token's scope with
 // them).
 type access struct {
-	tokens map[[32]byte]Token
-	st     *store.Store
-	mu     sync.Mutex
+	tokens  map[[32]byte]Token
+	st      *store.Store
+	mu      sync.Mutex
 	scopes  map[string]cachedScope
 	buckets map[string]*bucket
 }

@@ -49,6 +49,7 @@ import (
 	"github.com/yiwang-gov/yiwang/internal/anomaly"
 	"github.com/yiwang-gov/yiwang/internal/audit"
 	"github.com/yiwang-gov/yiwang/internal/calendar"
+	"github.com/yiwang-gov/yiwang/internal/dashboard"
 
 	"github.com/yiwang-gov/yiwang/internal/deadletter"
 
@@ -102,6 +103,9 @@ type Config struct {
 	// Files reads the drop folders' per-file reports; nil disables the
 	// routes.
 	Files FileService
+	// Catalog lists the indicators for GET /api/v1/catalog; nil answers
+	// none.
+	Catalog *queries.Catalog
 
 	access *access
 }
@@ -300,6 +304,11 @@ func New(c Config) http.Handler {
 	handle("GET /api/v1/anomalies/{id}", viewer(public, c.audited(c.anomaly)))
 	handle("GET /api/v1/audit", admin(true, "", c.auditLog))
 	handle("GET /api/v1/areas", viewer(public, c.areas))
+	handle("GET /api/v1/whoami", viewer(nil, func(w http.ResponseWriter, r *http.Request) {
+		p := who(r)
+		writeJSON(w, map[string]any{"name": p.Name, "role": p.Role.String(), "areas": p.Areas, "all": p.scope.All})
+	}))
+	handle("GET /api/v1/catalog", viewer(nil, c.catalog))
 	handle("GET /api/v1/openapi.json", viewer(nil, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPIJSON)
@@ -307,6 +316,12 @@ func New(c Config) http.Handler {
 	files := c.Files != nil
 	handle("GET /api/v1/files", admin(files, "no file-drop source runs", c.files))
 	handle("GET /api/v1/files/report", admin(files, "no file-drop source runs", c.fileReport))
+	// The dashboard's page and files: public, as a browser asks for them
+	// before it has a token; the page asks the API with the token the
+	// user enters. Not API routes (the OpenAPI document leaves them out).
+	dash := dashboard.Handler()
+	mux.Handle("GET /{$}", dash)
+	mux.Handle("GET /dashboard/", dash)
 	return &routedHandler{Handler: withRequestID(newGuard(c.Listen).wrap(mux)), routes: routes}
 }
 
@@ -404,6 +419,36 @@ func (c Config) areas(w http.ResponseWriter, r *http.Request) {
 		out[h.key] = roots
 	}
 	writeJSON(w, out)
+}
+
+// Indicator is what GET /api/v1/catalog says of one indicator.
+type Indicator struct {
+	Name      string            `json:"name"`
+	Title     map[string]string `json:"title"`
+	Period    string            `json:"period"`
+	Unit      string            `json:"unit"`
+	Direction string            `json:"direction"`
+	Grain     []string          `json:"grain"`
+}
+
+// catalog lists the indicators, their titles in Chinese and English,
+// periods, units and directions, for dashboards.
+func (c Config) catalog(w http.ResponseWriter, _ *http.Request) {
+	out := []Indicator{}
+	if c.Catalog != nil {
+		for _, q := range c.Catalog.Queries() {
+			if q.Kind != queries.KindIndicator {
+				continue
+			}
+			ind := Indicator{Name: q.Name, Title: map[string]string{"zh": q.Title.Zh, "en": q.Title.En}, Period: string(q.Period),
+				Unit: string(q.Unit), Direction: string(q.Direction)}
+			for _, l := range q.Grain {
+				ind.Grain = append(ind.Grain, string(l))
+			}
+			out = append(out, ind)
+		}
+	}
+	writeJSON(w, map[string]any{"indicators": out})
 }
 
 // auditLog pages the audit log, newest first, by who.

@@ -88,6 +88,8 @@ func TestOpenAPIAnswersValidate(t *testing.T) {
 		{"GET", "/readyz", "", "", 200},
 		{"GET", "/api/v1/openapi.json", viewer, "", 200},
 		{"GET", "/api/v1/tables", viewer, "", 200},
+		{"GET", "/api/v1/whoami", viewer, "", 200},
+		{"GET", "/api/v1/catalog", viewer, "", 200},
 		{"GET", "/api/v1/indicators?limit=5", viewer, "", 200},
 		{"GET", "/api/v1/indicators?limit=5&format=csv", viewer, "", 200},
 		{"GET", "/api/v1/indicators?limit=0", viewer, "", 400},

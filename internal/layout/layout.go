@@ -32,7 +32,8 @@ var Layers = map[string]Layer{
 
 	"pipelines": {20, false, "the pipeline file, its check, the connector registry, the roles and their lifecycle"},
 
-	"internal/api": {30, false, "the HTTP API: routes, limits, paging, streaming answers"},
+	"internal/api":       {30, false, "the HTTP API: routes, tokens and their areas, limits, paging, streaming answers, the OpenAPI document"},
+	"internal/dashboard": {35, false, "the dashboard page at /: HTML, script and styles, embedded, drawing SVG from the API"},
 
 	"connectors/filedrop": {40, false, "the drop-folder connector: CSV/XLSX ledgers, limits, reports"},
 	"connectors/httpapi":  {40, false, "the REST API connector"},
