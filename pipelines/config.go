@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -81,6 +82,32 @@ type APIConfig struct {
 		PerSecond float64 `yaml:"per_second"`
 		Burst     int     `yaml:"burst"`
 	} `yaml:"rate_limit"`
+	// TLS serves the API over HTTPS with this certificate and key (PEM
+	// files, relative to the pipeline file); empty serves plain HTTP.
+	TLS struct {
+		Cert string `yaml:"cert"`
+		Key  string `yaml:"key"`
+	} `yaml:"tls"`
+}
+
+// tlsConfig is the API's TLS configuration, nil without one.
+func (c *Config) tlsConfig() (*tls.Config, error) {
+	if c.API.TLS.Cert == "" && c.API.TLS.Key == "" {
+		return nil, nil
+	}
+	cert, err := c.ReadFile(c.API.TLS.Cert)
+	if err != nil {
+		return nil, err
+	}
+	key, err := c.ReadFile(c.API.TLS.Key)
+	if err != nil {
+		return nil, err
+	}
+	pair, err := tls.X509KeyPair(cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("the certificate and key: %w", err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}, nil
 }
 
 // TokenConfig is one API token: who, the SHA-256 of its secret in hex
@@ -619,6 +646,11 @@ func (c *Config) validate() Problems {
 func (c *Config) checkTokens() Problems {
 	var probs Problems
 	seen := map[string]bool{}
+	if (c.API.TLS.Cert == "") != (c.API.TLS.Key == "") {
+		probs = append(probs, c.problem("needs both cert and key (PEM files), or neither for plain HTTP", "api", "tls"))
+	} else if _, err := c.tlsConfig(); err != nil {
+		probs = append(probs, c.problem(err.Error(), "api", "tls", "cert"))
+	}
 	if c.API.RateLimit.PerSecond < 0 || c.API.RateLimit.Burst < 0 {
 		probs = append(probs, c.problem(fmt.Sprintf("per_second and burst must be positive, got %g and %d", c.API.RateLimit.PerSecond, c.API.RateLimit.Burst), "api", "rate_limit"))
 	}

@@ -235,11 +235,22 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 			}
 		},
 	}))
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		return "", err
+	}
+	srv.TLSConfig = tlsCfg
 	stopServing := make(chan struct{})
 	g.Add(func() error {
 		served := make(chan error, 1)
-		go func() { served <- srv.Serve(ln) }()
-		log.Info("serving", "addr", "http://"+ln.Addr().String())
+		scheme := "http://"
+		if tlsCfg != nil {
+			scheme = "https://"
+			go func() { served <- srv.ServeTLS(ln, "", "") }()
+		} else {
+			go func() { served <- srv.Serve(ln) }()
+		}
+		log.Info("serving", "addr", scheme+ln.Addr().String())
 		select {
 		case err := <-served:
 			return fmt.Errorf("serve: %w", err)
