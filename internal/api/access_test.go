@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"github.com/yiwang-gov/yiwang/internal/store"
 	"github.com/yiwang-gov/yiwang/queries"
@@ -138,8 +141,8 @@ func readAll(t *testing.T, base, path, col, secret, format string, extra url.Val
 		for k, v := range extra {
 			q[k] = v
 		}
-		if format == "csv" {
-			q.Set("format", "csv")
+		if format != "json" {
+			q.Set("format", format)
 		}
 		if next != "" {
 			q.Set("after", next)
@@ -163,7 +166,15 @@ func readAll(t *testing.T, base, path, col, secret, format string, extra url.Val
 			Rows    [][]any
 			Next    *string
 		}
-		if format == "csv" {
+		if format == "arrow" {
+			page.Columns, page.Rows = readArrow(t, resp.Body)
+			resp.Body.Close()
+			if n := resp.Trailer.Get("X-Yiwang-Next"); n != "" {
+				page.Next = &n
+			} else if n := resp.Header.Get("X-Yiwang-Next"); n != "" {
+				page.Next = &n
+			}
+		} else if format == "csv" {
 			recs, err := csv.NewReader(resp.Body).ReadAll()
 			resp.Body.Close()
 			if err != nil || len(recs) == 0 {
@@ -208,7 +219,7 @@ func readAll(t *testing.T, base, path, col, secret, format string, extra url.Val
 }
 
 // TestAccessMatrix: district, street, community and responsibility-unit
-// tokens of each role against every route. Every list, in JSON and CSV,
+// tokens of each role against every route. Every list, in JSON, CSV and Arrow,
 // read page by page through its cursors, answers exactly the rows of the
 // token's areas (none outside, none missing); a filter naming another
 // area answers what one naming no area answers; a cursor made for
@@ -231,7 +242,7 @@ func TestAccessMatrix(t *testing.T) {
 			secret := matrixSecret(s.name, role)
 			name := s.name + "-" + role.String()
 			for _, lr := range listRoutes {
-				for _, format := range []string{"json", "csv"} {
+				for _, format := range []string{"json", "csv", "arrow"} {
 					got, n := readAll(t, ts.URL, lr.path, lr.col, secret, format, nil)
 					if lr.audited {
 						audited += n
@@ -485,4 +496,36 @@ func TestRateLimitPerToken(t *testing.T) {
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "1" {
 		t.Errorf("HTTP %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
+}
+
+// readArrow reads an Arrow IPC stream's columns and rows, every value as
+// Go text (nil for null).
+func readArrow(t *testing.T, r io.Reader) ([]string, [][]any) {
+	t.Helper()
+	rd, err := ipc.NewReader(r)
+	if err != nil {
+		t.Fatalf("arrow stream: %v", err)
+	}
+	defer rd.Release()
+	var cols []string
+	for _, f := range rd.Schema().Fields() {
+		cols = append(cols, f.Name)
+	}
+	var rows [][]any
+	for rd.Next() {
+		rec := rd.RecordBatch()
+		for i := 0; i < int(rec.NumRows()); i++ {
+			row := make([]any, len(cols))
+			for j := range cols {
+				if c := rec.Column(j); !c.IsNull(i) {
+					row[j] = c.ValueStr(i)
+				}
+			}
+			rows = append(rows, row)
+		}
+	}
+	if err := rd.Err(); err != nil {
+		t.Fatalf("arrow stream: %v", err)
+	}
+	return cols, rows
 }

@@ -56,7 +56,10 @@ func (f *flights) flightKey(r *http.Request) string {
 			fmt.Fprintf(&b, "&%s=%s", p, url.QueryEscape(strings.Join(v, "\x00")))
 		}
 	}
-	if q.Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv") {
+	switch {
+	case wantsArrow(r):
+		b.WriteString("#arrow")
+	case q.Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv"):
 		b.WriteString("#csv")
 	}
 	if p := who(r); p != nil { // an answer is shared only within one scope

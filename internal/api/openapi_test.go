@@ -92,6 +92,7 @@ func TestOpenAPIAnswersValidate(t *testing.T) {
 		{"GET", "/api/v1/catalog", viewer, "", 200},
 		{"GET", "/api/v1/indicators?limit=5", viewer, "", 200},
 		{"GET", "/api/v1/indicators?limit=5&format=csv", viewer, "", 200},
+		{"GET", "/api/v1/indicators?limit=5&format=arrow", viewer, "", 200},
 		{"GET", "/api/v1/indicators?limit=0", viewer, "", 400},
 		{"GET", "/api/v1/indicators", "", "", 401},
 		{"GET", "/api/v1/modes", viewer, "", 200},

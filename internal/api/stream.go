@@ -39,7 +39,9 @@ type paging struct {
 // yiwang wrote itself (internalError) is logged, not sent: it may quote
 // the query and the values it was given.
 func writeQuery(w http.ResponseWriter, r *http.Request, run query, pg *paging, status int) {
-	asCSV := r.URL.Query().Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv")
+	asArrow := wantsArrow(r)
+	asCSV := !asArrow && (r.URL.Query().Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv"))
+	var aw *arrowWriter
 	var (
 		columns []string
 		started bool
@@ -52,6 +54,17 @@ func writeQuery(w http.ResponseWriter, r *http.Request, run query, pg *paging, s
 	)
 	start := func() error {
 		started = true
+		if asArrow {
+			w.Header().Set("Content-Type", ArrowStream)
+			if pg != nil {
+				w.Header().Set("Trailer", "X-Yiwang-Next, X-Yiwang-Error")
+			} else {
+				w.Header().Set("Trailer", "X-Yiwang-Truncated, X-Yiwang-Error")
+			}
+			w.WriteHeader(status)
+			aw = &arrowWriter{w: bw, columns: columns}
+			return nil
+		}
 		if asCSV {
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			if pg != nil {
@@ -74,6 +87,9 @@ func writeQuery(w http.ResponseWriter, r *http.Request, run query, pg *paging, s
 			if err := start(); err != nil {
 				return err
 			}
+		}
+		if asArrow {
+			return aw.row(append([]any(nil), row...))
 		}
 		if asCSV {
 			rec := make([]string, len(row))
@@ -129,8 +145,14 @@ func writeQuery(w http.ResponseWriter, r *http.Request, run query, pg *paging, s
 	if pg != nil && last != nil && (held != nil || truncated != "" || err != nil) {
 		next = pg.token(last)
 	}
-	if asCSV {
-		cw.Flush()
+	if asCSV || asArrow {
+		if asArrow {
+			if cerr := aw.close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		} else {
+			cw.Flush()
+		}
 		_ = bw.Flush()
 		if next != "" {
 			w.Header().Set("X-Yiwang-Next", next)
@@ -244,4 +266,10 @@ func decodeCursor(s string, kinds ...keyKind) ([]any, error) {
 		}
 	}
 	return key, nil
+}
+
+// wantsArrow reports whether a list's answer is asked for as an Arrow IPC
+// stream (?format=arrow or Accept: application/vnd.apache.arrow.stream).
+func wantsArrow(r *http.Request) bool {
+	return r.URL.Query().Get("format") == "arrow" || strings.Contains(r.Header.Get("Accept"), ArrowStream)
 }
