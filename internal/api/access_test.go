@@ -101,6 +101,10 @@ func matrixServer(t testing.TB) (*httptest.Server, *store.Store, map[string]stri
 		ids[code] = oneAnomaly(t, st, code)
 		if strings.HasPrefix(code, "22") {
 			exec(`INSERT INTO area_modes VALUES (?, 'normal', now(), 'matrix')`, code)
+			exec(`INSERT INTO teams (team_id, team_type, name, level, gov_unit_id, area_code, formed_on, status, updated_at)
+VALUES (?, 'volunteer', ?, 'community', 'ccna', ?, DATE '2024-03-01', 'active', now())`, "T"+code, "蒲公英"+code, code)
+			exec(`INSERT INTO team_members (membership_id, team_id, team_type, gov_unit_id, area_code, member_id_number_key, role, party_member, joined_on, status, updated_at)
+VALUES (?, ?, 'volunteer', 'ccna', ?, 'pseudonym', 'member', false, DATE '2024-03-01', 'active', now())`, "M"+code, "T"+code, code)
 		}
 		if level == "grid" {
 			exec(`INSERT INTO households (household_id, grid_code, room_code, resident_type, members_n, updated_at) VALUES (?, ?, 'R1', 'registered', 2, now())`, "H"+code, code)
@@ -124,6 +128,7 @@ var listRoutes = []struct {
 	{"/api/v1/modes?", "area_code", false},
 	{"/api/v1/doorknock/missing?target=household&at=2026-11-30", "grid_code", true},
 	{"/api/v1/emergencies/archive?from=2026-11-01&to=2026-11-30", "grid_code", true},
+	{"/api/v1/forces/teams?month=2026-11", "area_code", false},
 }
 
 // readAll reads every page of a list route with token, as JSON or CSV,
@@ -254,7 +259,7 @@ func TestAccessMatrix(t *testing.T) {
 						}
 						switch {
 						case lr.col == "grid_code" && (len(code) != 15 || !strings.HasPrefix(code, "22")):
-						case strings.HasPrefix(lr.path, "/api/v1/modes") && !strings.HasPrefix(code, "22"):
+						case (strings.HasPrefix(lr.path, "/api/v1/modes") || strings.HasPrefix(lr.path, "/api/v1/forces")) && !strings.HasPrefix(code, "22"):
 						default:
 							want = append(want, code)
 						}
@@ -266,7 +271,7 @@ func TestAccessMatrix(t *testing.T) {
 					}
 				}
 				// A filter naming another area answers as one naming no area.
-				if !strings.HasPrefix(lr.path, "/api/v1/modes") {
+				if !strings.HasPrefix(lr.path, "/api/v1/modes") && !strings.HasPrefix(lr.path, "/api/v1/forces") {
 					other, n1 := readAll(t, ts.URL, lr.path, lr.col, secret, "json", url.Values{"area": {"220173003"}})
 					none, n2 := readAll(t, ts.URL, lr.path, lr.col, secret, "json", url.Values{"area": {"990000"}})
 					if lr.audited {
@@ -327,6 +332,15 @@ func TestAccessMatrix(t *testing.T) {
 					t.Errorf("%s GET anomaly of %s: HTTP %d %s (none: %s)", name, code, c, body, nobody)
 				}
 			}
+			// A team's roster: its own areas' teams only.
+			for _, code := range []string{"220173002001", "220173003001"} {
+				c, body := do(t, "GET", ts.URL+"/api/v1/forces/members?team=T"+code, secret, "")
+				audited++
+				shown := strings.Contains(body, `"M`+code+`"`)
+				if c != 200 || shown != s.visible(code) || strings.Contains(body, "member_id_number\"") {
+					t.Errorf("%s roster of %s: HTTP %d %s", name, code, c, body)
+				}
+			}
 			// Writes: a mode switch and feedback need the operator role
 			// and an area of the token's.
 			for _, code := range []string{"220173002001", "220173003001"} {
@@ -376,7 +390,7 @@ func TestAccessMatrix(t *testing.T) {
 		}
 	}
 	var rows, personal int
-	if err := st.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE endpoint IN ('GET /api/v1/doorknock/missing', 'GET /api/v1/emergencies/archive', 'GET /api/v1/anomalies/{id}', 'POST /api/v1/sql')) FROM audit_log`).Scan(&rows, &personal); err != nil {
+	if err := st.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE endpoint IN ('GET /api/v1/doorknock/missing', 'GET /api/v1/emergencies/archive', 'GET /api/v1/anomalies/{id}', 'GET /api/v1/forces/members', 'POST /api/v1/sql')) FROM audit_log`).Scan(&rows, &personal); err != nil {
 		t.Fatal(err)
 	}
 	if rows != audited || personal != rows {

@@ -309,6 +309,8 @@ func New(c Config) http.Handler {
 		writeJSON(w, map[string]any{"name": p.Name, "role": p.Role.String(), "areas": p.Areas, "all": p.scope.All})
 	}))
 	handle("GET /api/v1/catalog", viewer(nil, c.catalog))
+	handle("GET /api/v1/forces/teams", viewer(heavy, c.teams))
+	handle("GET /api/v1/forces/members", viewer(heavy, c.audited(c.members)))
 	handle("GET /api/v1/openapi.json", viewer(nil, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPIJSON)
@@ -419,6 +421,65 @@ func (c Config) areas(w http.ResponseWriter, r *http.Request) {
 		out[h.key] = roots
 	}
 	writeJSON(w, out)
+}
+
+// teams pages the five forces' teams in the token's areas, with their
+// members and how many of them were active in the month (default: this
+// month; ?month=YYYY-MM).
+func (c Config) teams(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	start, end, ok := monthParam(w, q.Get("month"))
+	if !ok {
+		return
+	}
+	pg, after, ok := pageParams(w, q, keyText)
+	if !ok {
+		return
+	}
+	from := ""
+	if after != nil {
+		from, _ = after[0].(string)
+	}
+	pg.token = func(last []any) string { return encodeCursor(last[:1]) }
+	sqlText, args := queries.TeamsQuery(q.Get("type"), start, end, from, who(r).scope)
+	writeQuery(w, r, c.stream(r, sqlText, pg, args...), pg, http.StatusOK)
+}
+
+// members pages one team's roster (pseudonyms only) within the token's
+// areas: data about persons, audited.
+func (c Config) members(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("team") == "" {
+		writeErr(w, http.StatusBadRequest, errors.New("team is required: a team_id of GET /api/v1/forces/teams"))
+		return
+	}
+	pg, after, ok := pageParams(w, q, keyText)
+	if !ok {
+		return
+	}
+	from := ""
+	if after != nil {
+		from, _ = after[0].(string)
+	}
+	pg.token = func(last []any) string { return encodeCursor(last[:1]) }
+	sqlText, args := queries.MembersQuery(q.Get("team"), from, who(r).scope)
+	writeQuery(w, r, c.stream(r, sqlText, pg, args...), pg, http.StatusOK)
+}
+
+// monthParam reads a month YYYY-MM (Asia/Shanghai; "" for this month) as
+// its first day and the next month's.
+func monthParam(w http.ResponseWriter, v string) (time.Time, time.Time, bool) {
+	now := time.Now().In(calendar.Zone)
+	start := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, calendar.Zone)
+	if v != "" {
+		t, err := time.ParseInLocation("2006-01", v, calendar.Zone)
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("month must be YYYY-MM, got %q", v))
+			return time.Time{}, time.Time{}, false
+		}
+		start = t
+	}
+	return start, start.AddDate(0, 1, 0), true
 }
 
 // Indicator is what GET /api/v1/catalog says of one indicator.
