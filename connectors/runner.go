@@ -373,6 +373,7 @@ type State struct {
 	producer Producer
 	mu       sync.Mutex
 	cursors  map[string]string
+	moved    map[string]time.Time // when each source's cursor last moved
 }
 
 type stateValue struct {
@@ -386,19 +387,29 @@ func LoadState(ctx context.Context, c *kafka.Client, p Producer) (*State, error)
 	if err != nil {
 		return nil, fmt.Errorf("read connector state: %w", err)
 	}
-	s := &State{producer: p, cursors: map[string]string{}}
+	s := &State{producer: p, cursors: map[string]string{}, moved: map[string]time.Time{}}
 	for _, m := range msgs {
 		var v stateValue
 		if m.Value == nil {
 			delete(s.cursors, string(m.Key))
+			delete(s.moved, string(m.Key))
 			continue
 		}
 		if err := json.Unmarshal(m.Value, &v); err != nil {
 			return nil, fmt.Errorf("connector state of %s at offset %d: %w", m.Key, m.Offset, err)
 		}
 		s.cursors[string(m.Key)] = v.Cursor
+		s.moved[string(m.Key)] = v.UpdatedAt
 	}
 	return s, nil
+}
+
+// MovedAt returns when a source's cursor last moved: when it last handed
+// over new records (zero if never).
+func (s *State) MovedAt(source string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.moved[source]
 }
 
 // Get returns a source's cursor, "" if it has none.
@@ -416,6 +427,9 @@ func (s *State) Put(ctx context.Context, source, cursor string) error {
 	}
 	s.mu.Lock()
 	s.cursors[source] = cursor
+	if s.moved != nil {
+		s.moved[source] = time.Now().UTC()
+	}
 	s.mu.Unlock()
 	return nil
 }

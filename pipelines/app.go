@@ -11,6 +11,7 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -304,3 +305,72 @@ func referenceFiles(cfg *Config) reference.Files {
 
 // ReadAreas reads the areas reference file named in cfg.
 func ReadAreas(cfg *Config) ([]store.Area, error) { return reference.ReadAreas(referenceFiles(cfg)) }
+
+// sourcesInfo serves GET /api/v1/sources: the pipeline file's sources,
+// when each connector last handed over new records (its cursor's last
+// move, from the state topic), its table's rows and newest event, and the
+// reasons of its dead letters among the newest thousand. The answer is
+// kept for 30 s: the state topic is read whole.
+type sourcesInfo struct {
+	cfg      *Config
+	client   *kafka.Client
+	store    *store.Store
+	registry *schemas.Registry
+	dead     deadLetters
+
+	mu   sync.Mutex
+	at   time.Time
+	last []api.Source
+}
+
+// sourcesTTL is how long an answer of GET /api/v1/sources is kept.
+const sourcesTTL = 30 * time.Second
+
+func (s *sourcesInfo) Sources(ctx context.Context) ([]api.Source, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last != nil && time.Since(s.at) < sourcesTTL {
+		return s.last, nil
+	}
+	state, err := connectors.LoadState(ctx, s.client, nil)
+	if err != nil {
+		return nil, err
+	}
+	tables, err := s.store.Tables(ctx, s.registry)
+	if err != nil {
+		return nil, err
+	}
+	byTable := map[string]store.TableInfo{}
+	for _, t := range tables {
+		byTable[t.Table] = t
+	}
+	dls, err := s.dead.List(ctx, deadletter.Filter{Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	reasons := map[string]map[string]int{}
+	for _, d := range dls {
+		if reasons[d.Source] == nil {
+			reasons[d.Source] = map[string]int{}
+		}
+		reasons[d.Source][d.Reason]++
+	}
+	out := make([]api.Source, 0, len(s.cfg.Sources))
+	for _, src := range s.cfg.Sources {
+		a := api.Source{Name: src.Name, Type: src.Type, Schema: src.Schema, Enabled: src.On(), DeadLetters: reasons[src.Name]}
+		if a.DeadLetters == nil {
+			a.DeadLetters = map[string]int{}
+		}
+		if sc, ok := s.registry.Get(src.Schema); ok {
+			a.Table = sc.Table
+			t := byTable[sc.Table]
+			a.Rows, a.NewestEvent = t.Rows, t.NewestEvent
+		}
+		if at := state.MovedAt(src.Name); !at.IsZero() {
+			a.LastMovedAt = &at
+		}
+		out = append(out, a)
+	}
+	s.last, s.at = out, time.Now()
+	return out, nil
+}

@@ -556,6 +556,34 @@ func TestLedgerEndToEnd(t *testing.T) {
 			t.Errorf("/api/v1/tables shows %s with %d rows (listed %v), ledger has %d", sc.Table, n, ok, len(l.Valid[sc.Name]))
 		}
 	}
+	// The sources endpoint: every running source with records handed them over (its
+	// cursor moved), fills its table, and those that sent invalid records
+	// show their dead letters by reason.
+	resp, err = http.Get("http://" + p.server + "/api/v1/sources")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources struct{ Sources []api.Source }
+	err = json.NewDecoder(resp.Body).Decode(&sources)
+	resp.Body.Close()
+	if err != nil || len(sources.Sources) != len(p.cfg.Sources) {
+		t.Fatalf("/api/v1/sources: %v, %d sources, want %d", err, len(sources.Sources), len(p.cfg.Sources))
+	}
+	deadSources := 0
+	for _, src := range sources.Sources {
+		if !src.Enabled || len(l.Valid[src.Schema]) == 0 { // nothing to hand over in so small a run
+			continue
+		}
+		if src.LastMovedAt == nil || src.Rows == 0 || src.NewestEvent == nil {
+			t.Errorf("source %s: moved %v, %d rows, newest %v", src.Name, src.LastMovedAt, src.Rows, src.NewestEvent)
+		}
+		if len(src.DeadLetters) > 0 {
+			deadSources++
+		}
+	}
+	if deadSources == 0 {
+		t.Error("no source shows its dead letters, though the district sent invalid records")
+	}
 	// Metrics carry freshness and dead letters.
 	resp, err = http.Get("http://" + p.server + "/metrics")
 	if err != nil {

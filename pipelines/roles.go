@@ -223,6 +223,8 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 		Feedback:   feedback{db: p.store.DB(), producer: p.writer},
 		Files:      newFiles(cfg),
 		Catalog:    catalog,
+		Sources: &sourcesInfo{cfg: cfg, client: p.client, store: p.store, registry: p.registry,
+			dead: deadLetters{client: p.client}},
 		AdminToken: p.opts.AdminToken, Tokens: tokens, MetricsToken: cfg.API.MetricsToken, Audit: auditLog,
 		RateLimit: api.RateLimit{PerSecond: cfg.API.RateLimit.PerSecond, Burst: cfg.API.RateLimit.Burst},
 		Listen:    ln.Addr().String(),

@@ -2,10 +2,10 @@ package api
 
 import (
 	"context"
-	"io"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"

@@ -106,6 +106,8 @@ type Config struct {
 	// Catalog lists the indicators for GET /api/v1/catalog; nil answers
 	// none.
 	Catalog *queries.Catalog
+	// Sources describes the pipeline's sources; nil disables the route.
+	Sources SourceService
 
 	access *access
 }
@@ -147,6 +149,26 @@ type FileService interface {
 type FileReport struct {
 	Source string `json:"source"`
 	filedrop.Report
+}
+
+// SourceService describes the pipeline's sources as they run.
+type SourceService interface {
+	Sources(ctx context.Context) ([]Source, error)
+}
+
+// Source is what GET /api/v1/sources says of one source: where its records
+// go, when its connector last handed over new records, how fresh its
+// table is, and its recent dead letters by reason.
+type Source struct {
+	Name        string         `json:"name"`
+	Type        string         `json:"type"`
+	Schema      string         `json:"schema"`
+	Table       string         `json:"table"`
+	Enabled     bool           `json:"enabled"`
+	LastMovedAt *time.Time     `json:"last_moved_at"`
+	Rows        int64          `json:"rows"`
+	NewestEvent *time.Time     `json:"newest_event_time"`
+	DeadLetters map[string]int `json:"dead_letters"`
 }
 
 // ModeService switches an area's mode (平急转换).
@@ -309,6 +331,14 @@ func New(c Config) http.Handler {
 		writeJSON(w, map[string]any{"name": p.Name, "role": p.Role.String(), "areas": p.Areas, "all": p.scope.All})
 	}))
 	handle("GET /api/v1/catalog", viewer(nil, c.catalog))
+	handle("GET /api/v1/sources", c.allow(RoleViewer, public, c.Sources != nil, "sources are not described", func(w http.ResponseWriter, r *http.Request) {
+		ss, err := c.Sources.Sources(r.Context())
+		if err != nil {
+			writeErr(w, http.StatusBadGateway, err)
+			return
+		}
+		writeJSON(w, map[string]any{"sources": ss})
+	}))
 	handle("GET /api/v1/forces/teams", viewer(heavy, c.teams))
 	handle("GET /api/v1/forces/members", viewer(heavy, c.audited(c.members)))
 	handle("GET /api/v1/openapi.json", viewer(nil, func(w http.ResponseWriter, _ *http.Request) {

@@ -10,7 +10,8 @@ const T = {
     top: "全区", ack: "已知悉", fp: "误报", switchTo: "切换为", normal: "平时", emergency: "应急",
     table: "表", rows: "行数", newest: "最新事件", ago: "前", min: "分钟", h: "小时", d: "天",
     rule: "规则", area: "区域", observed: "观测", expected: "预期", detail: "说明", none: "暂无",
-    badToken: "令牌无效或已失效", period: "统计周期", deadletters: "死信（按来源与原因）", noData: "该周期无数据",
+    badToken: "令牌无效或已失效", period: "统计周期", deadletters: "死信（按原因）", noData: "该周期无数据",
+    source: "数据源", handover: "最近交付",
     viewer: "查看", operator: "处置", admin: "管理",
   },
   en: {
@@ -19,7 +20,8 @@ const T = {
     top: "District", ack: "Acknowledge", fp: "False positive", switchTo: "Switch to", normal: "normal", emergency: "emergency",
     table: "Table", rows: "Rows", newest: "Newest event", ago: "ago", min: "min", h: "h", d: "d",
     rule: "Rule", area: "Area", observed: "Observed", expected: "Expected", detail: "Detail", none: "None",
-    badToken: "The token is not valid", period: "Period", deadletters: "Dead letters (by source and reason)", noData: "No data for this period",
+    badToken: "The token is not valid", period: "Period", deadletters: "Dead letters (by reason)", noData: "No data for this period",
+    source: "Source", handover: "Last handover",
     viewer: "viewer", operator: "operator", admin: "admin",
   },
 };
@@ -299,27 +301,17 @@ function age(ts) {
   return `${Math.round(s / 86400)} ${t("d")} ${t("ago")}`;
 }
 
+// drawSources lists each source: its table's rows and newest event, when
+// its connector last handed over records, and its recent dead letters.
 async function drawSources() {
-  const { tables } = await api("/api/v1/tables");
+  const { sources } = await api("/api/v1/sources");
   const table = $("sources");
-  table.replaceChildren(el("tr", {}, el("th", {}, t("table")), el("th", {}, t("rows")), el("th", {}, t("newest"))));
-  for (const x of tables.filter((x) => x.schema)) {
-    table.append(el("tr", {}, el("td", {}, x.table), el("td", {}, x.rows), el("td", {}, age(x.newest_event_time))));
-  }
-  const dl = $("deadletters");
-  dl.replaceChildren();
-  if (state.who.role === "admin") {
-    try {
-      const { counts } = await api("/api/v1/deadletters?limit=1000");
-      dl.append(el("h3", {}, t("deadletters")));
-      const list = el("table", {});
-      for (const [source, reasons] of Object.entries(counts)) {
-        for (const [reason, n] of Object.entries(reasons)) list.append(el("tr", {}, el("td", {}, source), el("td", {}, reason), el("td", {}, n)));
-      }
-      dl.append(list);
-    } catch (e) {
-      dl.append(el("p", { class: "muted" }, e.message));
-    }
+  table.replaceChildren(el("tr", {}, el("th", {}, t("source")), el("th", {}, t("table")), el("th", {}, t("rows")),
+    el("th", {}, t("newest")), el("th", {}, t("handover")), el("th", {}, t("deadletters"))));
+  for (const x of sources.filter((x) => x.enabled)) {
+    const dl = Object.entries(x.dead_letters || {}).map(([reason, n]) => `${reason} ${n}`).join(", ");
+    table.append(el("tr", {}, el("td", {}, x.name), el("td", {}, x.table), el("td", {}, x.rows), el("td", {}, age(x.newest_event_time)),
+      el("td", {}, age(x.last_moved_at)), el("td", {}, dl || "—")));
   }
 }
 
