@@ -19,6 +19,13 @@ var IndicatorColumns = []string{"name", "level", "area_code", "area_name", "peri
 // IndicatorFilter selects indicator cells; zero fields select everything.
 type IndicatorFilter struct {
 	Name, Area, Level, Status string // Area: the area and everything under it
+	// Names selects several indicators (with Name, one more).
+	Names []string
+	// OnlyArea leaves out the places under Area.
+	OnlyArea bool
+	// Mode selects the cells of the areas in that mode (normal or
+	// emergency).
+	Mode string
 	// EndAfter and StartBefore bound the periods: cells whose period ends
 	// after EndAfter and starts before StartBefore.
 	EndAfter, StartBefore time.Time
@@ -36,11 +43,26 @@ type IndicatorFilter struct {
 func IndicatorQuery(f IndicatorFilter) (string, []any) {
 	where, args := []string{"true"}, []any{}
 	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
+	names := f.Names
 	if f.Name != "" {
-		add("v.name = ?", f.Name)
+		names = append([]string{f.Name}, names...)
 	}
-	if f.Area != "" {
+	if len(names) > 0 {
+		in := strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", ")
+		a := make([]any, len(names))
+		for i, n := range names {
+			a[i] = n
+		}
+		add("v.name IN ("+in+")", a...)
+	}
+	switch {
+	case f.Area != "" && f.OnlyArea:
+		add("v.area_code = ?", f.Area)
+	case f.Area != "":
 		add("(v.area_code = ? OR (length(v.area_code) > length(?) AND starts_with(v.area_code, ?)))", f.Area, f.Area, f.Area)
+	}
+	if f.Mode != "" {
+		add("v.mode = ?", f.Mode)
 	}
 	if f.Level != "" {
 		add("v.level = ?", f.Level)

@@ -314,8 +314,9 @@ func writeRecords(ctx context.Context, tx *sql.Tx, id, table string, ids []strin
 
 // Filter selects anomalies for a list; zero fields select everything.
 type Filter struct {
-	Status string // open or resolved
-	Rule   string
+	Status   string // open or resolved
+	Rule     string
+	Severity string // warning or critical
 	// Area selects the anomalies in an area and every area under it (by
 	// code prefix: a street's code starts its communities' and grids').
 	Area string
@@ -343,6 +344,10 @@ func ListQuery(f Filter, after []any) (string, []any) {
 	if f.Rule != "" {
 		where = append(where, "a.rule = ?")
 		args = append(args, f.Rule)
+	}
+	if f.Severity != "" {
+		where = append(where, "a.severity = ?")
+		args = append(args, f.Severity)
 	}
 	if f.Area != "" {
 		where = append(where, "starts_with(a.area_code, ?)")

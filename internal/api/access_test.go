@@ -543,3 +543,34 @@ func readArrow(t *testing.T, r io.Reader) ([]string, [][]any) {
 	}
 	return cols, rows
 }
+
+// TestListFilters: the indicator list by several names, by an area
+// without the places under it, by mode; the anomaly list by severity;
+// values out of range refused.
+func TestListFilters(t *testing.T) {
+	ts, _, _ := matrixServer(t)
+	secret := matrixSecret("district", RoleViewer)
+	for _, c := range []struct {
+		path, col string
+		want      []string
+	}{
+		{"/api/v1/indicators?name=closure_rate,no_such&area=220173002&descendants=false", "area_code", []string{"220173002"}},
+		{"/api/v1/indicators?name=closure_rate&area=220173002001&level=grid", "area_code", []string{"220173002001001", "220173002001002"}},
+		{"/api/v1/indicators?name=no_such", "area_code", nil},
+		{"/api/v1/indicators?area=220173003&mode=emergency", "area_code", nil},
+		{"/api/v1/indicators?area=220173003&mode=normal", "area_code", []string{"220173003", "220173003001", "220173003001001"}},
+		{"/api/v1/anomalies?area=220173003&severity=warning", "area_code", []string{"220173003", "220173003001", "220173003001001"}},
+		{"/api/v1/anomalies?severity=critical", "area_code", nil},
+	} {
+		got, _ := readAll(t, ts.URL, c.path, c.col, secret, "json", nil)
+		slices.Sort(got)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.path, got, c.want)
+		}
+	}
+	for _, p := range []string{"/api/v1/indicators?mode=war", "/api/v1/indicators?descendants=no", "/api/v1/anomalies?severity=high"} {
+		if c, body := do(t, "GET", ts.URL+p, secret, ""); c != 400 {
+			t.Errorf("%s: HTTP %d %s, want 400", p, c, body)
+		}
+	}
+}

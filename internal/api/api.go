@@ -254,7 +254,7 @@ func New(c Config) http.Handler {
 		writeJSON(w, map[string]any{"tables": t})
 	}))
 	handle("POST /api/v1/sql", admin(true, "", c.audited(c.sql)))
-	shared := newFlights(sharedAnswers, "name", "area", "level", "from", "to", "status", "limit", "after")
+	shared := newFlights(sharedAnswers, "name", "area", "descendants", "level", "mode", "from", "to", "status", "limit", "after")
 	handle("GET /api/v1/indicators", c.allow(RoleViewer, nil, true, "", func(w http.ResponseWriter, r *http.Request) {
 		shared.do(w, r, public, c.indicators)
 	}))
@@ -604,7 +604,31 @@ const defaultIndicatorWindow = 400 * 24 * time.Hour
 
 func (c Config) indicators(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := queries.IndicatorFilter{Name: q.Get("name"), Area: q.Get("area"), Level: q.Get("level"), Scope: who(r).scope}
+	f := queries.IndicatorFilter{Area: q.Get("area"), Level: q.Get("level"), Scope: who(r).scope}
+	for _, n := range strings.Split(q.Get("name"), ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			f.Names = append(f.Names, n)
+		}
+	}
+	if len(f.Names) > 100 {
+		writeErr(w, http.StatusBadRequest, fmt.Errorf("name lists at most 100 indicators, got %d", len(f.Names)))
+		return
+	}
+	switch v := q.Get("descendants"); v {
+	case "", "true":
+	case "false":
+		f.OnlyArea = true
+	default:
+		writeErr(w, http.StatusBadRequest, fmt.Errorf("descendants must be true or false, got %q", v))
+		return
+	}
+	switch v := q.Get("mode"); v {
+	case "", string(queries.Normal), string(queries.Emergency):
+		f.Mode = v
+	default:
+		writeErr(w, http.StatusBadRequest, fmt.Errorf("mode must be normal or emergency, got %q", v))
+		return
+	}
 	if q.Get("from") == "" && q.Get("to") == "" {
 		// The last thirteen months unless asked otherwise: a year and the
 		// month before, enough for every period's comparison.
@@ -781,7 +805,11 @@ func (c Config) archive(w http.ResponseWriter, r *http.Request) {
 // changed first, by status, rule and area (and everything under it).
 func (c Config) anomalies(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := anomaly.Filter{Status: q.Get("status"), Rule: q.Get("rule"), Area: q.Get("area"), Within: who(r).scope}
+	f := anomaly.Filter{Status: q.Get("status"), Rule: q.Get("rule"), Area: q.Get("area"), Severity: q.Get("severity"), Within: who(r).scope}
+	if f.Severity != "" && f.Severity != anomaly.SeverityWarning && f.Severity != anomaly.SeverityCritical {
+		writeErr(w, http.StatusBadRequest, fmt.Errorf("severity must be %s or %s, got %q", anomaly.SeverityWarning, anomaly.SeverityCritical, f.Severity))
+		return
+	}
 	if f.Status != "" && f.Status != anomaly.StatusOpen && f.Status != anomaly.StatusResolved {
 		writeErr(w, http.StatusBadRequest, fmt.Errorf("status must be %s or %s, got %q", anomaly.StatusOpen, anomaly.StatusResolved, f.Status))
 		return
