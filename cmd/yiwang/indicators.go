@@ -145,7 +145,7 @@ func newIndicators() *cobra.Command {
 			if level != "" {
 				v.Set("level", level)
 			}
-			cells, err := (&api.Client{Server: server}).Indicators(cmd.Context(), v)
+			cells, err := (&api.Client{Server: server, Token: adminToken("")}).Indicators(cmd.Context(), v)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/yiwang-gov/yiwang/connectors/filedrop"
 	"github.com/yiwang-gov/yiwang/internal/api"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
+	"github.com/yiwang-gov/yiwang/internal/store"
 	"github.com/yiwang-gov/yiwang/queries"
 )
 
@@ -207,5 +208,32 @@ func TestIndicatorsRunRefresh(t *testing.T) {
 	}
 	if len(runs.calls) != len(cat.Queries()) || !strings.Contains(out, fmt.Sprintf("%d indicator(s) in", len(runs.calls))) {
 		t.Fatalf("refresh ran %v:\n%s", runs.calls, out)
+	}
+}
+
+// TestIndicatorsShow: `indicators show` reads an indicator's cells through
+// the API with the admin token, as the CLI finds it.
+func TestIndicatorsShow(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "a.duckdb"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	areas, units := queries.TestHierarchy()
+	if err := st.ReplaceReference(ctx, areas, units); err != nil {
+		t.Fatal(err)
+	}
+	if err := queries.Migrate(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DB().Exec(`INSERT INTO indicator_values VALUES ('event_closure_rate', 'street', '220173002', TIMESTAMPTZ '2026-11-01 00:00:00+08',
+  TIMESTAMPTZ '2026-12-01 00:00:00+08', 87, 100, 87, false, 'r1', now(), now(), 1)`); err != nil {
+		t.Fatal(err)
+	}
+	srv := adminServer(t, api.Config{Store: st})
+	out, err := run(t, "indicators", "show", "event_closure_rate", "--area", "220173002", "--server", srv.URL)
+	if err != nil || !strings.Contains(out, "220173002") || !strings.Contains(out, "87") {
+		t.Fatalf("%v\n%s", err, out)
 	}
 }

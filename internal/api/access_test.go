@@ -123,7 +123,7 @@ var listRoutes = []struct {
 	path, col string
 	audited   bool
 }{
-	{"/api/v1/indicators?from=2026-11-01&to=2026-12-01", "area_code", false},
+	{"/api/v1/indicators?name=closure_rate&from=2026-11-01&to=2026-12-01", "area_code", false},
 	{"/api/v1/anomalies?", "area_code", false},
 	{"/api/v1/modes?", "area_code", false},
 	{"/api/v1/doorknock/missing?target=household&at=2026-11-30", "grid_code", true},
@@ -557,6 +557,7 @@ func TestListFilters(t *testing.T) {
 		{"/api/v1/indicators?name=closure_rate,no_such&area=220173002&descendants=false", "area_code", []string{"220173002"}},
 		{"/api/v1/indicators?name=closure_rate&area=220173002001&level=grid", "area_code", []string{"220173002001001", "220173002001002"}},
 		{"/api/v1/indicators?name=no_such", "area_code", nil},
+		{"/api/v1/indicators", "area_code", []string{"220103011", "220173002", "220173003"}}, // nothing narrows it: the streets
 		{"/api/v1/indicators?area=220173003&mode=emergency", "area_code", nil},
 		{"/api/v1/indicators?area=220173003&mode=normal", "area_code", []string{"220173003", "220173003001", "220173003001001"}},
 		{"/api/v1/anomalies?area=220173003&severity=warning", "area_code", []string{"220173003", "220173003001", "220173003001001"}},

@@ -605,6 +605,11 @@ const defaultIndicatorWindow = 400 * 24 * time.Hour
 func (c Config) indicators(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := queries.IndicatorFilter{Area: q.Get("area"), Level: q.Get("level"), Scope: who(r).scope}
+	if q.Get("name") == "" && f.Area == "" && f.Level == "" {
+		// Nothing narrows the list: the streets' cells, not the 1.7
+		// million cells of every grid and period a district holds.
+		f.Level = string(queries.LevelStreet)
+	}
 	for _, n := range strings.Split(q.Get("name"), ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			f.Names = append(f.Names, n)

@@ -164,7 +164,7 @@ FROM range(4500) t(i)`); err != nil {
 	seen := map[string]bool{}
 	var prev string
 	pages := 0
-	q := url.Values{"limit": {"1000"}}
+	q := url.Values{"limit": {"1000"}, "level": {"grid"}}
 	for {
 		code, body := send(t, "GET", ts.URL+"/api/v1/indicators?"+q.Encode(), map[string]string{"Authorization": "Bearer tok"}, "")
 		if code != 200 {
@@ -215,7 +215,7 @@ FROM range(4500) t(i)`); err != nil {
 		}
 	}
 	// CSV pages carry the next cursor in a trailer.
-	req, _ := http.NewRequest("GET", ts.URL+"/api/v1/indicators?format=csv&limit=10", nil)
+	req, _ := http.NewRequest("GET", ts.URL+"/api/v1/indicators?format=csv&limit=10&level=grid", nil)
 	req.Header.Set("Authorization", "Bearer tok")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
