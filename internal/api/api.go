@@ -462,15 +462,10 @@ func (c Config) teams(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	pg, after, ok := pageParams(w, q, keyText)
+	pg, from, ok := pageAfterID(w, q)
 	if !ok {
 		return
 	}
-	from := ""
-	if after != nil {
-		from, _ = after[0].(string)
-	}
-	pg.token = func(last []any) string { return encodeCursor(last[:1]) }
 	sqlText, args := queries.TeamsQuery(q.Get("type"), start, end, from, who(r).scope)
 	writeQuery(w, r, c.stream(r, sqlText, pg, args...), pg, http.StatusOK)
 }
@@ -483,15 +478,10 @@ func (c Config) members(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, errors.New("team is required: a team_id of GET /api/v1/forces/teams"))
 		return
 	}
-	pg, after, ok := pageParams(w, q, keyText)
+	pg, from, ok := pageAfterID(w, q)
 	if !ok {
 		return
 	}
-	from := ""
-	if after != nil {
-		from, _ = after[0].(string)
-	}
-	pg.token = func(last []any) string { return encodeCursor(last[:1]) }
 	sqlText, args := queries.MembersQuery(q.Get("team"), from, who(r).scope)
 	writeQuery(w, r, c.stream(r, sqlText, pg, args...), pg, http.StatusOK)
 }
@@ -688,16 +678,26 @@ func pageParams(w http.ResponseWriter, q url.Values, kinds ...keyKind) (*paging,
 	return &paging{limit: limit}, after, true
 }
 
-func (c Config) modes(w http.ResponseWriter, r *http.Request) {
-	pg, after, ok := pageParams(w, r.URL.Query(), keyText)
+// pageAfterID reads limit and after, the cursor of a list ordered by one
+// text key, its first column: the key of the page before's last row.
+func pageAfterID(w http.ResponseWriter, q url.Values) (*paging, string, bool) {
+	pg, after, ok := pageParams(w, q, keyText)
 	if !ok {
-		return
+		return nil, "", false
 	}
 	from := ""
 	if after != nil {
 		from, _ = after[0].(string)
 	}
 	pg.token = func(last []any) string { return encodeCursor(last[:1]) }
+	return pg, from, true
+}
+
+func (c Config) modes(w http.ResponseWriter, r *http.Request) {
+	pg, from, ok := pageAfterID(w, r.URL.Query())
+	if !ok {
+		return
+	}
 	q, args := queries.ModesQuery(from, who(r).scope)
 	writeQuery(w, r, c.stream(r, q, pg, args...), pg, http.StatusOK)
 }
