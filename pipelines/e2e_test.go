@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -161,10 +162,19 @@ func startPipelineEnv(t *testing.T, dir string, env map[string]string, token str
 		return r
 	case err := <-done:
 		cancel()
-		t.Fatalf("pipeline did not start: %v", err)
-	case <-time.After(60 * time.Second):
+		t.Fatalf("pipeline did not start: %v\n%s", err, tail(logs.String(), 3000))
+	case <-time.After(120 * time.Second):
+		// Where it stands: its goroutines and its log's end.
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
 		cancel()
-		t.Fatal("pipeline did not start within 60 s")
+		var starting []string // the goroutine still in Run, before it is ready
+		for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+			if strings.Contains(g, "pipelines.Run(") {
+				starting = append(starting, g)
+			}
+		}
+		t.Fatalf("pipeline did not start within 120 s; its log ends:\n%s\nwhere Run stands:\n%s", tail(logs.String(), 3000), strings.Join(starting, "\n\n"))
 	}
 	return nil
 }

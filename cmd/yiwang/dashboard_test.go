@@ -117,7 +117,7 @@ func TestDashboardInChromium(t *testing.T) {
 		root.SetOut(&out)
 		root.SetErr(&out)
 		root.SetArgs([]string{"demo", "--data", filepath.Join(dir, "data"), "--sources", filepath.Join(dir, "src"),
-			"--listen", server, "--history", "1080h", "--anomalies", "3"})
+			"--listen", server, "--history", "720h", "--anomalies", "4"})
 		demoDone <- root.ExecuteContext(ctx)
 	}()
 	t.Cleanup(func() {
