@@ -78,4 +78,4 @@ require (
 	google.golang.org/protobuf v1.36.11 // indirect
 )
 
-replace github.com/twmb/franz-go/pkg/kfake => ./third_party/kfake
+replace github.com/twmb/franz-go/pkg/kfake => ./internal/kafka/kfake

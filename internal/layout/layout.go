@@ -54,7 +54,7 @@ var Layers = map[string]Layer{
 
 	"internal/deadletter": {60, false, "the dead-letter record: headers, scrubbing, cutting, reading back"},
 
-	"internal/kafka":    {70, false, "all Kafka traffic (kafka-go) and the embedded broker (kfake)"},
+	"internal/kafka":    {70, false, "all Kafka traffic (kafka-go) and the embedded broker (kfake, its patched copy in kfake/)"},
 	"internal/store":    {70, false, "the DuckDB file: tables, batches with offsets, the admin SQL sandbox"},
 	"internal/pii":      {70, false, "pseudonyms, masks and the scrubbing of personal data"},
 	"internal/calendar": {70, false, "the official working-day calendar and working-time arithmetic"},
