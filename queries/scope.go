@@ -63,15 +63,7 @@ func (s Scope) cond(col string, ph func(int) string) (string, []any) {
 
 // Covers reports whether the area code or unit id is within the scope.
 func (s Scope) Covers(code string) bool {
-	if s.All {
-		return true
-	}
-	for _, a := range s.Areas {
-		if strings.HasPrefix(code, a) {
-			return true
-		}
-	}
-	return slices.Contains(s.Units, code)
+	return s.All || s.coversArea(code) || slices.Contains(s.Units, code)
 }
 
 // Key is a text that two requests share only when their scopes are the

@@ -115,12 +115,13 @@ type bucket struct {
 	at   time.Time
 }
 
-// spend takes one request from name's bucket and returns 0, or how long
-// to wait when the bucket is empty.
-func (a *access) spend(name string, rl RateLimit) time.Duration {
-	if rl.PerSecond <= 0 {
+// spend takes one request from the token's bucket and returns 0, or how
+// long to wait when the bucket is empty; an Unlimited token has none.
+func (a *access) spend(t Token, rl RateLimit) time.Duration {
+	if rl.PerSecond <= 0 || t.Unlimited {
 		return 0
 	}
+	name := t.Name
 	now := time.Now()
 	if rl.Now != nil {
 		now = rl.Now()
@@ -209,7 +210,7 @@ func (c Config) allow(need Role, l *limiter, wired bool, missing string, h http.
 			writeErr(w, http.StatusUnauthorized, errors.New("this route needs Authorization: Bearer <token>; the pipeline file's api.tokens defines them"))
 			return
 		}
-		if wait := c.access.spend(p.Name, c.RateLimit); wait > 0 && !p.Unlimited {
+		if wait := c.access.spend(p.Token, c.RateLimit); wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			writeErr(w, http.StatusTooManyRequests, fmt.Errorf("token %s sends more than %g requests a second; wait %s", p.Name, c.RateLimit.PerSecond, wait.Round(time.Millisecond)))
 			return

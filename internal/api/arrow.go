@@ -51,7 +51,7 @@ func (a *arrowWriter) infer() {
 			case time.Time:
 				t = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 			case int64, int32, int16, int8, int, uint8, uint16, uint32:
-				t = arrow.PrimitiveTypes.Int64
+				t = arrow.PrimitiveTypes.Int64 // wholeNumber's kinds
 			case float64, float32:
 				t = arrow.PrimitiveTypes.Float64
 			case bool:
@@ -108,41 +108,20 @@ func appendArrow(b array.Builder, v any) {
 			return
 		}
 	case *array.Int64Builder:
-		switch x := v.(type) {
-		case int64:
+		if x, ok := wholeNumber(v); ok {
 			b.Append(x)
-			return
-		case int32:
-			b.Append(int64(x))
-			return
-		case int16:
-			b.Append(int64(x))
-			return
-		case int8:
-			b.Append(int64(x))
-			return
-		case int:
-			b.Append(int64(x))
-			return
-		case uint8:
-			b.Append(int64(x))
-			return
-		case uint16:
-			b.Append(int64(x))
-			return
-		case uint32:
-			b.Append(int64(x))
 			return
 		}
 	case *array.Float64Builder:
-		switch x := v.(type) {
-		case float64:
+		if x, ok := v.(float64); ok {
 			b.Append(x)
 			return
-		case float32:
+		}
+		if x, ok := v.(float32); ok {
 			b.Append(float64(x))
 			return
-		case int64:
+		}
+		if x, ok := wholeNumber(v); ok {
 			b.Append(float64(x))
 			return
 		}
@@ -166,4 +145,27 @@ func appendArrow(b array.Builder, v any) {
 		return
 	}
 	b.AppendNull()
+}
+
+// wholeNumber is v as an int64 when it is a whole number that fits one.
+func wholeNumber(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case int32:
+		return int64(x), true
+	case int16:
+		return int64(x), true
+	case int8:
+		return int64(x), true
+	case int:
+		return int64(x), true
+	case uint8:
+		return int64(x), true
+	case uint16:
+		return int64(x), true
+	case uint32:
+		return int64(x), true
+	}
+	return 0, false
 }
