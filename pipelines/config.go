@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,6 +57,7 @@ type Config struct {
 	Reference ReferenceConfig `yaml:"reference"`
 	Loader    LoaderConfig    `yaml:"loader"`
 	Memory    MemoryConfig    `yaml:"memory"`
+	CPU       CPUConfig       `yaml:"cpu"`
 	Anomalies AnomaliesConfig `yaml:"anomalies"`
 	API       APIConfig       `yaml:"api"`
 	Sources   []SourceConfig  `yaml:"sources"`
@@ -219,10 +221,57 @@ type MemoryConfig struct {
 	// the garbage collector runs more often as the heap nears it, and
 	// returns freed memory to the system sooner. Default: none.
 	Go string `yaml:"go"`
+	// GoGC is how far the Go heap may grow past what was live after the
+	// last collection before the next, in percent (as GOGC, which
+	// overrides it; default 100). Lower holds less memory at rest for a
+	// little more collection work; the limit above is the ceiling, and a
+	// limit near the live heap makes the collector run without pause.
+	GoGC int `yaml:"go_gc"`
 	// Fetch is the most bytes the loader asks the broker for at once, over
 	// all partitions (default 64 MiB; each partition's fetch gets its
 	// share, between 64 KiB and 2 MiB).
 	Fetch string `yaml:"fetch"`
+}
+
+// CPUConfig shares the machine's cores between Go and DuckDB.
+type CPUConfig struct {
+	// GoProcsPerCore sets Go's Ps (GOMAXPROCS, which overrides it) to this
+	// many per core. More Ps than cores lets the operating system's finer
+	// time slices interleave a short request (/healthz, a dashboard's
+	// page) with the loader's long goroutines and DuckDB's calls, each
+	// of which holds a P while it runs. Default: Go's own (one per core).
+	GoProcsPerCore float64 `yaml:"go_procs_per_core"`
+	// DuckDBThreadsPerCore sets DuckDB's worker threads to this many per
+	// core, at least one. Fewer threads than cores leave cores to the
+	// loader and the API while a query runs. Default: DuckDB's own (one
+	// per core).
+	DuckDBThreadsPerCore float64 `yaml:"duckdb_threads_per_core"`
+}
+
+// startProcs is Go's GOMAXPROCS as the process started.
+var startProcs = runtime.GOMAXPROCS(0)
+
+// cores is the cores the process may use: Go's default GOMAXPROCS (the
+// CPUs of its affinity mask, within its cgroup's CPU limit), or the CPUs
+// when the environment set GOMAXPROCS.
+func cores() int {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return runtime.NumCPU()
+	}
+	return startProcs
+}
+
+// goProcs is Go's Ps, 0 for Go's default.
+func (c CPUConfig) goProcs() int { return perCore(c.GoProcsPerCore) }
+
+// duckDBThreads is DuckDB's threads, 0 for DuckDB's default.
+func (c CPUConfig) duckDBThreads() int { return perCore(c.DuckDBThreadsPerCore) }
+
+func perCore(f float64) int {
+	if f <= 0 {
+		return 0
+	}
+	return max(1, int(math.Round(f*float64(cores()))))
 }
 
 // duckDB is DuckDB's memory limit in bytes, 0 for its default; the sizes
@@ -601,6 +650,17 @@ func (c *Config) validate() Problems {
 		} else if n < m.least {
 			probs = append(probs, c.problem(fmt.Sprintf("must be at least %d MiB, got %q", m.least>>20, m.v), "memory", m.field))
 		}
+	}
+	for _, f := range []struct {
+		field string
+		v     float64
+	}{{"go_procs_per_core", c.CPU.GoProcsPerCore}, {"duckdb_threads_per_core", c.CPU.DuckDBThreadsPerCore}} {
+		if f.v < 0 || f.v > 16 {
+			probs = append(probs, c.problem(fmt.Sprintf("must be 0-16 (per core; 0 or absent for the default of 1), got %g", f.v), "cpu", f.field))
+		}
+	}
+	if g := c.Memory.GoGC; g < 0 || g > 1000 {
+		probs = append(probs, c.problem(fmt.Sprintf("must be 1-1000 (percent; 0 or absent for Go's default of 100), got %d", g), "memory", "go_gc"))
 	}
 	receivers := map[string]bool{}
 	for i, wh := range c.Anomalies.Webhooks {

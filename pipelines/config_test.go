@@ -3,6 +3,7 @@ package pipelines
 import (
 	"context"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,4 +202,22 @@ func FuzzParseSize(f *testing.F) {
 			t.Fatalf("ParseSize(%q) = %d outside 1 B..1 PiB", s, n)
 		}
 	})
+}
+
+// cpu: shares are per core, rounded, never below one.
+func TestCPUShares(t *testing.T) {
+	n := cores()
+	c := CPUConfig{GoProcsPerCore: 2, DuckDBThreadsPerCore: 0.5}
+	if got := c.goProcs(); got != 2*n {
+		t.Errorf("go_procs_per_core 2 on %d cores: %d Ps, want %d", n, got, 2*n)
+	}
+	if got, want := c.duckDBThreads(), max(1, int(math.Round(0.5*float64(n)))); got != want {
+		t.Errorf("duckdb_threads_per_core 0.5 on %d cores: %d threads, want %d", n, got, want)
+	}
+	if got := (CPUConfig{DuckDBThreadsPerCore: 0.01}).duckDBThreads(); got != 1 {
+		t.Errorf("a tiny share gives %d threads, want at least 1", got)
+	}
+	if got := (CPUConfig{}).goProcs() + (CPUConfig{}).duckDBThreads(); got != 0 {
+		t.Errorf("no cpu: section sets %d, want 0 (the defaults)", got)
+	}
 }

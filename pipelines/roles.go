@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -84,6 +85,12 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	defer p.close()
 	if n := cfg.Memory.goLimit(); n > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(n)
+	}
+	if n := cfg.Memory.GoGC; n > 0 && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(n)
+	}
+	if n := cfg.CPU.goProcs(); n > 0 && os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(n)
 	}
 
 	brokers := cfg.Kafka.Brokers
@@ -166,7 +173,7 @@ func BrokerConfig(cfg *Config) kafka.BrokerConfig {
 func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 	cfg, log := p.cfg, p.opts.Log
 	var err error
-	p.store, err = store.Open(ctx, filepath.Join(cfg.DataDir, "yiwang.duckdb"), store.Options{MemoryBytes: cfg.Memory.duckDB(), CheckpointBytes: cfg.Memory.checkpoint()})
+	p.store, err = store.Open(ctx, filepath.Join(cfg.DataDir, "yiwang.duckdb"), store.Options{MemoryBytes: cfg.Memory.duckDB(), CheckpointBytes: cfg.Memory.checkpoint(), Threads: cfg.CPU.duckDBThreads()})
 	if err != nil {
 		return "", err
 	}
@@ -206,6 +213,7 @@ func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 	pruneCtx, stopPruning := context.WithCancel(ctx)
 	g.Add(func() error { pruneAudit(pruneCtx, auditLog, cfg.API.AuditRetention, log); return nil }, func(error) { stopPruning() })
 	queries.ExportModes(ctx, p.store.DB(), p.metrics)
+	g.Add(func() error { exportDuckDBMemory(pruneCtx, p.store, p.metrics); return nil }, func(error) { stopPruning() })
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -475,6 +483,23 @@ func (p *Pipeline) tokens(ctx context.Context) ([]api.Token, error) {
 		return nil, probs
 	}
 	return tokens, nil
+}
+
+// exportDuckDBMemory sets yiwang_duckdb_memory_bytes every 15 s until ctx
+// ends.
+func exportDuckDBMemory(ctx context.Context, st *store.Store, m *metrics.Metrics) {
+	for {
+		if mem, err := st.Memory(ctx); err == nil {
+			for tag, n := range mem {
+				m.DuckDBMemory.WithLabelValues(tag).Set(float64(n))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(15 * time.Second):
+		}
+	}
 }
 
 // pruneAudit deletes the audit log's rows older than retention, at start

@@ -17,6 +17,7 @@
 //	yiwang_loader_lag_records{topic,partition}               records behind the high watermark
 //	yiwang_loader_last_commit_timestamp_seconds              last committed batch
 //	yiwang_table_newest_event_timestamp_seconds{table}       newest event time loaded per table
+//	yiwang_duckdb_memory_bytes{tag}                          DuckDB's buffer-managed memory by tag (duckdb_memory())
 //
 // Indicators:
 //
@@ -61,6 +62,9 @@ type Metrics struct {
 	LoaderBatchTime  prometheus.Histogram
 	LoaderLag        *prometheus.GaugeVec
 	LoaderLastCommit prometheus.Gauge
+	// DuckDBMemory is the memory DuckDB's buffer manager holds, by what
+	// for (BASE_TABLE, HASH_TABLE, ART_INDEX...), updated every 15 s.
+	DuckDBMemory *prometheus.GaugeVec
 	// ConnectorAssigned is 1 for each source this process runs now (it
 	// holds the source's partition of yiwang.connect), else 0.
 	ConnectorAssigned *prometheus.GaugeVec
@@ -132,6 +136,7 @@ func New() *Metrics {
 	m.LoaderSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_loader_skipped_records_total", Help: "Records deleted by retention before the loader read them (its stored offset was below the log start)."}, []string{"topic", "partition"})
 	m.LoaderOffsetResets = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_loader_offset_resets_total", Help: "Times a partition's stored offset was past its end (the log was lost or recreated) and the partition was loaded again from its start."}, []string{"topic", "partition"})
 	m.LoaderLastCommit = prometheus.NewGauge(prometheus.GaugeOpts{Name: "yiwang_loader_last_commit_timestamp_seconds", Help: "Unix time of the loader's last committed batch."})
+	m.DuckDBMemory = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_duckdb_memory_bytes", Help: "Memory DuckDB's buffer manager holds, by tag (as duckdb_memory() reports it; within its memory_limit)."}, []string{"tag"})
 	m.TableNewestEvent = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_table_newest_event_timestamp_seconds", Help: "Newest event time loaded into a table."}, []string{"table"})
 	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_deadletters_total", Help: "Records sent to the dead-letter topic, by stage (connector, loader), source, schema and reason."}, []string{"stage", "source", "schema", "reason"})
 	m.QueryRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_query_runs_total", Help: "Scheduled indicator runs by query, mode and outcome (ok, error)."}, []string{"query", "mode", "outcome"})
@@ -144,7 +149,7 @@ func New() *Metrics {
 	m.DeliveryOutbox = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_delivery_outbox_depth", Help: "Anomaly changes a receiver has not accepted yet."}, []string{"receiver"})
 	m.DeliveryLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_delivery_last_success_timestamp_seconds", Help: "When a receiver last accepted an anomaly change."}, []string{"receiver"})
 	for _, c := range []prometheus.Collector{m.DeliveryAttempts, m.DeliveryOutbox, m.DeliveryLastSuccess, m.QuerySchedule, m.AreaMode, m.QueryRuns, m.QueryLastSuccess, m.QueryDuration, m.QueryLastRun.GaugeVec, m.ConnectorRecords, m.ConnectorPolls, m.ConnectorLost, m.ConnectorLastPoll, m.ConnectorLastProduce, m.SourceNewestEvent,
-		m.LoaderRecords, m.LoaderBatches, m.LoaderBatchTime, m.LoaderLag, m.LoaderLastCommit, m.ConnectorAssigned, m.Leader, m.LoaderFetchErrors, m.LoaderSkipped, m.LoaderOffsetResets, m.TableNewestEvent, m.DeadLetters} {
+		m.LoaderRecords, m.LoaderBatches, m.LoaderBatchTime, m.LoaderLag, m.LoaderLastCommit, m.ConnectorAssigned, m.Leader, m.LoaderFetchErrors, m.LoaderSkipped, m.LoaderOffsetResets, m.TableNewestEvent, m.DeadLetters, m.DuckDBMemory} {
 		f(c)
 	}
 	return m

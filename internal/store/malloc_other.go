@@ -4,6 +4,4 @@ package store
 
 import "time"
 
-func limitMallocArenas() {}
-
 func trimMalloc(time.Duration, <-chan struct{}) {}

@@ -93,9 +93,6 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if o.ReadOnly {
 		dsn += "?access_mode=READ_ONLY"
 	}
-	if o.MemoryBytes > 0 {
-		limitMallocArenas() // before DuckDB's threads start
-	}
 	conn, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -167,6 +164,28 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		go trimMalloc(time.Minute, s.stop) // until Close
 	}
 	return s, nil
+}
+
+// Memory returns the bytes DuckDB's buffer manager holds, by tag
+// (duckdb_memory()): table blocks, hash tables, indexes... Memory its
+// allocator keeps beside them (the appenders' chunks, freed blocks not yet
+// returned) is not counted.
+func (s *Store) Memory(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT tag, memory_usage_bytes FROM duckdb_memory()")
+	if err != nil {
+		return nil, fmt.Errorf("read duckdb_memory(): %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	out := map[string]int64{}
+	for rows.Next() {
+		var tag string
+		var n int64
+		if err := rows.Scan(&tag, &n); err != nil {
+			return nil, fmt.Errorf("read duckdb_memory(): %w", err)
+		}
+		out[tag] = n
+	}
+	return out, rows.Err()
 }
 
 // DB returns the shared connection pool, for queries of other packages.
@@ -475,13 +494,33 @@ func (w *Writer) Close() error {
 // (with Batch.Safe set, which cannot meet a key conflict of its own making).
 func (w *Writer) Apply(ctx context.Context, b Batch) error {
 	err := w.apply(ctx, b)
-	if err != nil {
+	switch {
+	case err != nil:
 		w.closeAppenders() // an appender that failed may hold half a chunk
 		if w.conn != nil {
 			_, _ = w.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		}
+	case b.rows() < keepAppendersRows:
+		// An appender holds a chunk of 2,048 rows of every column (16
+		// or 32 KiB a column), two per table on each writer: about
+		// 55 MiB of C memory in the demo. They pay for themselves over
+		// the large batches of a backlog; a trickle of records makes
+		// them anew.
+		w.closeAppenders()
 	}
 	return classify(err)
+}
+
+// keepAppendersRows is the smallest batch after which a writer keeps its
+// appenders for the next.
+const keepAppendersRows = 2048
+
+func (b Batch) rows() int {
+	n := 0
+	for _, t := range b.Tables {
+		n += len(t.Rows)
+	}
+	return n
 }
 
 func (w *Writer) apply(ctx context.Context, b Batch) error {
@@ -625,7 +664,9 @@ func (w *Writer) buildFilter(ctx context.Context, u *upserter) error {
 	if err := w.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+u.table).Scan(&n); err != nil {
 		return fmt.Errorf("count keys of %s: %w", u.table, err)
 	}
-	f := newKeyFilter(max(2*n, 1<<20))
+	// At least 64Ki keys (80 KiB): a table's filter is rebuilt, twice as
+	// large, when it fills, so a small table does not hold a large one.
+	f := newKeyFilter(max(2*n, 1<<16))
 	rows, err := w.conn.QueryContext(ctx, u.keySQL)
 	if err != nil {
 		return fmt.Errorf("read keys of %s: %w", u.table, err)

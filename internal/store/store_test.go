@@ -325,3 +325,45 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Fatalf("SNEAK %s %v", st, err)
 	}
 }
+
+// A writer keeps its appenders (a chunk of every column each) across large
+// batches only: after a trickle's small batch it holds none, and the rows
+// of both are stored.
+func TestAppendersKeptForLargeBatchesOnly(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	reg, _ := schemas.LoadEmbedded()
+	if err := s.MigrateSchemas(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := reg.Get("grid_event")
+	t0 := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
+	batch := func(from, n int, next int64) Batch {
+		rows := make([][]any, n)
+		for i := range rows {
+			rows[i] = eventRow(ev, fmt.Sprintf("E%d", from+i), "reported", t0)
+		}
+		return Batch{Tables: []TableRows{{ev, rows}}, Next: map[string]map[int]int64{"t": {0: next}}}
+	}
+	w := s.NewWriter()
+	defer func() { _ = w.Close() }()
+	if err := w.Apply(ctx, batch(0, keepAppendersRows, keepAppendersRows)); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.apps) != 1 {
+		t.Fatalf("after a batch of %d rows the writer holds %d appenders, want the table's", keepAppendersRows, len(w.apps))
+	}
+	if err := w.Apply(ctx, batch(keepAppendersRows, 3, keepAppendersRows+3)); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.apps) != 0 {
+		t.Fatalf("after a batch of 3 rows the writer holds %d appenders, want none", len(w.apps))
+	}
+	var n int
+	if err := s.DB().QueryRow("SELECT count(*) FROM grid_events").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != keepAppendersRows+3 {
+		t.Fatalf("grid_events holds %d rows, want %d", n, keepAppendersRows+3)
+	}
+}

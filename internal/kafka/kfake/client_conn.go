@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -191,7 +192,7 @@ func (cc *clientConn) write() {
 			return
 		}
 
-		buf = append(buf[:0], 0, 0, 0, 0, 0, 0, 0, 0) // size (4) + correlation ID (4)
+		buf = append(getWriteBuf(), 0, 0, 0, 0, 0, 0, 0, 0) // size (4) + correlation ID (4)
 		if resp.kresp.IsFlexible() && resp.kresp.Key() != 18 {
 			buf = append(buf, 0) // empty tagged fields section
 		}
@@ -215,5 +216,26 @@ func (cc *clientConn) write() {
 		if err != nil {
 			return
 		}
+		putWriteBuf(buf)
+		buf = nil
 	}
+}
+
+// yiwang's patch (PATCHES.md): a connection used to keep its write buffer
+// for its whole life, as large as the largest response it ever wrote (a
+// fetch answer of megabytes), which held tens of MiB across idle
+// connections. Connections now share buffers through a pool, which the
+// garbage collector empties when they are not used.
+var writeBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledWriteBuf is the largest buffer put back in the pool.
+const maxPooledWriteBuf = 4 << 20
+
+func getWriteBuf() []byte { return (*writeBufs.Get().(*[]byte))[:0] }
+
+func putWriteBuf(b []byte) {
+	if b == nil || cap(b) > maxPooledWriteBuf {
+		return
+	}
+	writeBufs.Put(&b)
 }
