@@ -274,6 +274,12 @@ func perCore(f float64) int {
 	return max(1, int(math.Round(f*float64(cores()))))
 }
 
+// StoreOptions are the database's options under the file's memory: and
+// cpu: sections.
+func (c *Config) StoreOptions() store.Options {
+	return store.Options{MemoryBytes: c.Memory.duckDB(), CheckpointBytes: c.Memory.checkpoint(), Threads: c.CPU.duckDBThreads()}
+}
+
 // duckDB is DuckDB's memory limit in bytes, 0 for its default; the sizes
 // were checked when the file was read.
 func (m MemoryConfig) duckDB() int64 {

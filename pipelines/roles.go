@@ -173,7 +173,7 @@ func BrokerConfig(cfg *Config) kafka.BrokerConfig {
 func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 	cfg, log := p.cfg, p.opts.Log
 	var err error
-	p.store, err = store.Open(ctx, filepath.Join(cfg.DataDir, "yiwang.duckdb"), store.Options{MemoryBytes: cfg.Memory.duckDB(), CheckpointBytes: cfg.Memory.checkpoint(), Threads: cfg.CPU.duckDBThreads()})
+	p.store, err = store.Open(ctx, filepath.Join(cfg.DataDir, "yiwang.duckdb"), cfg.StoreOptions())
 	if err != nil {
 		return "", err
 	}

@@ -49,7 +49,13 @@ func newBenchAnomalies() *cobra.Command {
 				return err
 			}
 			defer h.cleanup()
-			st, err := store.Open(cmd.Context(), h.db, store.Options{})
+			// The demo's memory and threads, as its scheduled rounds run.
+			raw, dir := pipelines.DemoConfig()
+			cfg, err := pipelines.Parse(raw, "newarea.yaml", dir, os.LookupEnv)
+			if err != nil {
+				return err
+			}
+			st, err := store.Open(cmd.Context(), h.db, cfg.StoreOptions())
 			if err != nil {
 				return err
 			}
