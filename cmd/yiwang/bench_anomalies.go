@@ -125,6 +125,12 @@ func historyFor(ctx context.Context, seed int64, days int, scale, rate float64, 
 			h.cleanup()
 			return nil, fmt.Errorf("--reuse %s: %w (keep one with --keep first)", reuse, err)
 		}
+		for _, p := range h.Plants {
+			if !slices.Contains(simulate.PlantKinds(), p.Kind) {
+				h.cleanup()
+				return nil, fmt.Errorf("--reuse %s: its ledger has plants of kind %q, which this yiwang does not plant: keep a new history with --keep", reuse, p.Kind)
+			}
+		}
 		h.db = filepath.Join(work, "yiwang.duckdb")
 		if err := copyFile(filepath.Join(reuse, "data", "yiwang.duckdb"), h.db); err != nil {
 			h.cleanup()
