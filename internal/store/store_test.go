@@ -21,6 +21,20 @@ func openTest(t *testing.T) *Store {
 	return s
 }
 
+// openEvents opens a scratch store with every schema's table and returns
+// the grid events' schema.
+func openEvents(t *testing.T) (context.Context, *Store, *schemas.Schema) {
+	t.Helper()
+	ctx := context.Background()
+	s := openTest(t)
+	reg, _ := schemas.LoadEmbedded()
+	if err := s.MigrateSchemas(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := reg.Get("grid_event")
+	return ctx, s, ev
+}
+
 func eventRow(sc *schemas.Schema, id, status string, updated time.Time) []any {
 	obj := map[string]any{"event_id": id, "source": "resident", "category_major": "01", "urgency": "normal",
 		"grid_code": "220173002001001", "status": status, "reported_at": "2026-11-26T00:00:00Z",
@@ -33,13 +47,7 @@ func eventRow(sc *schemas.Schema, id, status string, updated time.Time) []any {
 }
 
 func TestApplyUpsertsByVersionWithOffsets(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t)
-	reg, _ := schemas.LoadEmbedded()
-	if err := s.MigrateSchemas(ctx, reg); err != nil {
-		t.Fatal(err)
-	}
-	ev, _ := reg.Get("grid_event")
+	ctx, s, ev := openEvents(t)
 	t0 := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
 	steps := []Batch{
 		{Tables: []TableRows{{ev, [][]any{eventRow(ev, "E1", "reported", t0), eventRow(ev, "E2", "reported", t0)}}}, Next: map[string]map[int]int64{"t": {0: 2}}},
@@ -173,13 +181,7 @@ func TestKeyFilterHasNoFalseNegatives(t *testing.T) {
 // A filter that answers "maybe" for every key sends new keys through the
 // ON CONFLICT path, which must insert them all the same.
 func TestApplyWhenFilterSaysMaybe(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t)
-	reg, _ := schemas.LoadEmbedded()
-	if err := s.MigrateSchemas(ctx, reg); err != nil {
-		t.Fatal(err)
-	}
-	ev, _ := reg.Get("grid_event")
+	ctx, s, ev := openEvents(t)
 	t0 := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
 	if err := s.Apply(ctx, Batch{Tables: []TableRows{{ev, [][]any{eventRow(ev, "E1", "reported", t0)}}}}); err != nil {
 		t.Fatal(err)
@@ -253,13 +255,7 @@ func TestArrowSchemaMatchesTable(t *testing.T) {
 // Two writers load at once; when both bring the same new key, the second
 // commit conflicts and its retry in safe mode applies the newer version.
 func TestConcurrentWriters(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t)
-	reg, _ := schemas.LoadEmbedded()
-	if err := s.MigrateSchemas(ctx, reg); err != nil {
-		t.Fatal(err)
-	}
-	ev, _ := reg.Get("grid_event")
+	ctx, s, ev := openEvents(t)
 	t0 := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
 	w1, w2 := s.NewWriter(), s.NewWriter()
 	defer w1.Close()
@@ -330,13 +326,7 @@ func TestConcurrentWriters(t *testing.T) {
 // batches only: after a trickle's small batch it holds none, and the rows
 // of both are stored.
 func TestAppendersKeptForLargeBatchesOnly(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t)
-	reg, _ := schemas.LoadEmbedded()
-	if err := s.MigrateSchemas(ctx, reg); err != nil {
-		t.Fatal(err)
-	}
-	ev, _ := reg.Get("grid_event")
+	ctx, s, ev := openEvents(t)
 	t0 := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
 	batch := func(from, n int, next int64) Batch {
 		rows := make([][]any, n)
