@@ -19,6 +19,8 @@ import (
 	"reflect"
 	"regexp"
 	"runtime"
+	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -252,8 +254,9 @@ type CPUConfig struct {
 var startProcs = runtime.GOMAXPROCS(0)
 
 // cores is the cores the process may use: Go's default GOMAXPROCS (the
-// CPUs of its affinity mask, within its cgroup's CPU limit), or the CPUs
-// when the environment set GOMAXPROCS.
+// CPUs of its affinity mask, within its cgroup's CPU limit). When the
+// environment sets GOMAXPROCS, Go no longer reads the cgroup's limit, and
+// this is the CPUs of the affinity mask.
 func cores() int {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return runtime.NumCPU()
@@ -272,6 +275,32 @@ func perCore(f float64) int {
 		return 0
 	}
 	return max(1, int(math.Round(f*float64(cores()))))
+}
+
+// ApplyRuntime sets the Go runtime's memory limit, GOGC and GOMAXPROCS
+// as the memory: and cpu: sections say (where the environment does not),
+// and returns what puts back the values before: they are the process's,
+// and a process may run several pipelines one after the other (tests,
+// bench anomalies).
+func (c *Config) ApplyRuntime() (restore func()) {
+	var undo []func()
+	if n := c.Memory.goLimit(); n > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		old := debug.SetMemoryLimit(n)
+		undo = append(undo, func() { debug.SetMemoryLimit(old) })
+	}
+	if n := c.Memory.GoGC; n > 0 && os.Getenv("GOGC") == "" {
+		old := debug.SetGCPercent(n)
+		undo = append(undo, func() { debug.SetGCPercent(old) })
+	}
+	if n := c.CPU.goProcs(); n > 0 && os.Getenv("GOMAXPROCS") == "" {
+		old := runtime.GOMAXPROCS(n)
+		undo = append(undo, func() { runtime.GOMAXPROCS(old) })
+	}
+	return func() {
+		for _, f := range slices.Backward(undo) {
+			f()
+		}
+	}
 }
 
 // StoreOptions are the database's options under the file's memory: and
@@ -661,12 +690,12 @@ func (c *Config) validate() Problems {
 		field string
 		v     float64
 	}{{"go_procs_per_core", c.CPU.GoProcsPerCore}, {"duckdb_threads_per_core", c.CPU.DuckDBThreadsPerCore}} {
-		if f.v < 0 || f.v > 16 {
+		if !(f.v >= 0 && f.v <= 16) { // NaN too
 			probs = append(probs, c.problem(fmt.Sprintf("must be 0-16 (per core; 0 or absent for the default of 1), got %g", f.v), "cpu", f.field))
 		}
 	}
 	if g := c.Memory.GoGC; g < 0 || g > 1000 {
-		probs = append(probs, c.problem(fmt.Sprintf("must be 1-1000 (percent; 0 or absent for Go's default of 100), got %d", g), "memory", "go_gc"))
+		probs = append(probs, c.problem(fmt.Sprintf("must be 0-1000 (percent; 0 or absent for Go's default of 100), got %d", g), "memory", "go_gc"))
 	}
 	receivers := map[string]bool{}
 	for i, wh := range c.Anomalies.Webhooks {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -219,5 +221,31 @@ func TestCPUShares(t *testing.T) {
 	}
 	if got := (CPUConfig{}).goProcs() + (CPUConfig{}).duckDBThreads(); got != 0 {
 		t.Errorf("no cpu: section sets %d, want 0 (the defaults)", got)
+	}
+}
+
+// The runtime's settings are the process's: a pipeline sets them while it
+// runs and puts back the values before.
+func TestApplyRuntimeRestores(t *testing.T) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMAXPROCS") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		t.Skip("the environment sets the runtime's values, which the file then leaves alone")
+	}
+	gogc := func() int { old := debug.SetGCPercent(100); debug.SetGCPercent(old); return old }
+	procs, gc, limit := runtime.GOMAXPROCS(0), gogc(), debug.SetMemoryLimit(-1)
+	cfg := &Config{Memory: MemoryConfig{Go: "300MiB", GoGC: 30}, CPU: CPUConfig{GoProcsPerCore: 2}}
+	restore := cfg.ApplyRuntime()
+	if got := gogc(); got != 30 {
+		t.Errorf("GOGC while it runs: %d, want 30", got)
+	}
+	if got := runtime.GOMAXPROCS(0); got != 2*cores() {
+		t.Errorf("GOMAXPROCS while it runs: %d, want %d", got, 2*cores())
+	}
+	if got := debug.SetMemoryLimit(-1); got != 300<<20 {
+		t.Errorf("memory limit while it runs: %d, want %d", got, 300<<20)
+	}
+	restore()
+	if runtime.GOMAXPROCS(0) != procs || gogc() != gc || debug.SetMemoryLimit(-1) != limit {
+		t.Errorf("after: GOMAXPROCS %d, GOGC %d, limit %d; want %d, %d, %d as before",
+			runtime.GOMAXPROCS(0), gogc(), debug.SetMemoryLimit(-1), procs, gc, limit)
 	}
 }

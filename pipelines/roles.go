@@ -9,10 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -83,15 +80,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 		return err
 	}
 	defer p.close()
-	if n := cfg.Memory.goLimit(); n > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(n)
-	}
-	if n := cfg.Memory.GoGC; n > 0 && os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(n)
-	}
-	if n := cfg.CPU.goProcs(); n > 0 && os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(n)
-	}
+	defer cfg.ApplyRuntime()()
 
 	brokers := cfg.Kafka.Brokers
 	if len(brokers) == 0 {

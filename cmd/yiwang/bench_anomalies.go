@@ -49,12 +49,14 @@ func newBenchAnomalies() *cobra.Command {
 				return err
 			}
 			defer h.cleanup()
-			// The demo's memory and threads, as its scheduled rounds run.
-			raw, dir := pipelines.DemoConfig()
-			cfg, err := pipelines.Parse(raw, "newarea.yaml", dir, os.LookupEnv)
+			// The demo's memory, cores and threads, as its scheduled
+			// rounds run.
+			raw, base := pipelines.DemoConfig()
+			cfg, err := pipelines.Parse(raw, "newarea.yaml", base, os.LookupEnv)
 			if err != nil {
 				return err
 			}
+			defer cfg.ApplyRuntime()()
 			st, err := store.Open(cmd.Context(), h.db, cfg.StoreOptions())
 			if err != nil {
 				return err
@@ -125,12 +127,6 @@ func historyFor(ctx context.Context, seed int64, days int, scale, rate float64, 
 			h.cleanup()
 			return nil, fmt.Errorf("--reuse %s: %w (keep one with --keep first)", reuse, err)
 		}
-		for _, p := range h.Plants {
-			if !slices.Contains(simulate.PlantKinds(), p.Kind) {
-				h.cleanup()
-				return nil, fmt.Errorf("--reuse %s: its ledger has plants of kind %q, which this yiwang does not plant: keep a new history with --keep", reuse, p.Kind)
-			}
-		}
 		h.db = filepath.Join(work, "yiwang.duckdb")
 		if err := copyFile(filepath.Join(reuse, "data", "yiwang.duckdb"), h.db); err != nil {
 			h.cleanup()
@@ -141,7 +137,16 @@ func historyFor(ctx context.Context, seed int64, days int, scale, rate float64, 
 		if h.Scale == 0 {
 			h.Scale = 0.05
 		}
-		h.Plants = slices.DeleteFunc(h.Plants, func(p simulate.Plant) bool { return p.Kind == simulate.PlantLaggingPlace })
+		// lagging_street is their name in histories kept before.
+		h.Plants = slices.DeleteFunc(h.Plants, func(p simulate.Plant) bool {
+			return p.Kind == simulate.PlantLaggingPlace || p.Kind == "lagging_street"
+		})
+		for _, p := range h.Plants {
+			if !slices.Contains(simulate.PlantKinds(), p.Kind) {
+				h.cleanup()
+				return nil, fmt.Errorf("--reuse %s: its ledger has plants of kind %q, which this yiwang does not plant: keep a new history with --keep", reuse, p.Kind)
+			}
+		}
 		h.Plants = append(h.Plants, simulate.New(simulate.Config{Seed: h.Seed, Scale: h.Scale}).LaggingPlaces(h.From)...)
 		return h, nil
 	}

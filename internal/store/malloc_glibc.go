@@ -3,34 +3,41 @@
 package store
 
 /*
+#define _GNU_SOURCE
 #include <malloc.h>
+#include <sched.h>
 #include <stdlib.h>
-#include <unistd.h>
+#include <string.h>
 
-// limitArenas caps glibc's malloc arenas (M_ARENA_MAX) at one per core,
-// between 2 and 8, unless MALLOC_ARENA_MAX says otherwise. Only DuckDB's
-// C++ objects (plans, strings, hash tables outside its buffer pool) come
-// from glibc: Go has its own heap and DuckDB's buffers come from its
-// jemalloc.
+// limitArenas caps glibc's malloc arenas (M_ARENA_MAX) at one per core the
+// process may run on, between 2 and 8, unless MALLOC_ARENA_MAX or
+// GLIBC_TUNABLES's glibc.malloc.arena_max says otherwise. Only DuckDB's C++
+// objects (plans, strings, hash tables outside its buffer pool) come from
+// glibc: Go has its own heap and DuckDB's buffers come from its jemalloc.
 //
 // It runs as the program is loaded, before any thread: glibc fixes its
-// arena limit when the ninth arena is wanted, and a limit set later (it
-// was set when the first database opened) found 9 arenas already made by
-// an earlier DuckDB and by the Go runtime's threads, and the limit fixed
-// at glibc's default of eight per core.
+// arena limit at the first arena wanted once eight exist (or once a limit
+// is set), and a limit set later (it was set when the first database
+// opened) found 9 arenas already made by an earlier DuckDB and by the Go
+// runtime's threads, and glibc's default of eight per core in force.
 __attribute__((constructor)) static void limitArenas(void) {
 #ifdef M_ARENA_MAX
-	if (getenv("MALLOC_ARENA_MAX") != NULL) {
+	const char *tunables = getenv("GLIBC_TUNABLES");
+	if (getenv("MALLOC_ARENA_MAX") != NULL || (tunables != NULL && strstr(tunables, "glibc.malloc.arena_max") != NULL)) {
 		return;
 	}
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = 2;
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0) {
+		n = CPU_COUNT(&set);
+	}
 	if (n < 2) {
 		n = 2;
 	}
 	if (n > 8) {
 		n = 8;
 	}
-	mallopt(M_ARENA_MAX, (int)n);
+	mallopt(M_ARENA_MAX, n);
 #endif
 }
 
@@ -44,8 +51,8 @@ import "time"
 // own, up to eight per core, and an arena returns little of what it freed:
 // with DuckDB's workers, its checkpointer and the loader's connections that
 // was 16 arenas and about 40 MiB resident in a demo whose DuckDB used 80.
-// One arena per core (limitArenas, above) keeps the C heap near what DuckDB
-// holds.
+// One arena per core (limitArenas, above: 2 to 8) keeps the C heap near
+// what DuckDB holds.
 
 // trimMalloc returns the C heap's free pages to the system every period
 // until stop is closed. glibc gives back only what is free at the top of

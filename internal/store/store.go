@@ -693,7 +693,7 @@ func (w *Writer) buildFilter(ctx context.Context, u *upserter) error {
 func (u *upserter) close() {
 	for _, a := range []*duckdb.Appender{u.direct, u.upsert} {
 		if a != nil {
-			_ = a.Close() // buffered rows belong to a batch about to roll back
+			_ = a.Close() // after a commit nothing is buffered; after a failure, rows of a batch about to roll back
 		}
 	}
 }

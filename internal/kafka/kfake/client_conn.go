@@ -201,10 +201,10 @@ func (cc *clientConn) write() {
 		binary.BigEndian.PutUint32(buf[:4], uint32(len(buf)-4))
 		binary.BigEndian.PutUint32(buf[4:8], uint32(resp.corr))
 
-		go func() {
-			_, err := cc.conn.Write(buf)
+		go func(b []byte) {
+			_, err := cc.conn.Write(b)
 			writeCh <- err
-		}()
+		}(buf)
 
 		var err error
 		select {
