@@ -216,8 +216,10 @@ type MemoryConfig struct {
 	// error. Default: half of the memory of the machine or cgroup.
 	DuckDB string `yaml:"duckdb"`
 	// Checkpoint is the size of DuckDB's write-ahead log at which it
-	// writes the new rows into the database file (default 256MiB). Until
-	// then they are held in memory, within the limit above.
+	// writes the new rows into the database file (default 48MiB,
+	// store.DefaultCheckpointBytes). Until then they are held in memory,
+	// within the limit above; writers wait while a checkpoint runs, longer
+	// the larger it is.
 	Checkpoint string `yaml:"checkpoint"`
 	// Go is the Go heap's soft limit (as GOMEMLIMIT, which overrides it):
 	// the garbage collector runs more often as the heap nears it, and

@@ -63,6 +63,7 @@ func newBench() *cobra.Command {
 	cmd.Flags().DurationVar(&o.Duration, "duration", 20*time.Second, "length of the latency phase (0 skips it)")
 	cmd.Flags().IntVar(&o.Partitions, "partitions", 4, "partitions of the topic")
 	cmd.Flags().IntVar(&o.Writers, "writers", 0, "loader writers (default: the demo pipeline's)")
+	cmd.Flags().Int64Var(&o.CheckpointBytes, "checkpoint-bytes", 0, "DuckDB's checkpoint threshold for the loader's database (0: the store's default)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	cmd.Flags().StringVar(&o.Dir, "dir", os.TempDir(), "where each run's broker log and databases live (removed afterwards)")
 	cmd.AddCommand(newBenchAPI(), newBenchProbe(), newBenchAnomalies())

@@ -52,6 +52,9 @@ type LoaderOptions struct {
 	BatchSize int
 	BatchWait time.Duration
 	Writers   int
+	// CheckpointBytes is DuckDB's checkpoint threshold for the loader's
+	// database (store.Options; 0 for the store's default).
+	CheckpointBytes int64
 	// Seed of the district whose grids the events fall in, and of the
 	// events (simulate.EventGenerator).
 	Seed int64
@@ -154,7 +157,7 @@ func benchOnce(ctx context.Context, o LoaderOptions, reg *schemas.Registry, sc *
 	fmt.Fprintf(progress, "  produced %d records at %.0f/s\n", o.Records, r.ProduceRate)
 
 	// The loader from the backlog, then at a steady rate.
-	st, err := store.Open(ctx, filepath.Join(dir, "load.duckdb"), store.Options{})
+	st, err := store.Open(ctx, filepath.Join(dir, "load.duckdb"), store.Options{CheckpointBytes: o.CheckpointBytes})
 	if err != nil {
 		return r, err
 	}
