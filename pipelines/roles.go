@@ -96,7 +96,9 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	}
 	p.brokers = brokers
 	p.client = kafka.NewClient(brokers)
-	if err := p.client.EnsureTopics(ctx, Topics(cfg, p.registry)); err != nil {
+	// A role run apart from its broker may start while the broker does (or
+	// is restarted): it waits for it, as its loader and connectors do.
+	if err := p.client.AwaitTopics(ctx, Topics(cfg, p.registry), log); err != nil {
 		return err
 	}
 	// Batches of 200 records (about 120 KB): a fetch answer holds at least

@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"syscall"
 	"time"
 
 	kgo "github.com/segmentio/kafka-go"
@@ -120,6 +121,59 @@ func (c *Client) EnsureTopics(ctx context.Context, topics []Topic) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// AwaitTopics is EnsureTopics for a process that may start before its
+// broker answers (a role run apart from it, started or restarted while the
+// broker is): while the broker cannot be reached or is not ready (refused,
+// reset, "broker not available", a leader or controller being chosen), it
+// tries again, waiting 250 ms doubling to 5 s, until ctx ends. An error the
+// broker means, such as a topic config it refuses, is returned at once.
+func (c *Client) AwaitTopics(ctx context.Context, topics []Topic, log *slog.Logger) error {
+	wait := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := c.EnsureTopics(ctx, topics)
+		if err == nil || ctx.Err() != nil || !Retriable(err) {
+			return err
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			log.Warn("create the topics; retrying until the broker answers", "attempt", attempt, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (waiting for the broker: %w)", ctx.Err(), err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// Retriable reports whether err is a passing state of the broker or of the
+// connection to it, one that asking again later can get past: a network
+// error, a request that timed out, or a Kafka error the protocol calls
+// retriable (and "broker not available", which a broker answers while it
+// starts). Every error of a joined error must be.
+func Retriable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs := j.Unwrap()
+		for _, e := range errs {
+			if !Retriable(e) {
+				return false
+			}
+		}
+		return len(errs) > 0
+	}
+	var ke kgo.Error
+	if errors.As(err, &ke) {
+		return ke.Temporary() || ke == kgo.BrokerNotAvailable || ke == kgo.RebalanceInProgress
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, context.DeadlineExceeded)
 }
 
 // Partitions returns the partition ids of topic.

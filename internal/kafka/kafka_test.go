@@ -4,9 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	kgo "github.com/segmentio/kafka-go"
 )
 
 func startBroker(t *testing.T, dir string) *Broker {
@@ -119,3 +126,91 @@ func TestWriteTooLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAwaitTopicsWaitsForTheBroker starts a role's topic creation before
+// any broker listens on its address (the SIGKILL test's connect process
+// once exited with "Broker Not Available" when it started while the broker
+// was restarting): it must wait, say so, and create the topics once the
+// broker is up.
+func TestAwaitTopicsWaitsForTheBroker(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	warned := make(chan string, 16)
+	log := slog.New(&notify{level: slog.LevelWarn, to: warned})
+	c := NewClient([]string{addr})
+	done := make(chan error, 1)
+	go func() { done <- c.AwaitTopics(ctx, []Topic{{Name: "t.await", Partitions: 3}}, log) }()
+	select {
+	case msg := <-warned:
+		if !strings.Contains(msg, "retrying until the broker answers") {
+			t.Fatalf("warned %q", msg)
+		}
+	case err := <-done:
+		t.Fatalf("AwaitTopics returned %v with no broker", err)
+	case <-ctx.Done():
+		t.Fatal("no warning while the broker was missing")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("AwaitTopics returned %v before the broker started", err)
+	default:
+	}
+	b, err := StartBroker(BrokerConfig{Listen: addr, DataDir: t.TempDir(), Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("AwaitTopics once the broker is up: %v", err)
+	}
+	ps, err := c.Partitions(ctx, "t.await")
+	if err != nil || len(ps) != 3 {
+		t.Fatalf("t.await has partitions %v (%v), want 3", ps, err)
+	}
+}
+
+func TestRetriable(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("bad config"), false},
+		{fmt.Errorf("create topics: %w", kgo.BrokerNotAvailable), true},
+		{kgo.LeaderNotAvailable, true},
+		{kgo.InvalidPartitionNumber, false},
+		{kgo.PolicyViolation, false},
+		{fmt.Errorf("create topics: %w", refused), true},
+		{io.EOF, true},
+		{errors.Join(kgo.BrokerNotAvailable, kgo.LeaderNotAvailable), true},
+		{errors.Join(kgo.BrokerNotAvailable, kgo.InvalidTopic), false},
+	} {
+		if got := Retriable(c.err); got != c.want {
+			t.Errorf("Retriable(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
+
+// notify is a slog handler that sends each message at or above level.
+type notify struct {
+	level slog.Level
+	to    chan string
+}
+
+func (n *notify) Enabled(_ context.Context, l slog.Level) bool { return l >= n.level }
+func (n *notify) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case n.to <- r.Message:
+	default:
+	}
+	return nil
+}
+func (n *notify) WithAttrs([]slog.Attr) slog.Handler { return n }
+func (n *notify) WithGroup(string) slog.Handler      { return n }
