@@ -170,8 +170,12 @@ func Retriable(err error) bool {
 	if errors.As(err, &ke) {
 		return ke.Temporary() || ke == kgo.BrokerNotAvailable || ke == kgo.RebalanceInProgress
 	}
+	// A network operation that failed, or one that timed out; not any
+	// system error (syscall.Errno satisfies net.Error too).
+	var op *net.OpError
 	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+	return errors.As(err, &op) || (errors.As(err, &ne) && ne.Timeout()) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, context.DeadlineExceeded)
 }

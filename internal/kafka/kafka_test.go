@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -189,6 +190,7 @@ func TestRetriable(t *testing.T) {
 		{kgo.PolicyViolation, false},
 		{fmt.Errorf("create topics: %w", refused), true},
 		{io.EOF, true},
+		{&os.PathError{Op: "open", Path: "x", Err: syscall.ENOENT}, false},
 		{errors.Join(kgo.BrokerNotAvailable, kgo.LeaderNotAvailable), true},
 		{errors.Join(kgo.BrokerNotAvailable, kgo.InvalidTopic), false},
 	} {
