@@ -221,6 +221,11 @@ type MemoryConfig struct {
 	// within the limit above; writers wait while a checkpoint runs, longer
 	// the larger it is.
 	Checkpoint string `yaml:"checkpoint"`
+	// CheckpointEvery also checkpoints once the log holds rows written
+	// this long ago (default: only at the size above). A slow stream
+	// otherwise keeps its rows in memory, five to six times their size in
+	// the log, until the log reaches that size.
+	CheckpointEvery time.Duration `yaml:"checkpoint_every"`
 	// Go is the Go heap's soft limit (as GOMEMLIMIT, which overrides it):
 	// the garbage collector runs more often as the heap nears it, and
 	// returns freed memory to the system sooner. Default: none.
@@ -308,7 +313,8 @@ func (c *Config) ApplyRuntime() (restore func()) {
 // StoreOptions are the database's options under the file's memory: and
 // cpu: sections.
 func (c *Config) StoreOptions() store.Options {
-	return store.Options{MemoryBytes: c.Memory.duckDB(), CheckpointBytes: c.Memory.checkpoint(), Threads: c.CPU.duckDBThreads()}
+	return store.Options{MemoryBytes: c.Memory.duckDB(), CheckpointBytes: c.Memory.checkpoint(),
+		CheckpointEvery: c.Memory.CheckpointEvery, Threads: c.CPU.duckDBThreads()}
 }
 
 // duckDB is DuckDB's memory limit in bytes, 0 for its default; the sizes
@@ -695,6 +701,9 @@ func (c *Config) validate() Problems {
 		if !(f.v >= 0 && f.v <= 16) { // NaN too
 			probs = append(probs, c.problem(fmt.Sprintf("must be 0-16 (per core; 0 or absent for the default of 1), got %g", f.v), "cpu", f.field))
 		}
+	}
+	if e := c.Memory.CheckpointEvery; e != 0 && e < 10*time.Second {
+		probs = append(probs, c.problem(fmt.Sprintf("must be at least 10s (or absent: only at the size of memory.checkpoint), got %s", e), "memory", "checkpoint_every"))
 	}
 	if g := c.Memory.GoGC; g < 0 || g > 1000 {
 		probs = append(probs, c.problem(fmt.Sprintf("must be 0-1000 (percent; 0 or absent for Go's default of 100), got %d", g), "memory", "go_gc"))

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,6 +69,13 @@ type Options struct {
 	// held in memory, so this bounds that memory too; a smaller one costs
 	// the loader more checkpoints (each rewrites the primary-key indexes).
 	CheckpointBytes int64
+	// CheckpointEvery, when set, also checkpoints once the WAL holds rows
+	// written this long ago, so that a slow stream does not keep them in
+	// memory until the WAL reaches CheckpointBytes.
+	CheckpointEvery time.Duration
+	// Log receives what the store does on its own (a checkpoint on time
+	// that failed); default slog.Default().
+	Log *slog.Logger
 	// ReadOnly opens the file read-only (the CLI, when no server runs).
 	ReadOnly bool
 }
@@ -85,8 +93,10 @@ type Store struct {
 	fmu     sync.Mutex // guards filters
 	filters map[string]*sharedFilter
 
-	stop     chan struct{} // closed by Close: ends the malloc trimmer
+	log      *slog.Logger
+	stop     chan struct{} // closed by Close: ends the store's goroutines
 	stopOnce sync.Once
+	wg       sync.WaitGroup // the store's goroutines
 }
 
 // Open opens (or creates) the database file and applies the built-in
@@ -109,7 +119,10 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db := sql.OpenDB(conn)
-	s := &Store{db: db, path: path, filters: map[string]*sharedFilter{}, stop: make(chan struct{})}
+	s := &Store{db: db, path: path, filters: map[string]*sharedFilter{}, log: o.Log, stop: make(chan struct{})}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
 	s.def = s.NewWriter()
 	checkpoint := o.CheckpointBytes
 	if checkpoint <= 0 {
@@ -169,7 +182,12 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		}
 	}
 	if o.MemoryBytes > 0 {
-		go trimMalloc(time.Minute, s.stop) // until Close
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); trimMalloc(time.Minute, s.stop) }() // until Close
+	}
+	if o.CheckpointEvery > 0 && !o.ReadOnly {
+		s.wg.Add(1)
+		go s.checkpointOnTime(&checkpointer{wal: path + ".wal", every: o.CheckpointEvery}) // until Close
 	}
 	return s, nil
 }
@@ -205,6 +223,7 @@ func (s *Store) Path() string { return s.path }
 // Close releases the loader and admin connections and closes the database.
 func (s *Store) Close() error {
 	s.stopOnce.Do(func() { close(s.stop) })
+	s.wg.Wait()
 	return errors.Join(s.def.Close(), s.admin.Close(), s.db.Close())
 }
 

@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// A WAL that holds rows written Every ago is checkpointed, whatever its
+// size; an empty one, or rows younger than that, is left alone.
+func TestCheckpointOnTime(t *testing.T) {
+	ctx, s, ev := openEvents(t)
+	c := &checkpointer{wal: s.Path() + ".wal", every: 2 * time.Minute}
+	t0 := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	wal := func() int64 {
+		t.Helper()
+		n, err := fileSize(c.wal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	write := func(id string) {
+		t.Helper()
+		rows := [][]any{eventRow(ev, id, "reported", t0)}
+		if err := s.Apply(ctx, Batch{Tables: []TableRows{{ev, rows}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The migrations leave a log: checkpoint it first, on time.
+	if _, err := s.maybeCheckpoint(ctx, c, t0); err != nil {
+		t.Fatal(err)
+	}
+	if ran, err := s.maybeCheckpoint(ctx, c, t0.Add(2*time.Minute)); err != nil || (wal() > 0) != !ran {
+		t.Fatalf("first checkpoint: ran %v, WAL %d bytes, err %v", ran, wal(), err)
+	}
+	if wal() != 0 {
+		t.Fatalf("WAL %d bytes after a checkpoint, want 0", wal())
+	}
+	if ran, err := s.maybeCheckpoint(ctx, c, t0.Add(time.Hour)); err != nil || ran {
+		t.Fatalf("empty WAL checkpointed: %v %v", ran, err)
+	}
+
+	t1 := t0.Add(2 * time.Hour)
+	write("E1")
+	if ran, err := s.maybeCheckpoint(ctx, c, t1); err != nil || ran {
+		t.Fatalf("rows just written checkpointed: %v %v", ran, err)
+	}
+	write("E2")
+	if ran, err := s.maybeCheckpoint(ctx, c, t1.Add(119*time.Second)); err != nil || ran {
+		t.Fatalf("rows 1m59s old checkpointed: %v %v", ran, err)
+	}
+	before := wal()
+	if before == 0 {
+		t.Fatal("no WAL after two writes")
+	}
+	ran, err := s.maybeCheckpoint(ctx, c, t1.Add(2*time.Minute))
+	if err != nil || !ran {
+		t.Fatalf("rows 2m old not checkpointed: %v %v", ran, err)
+	}
+	if n := wal(); n != 0 {
+		t.Fatalf("WAL %d bytes after the checkpoint (%d before), want 0", n, before)
+	}
+	var n int
+	if err := s.DB().QueryRowContext(ctx, "SELECT count(*) FROM grid_events").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("rows after the checkpoint: %d %v", n, err)
+	}
+
+	// A log checkpointed by DuckDB between two looks (smaller than
+	// before) holds rows written after the first look: their clock starts
+	// at the second.
+	t2 := t1.Add(time.Hour)
+	for i := range 20 {
+		write(fmt.Sprintf("F%d", i))
+	}
+	if _, err := c.due(t2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, "CHECKPOINT"); err != nil {
+		t.Fatal(err)
+	}
+	write("G1")
+	if ran, err := s.maybeCheckpoint(ctx, c, t2.Add(3*time.Minute)); err != nil || ran {
+		t.Fatalf("rows written after DuckDB's checkpoint checkpointed at once: %v %v", ran, err)
+	}
+	if ran, err := s.maybeCheckpoint(ctx, c, t2.Add(5*time.Minute)); err != nil || !ran {
+		t.Fatalf("rows 2m old not checkpointed: %v %v", ran, err)
+	}
+}
+
+// The store's own checkpointer runs until Close, which waits for it.
+func TestCheckpointEveryEmptiesTheWAL(t *testing.T) {
+	ctx, s, ev := openEvents(t)
+	_ = s.Close()
+	s, err := Open(ctx, s.Path(), Options{Threads: 2, CheckpointEvery: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	rows := [][]any{eventRow(ev, "E1", "reported", time.Now())}
+	if err := s.Apply(ctx, Batch{Tables: []TableRows{{ev, rows}}}); err != nil {
+		t.Fatal(err)
+	}
+	wait, cancel := context.WithTimeout(ctx, time.Minute) // a failure's bound, not a timing
+	defer cancel()
+	for {
+		n, err := fileSize(s.Path() + ".wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		select {
+		case <-wait.Done():
+			t.Fatal("WAL not checkpointed in a minute")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
