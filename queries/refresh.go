@@ -17,13 +17,18 @@ import (
 // their cron schedules: when the loader commits rows to a table, every
 // query that reads the table runs again once the table has been quiet for
 // Quiet, and at the latest MaxWait after the first change it has not yet
-// run for, so that a stream that never pauses still refreshes. A run
-// covers the periods from the earliest event time among the changed rows
-// (the schema's event_time) to now — the history a fresh start loads
-// gives every period of it, a live record the current period (and an
-// older one, when it restates it). Cells of a period still running are
-// provisional. Runs take the query's lock (Locks), so that a refresh and
-// a scheduled run of one query never overlap.
+// run for, so that a stream that never pauses still refreshes. That run
+// covers the current and the previous period. When the changed rows reach
+// further back (the schema's event_time) — the history a fresh start
+// loads, a late record restating an old period — a second run covers the
+// periods from the earliest of them to now, once no query is due and its
+// own inputs have no change pending (or after 5 × MaxWait at the latest):
+// a district's history loads oldest first, so every indicator's current
+// cells come first, and the older periods are computed once, when their
+// input has stopped changing, instead of again at every MaxWait of the
+// load. Cells of a period still running are provisional. Runs take the
+// query's lock (Locks), so that a refresh and a scheduled run of one query
+// never overlap.
 type Refresher struct {
 	DB      *sql.DB
 	Catalog *Catalog
@@ -43,9 +48,16 @@ type Refresher struct {
 
 	idle func() // tests: called whenever Run waits
 
-	mu      sync.Mutex
-	wake    chan struct{}
-	pending map[string]*dirty // by query name
+	mu       sync.Mutex
+	wake     chan struct{}
+	pending  map[string]*dirty   // by query name
+	backfill map[string]*backlog // by query name
+}
+
+// backlog is the older periods a query has still to compute.
+type backlog struct {
+	from  time.Time // the earliest period's start
+	since time.Time // when it was first owed
 }
 
 // dirty is what a query has to catch up on.
@@ -129,12 +141,19 @@ func (r *Refresher) Run(ctx context.Context) error {
 		for _, name := range due {
 			r.refresh(ctx, name, now)
 		}
+		if len(due) > 0 {
+			continue // more may have come meanwhile
+		}
+		if name := r.nextBackfill(now); name != "" {
+			r.runBackfill(ctx, name, now)
+			continue
+		}
 		var timer <-chan time.Time
 		if !next.IsZero() {
 			timer = r.timer(next)
 		}
-		if r.idle != nil {
-			r.idle()
+		if r.idle != nil && len(wake) == 0 {
+			r.idle() // tests: about to wait, with nothing to do
 		}
 		select {
 		case <-ctx.Done():
@@ -166,8 +185,26 @@ func (r *Refresher) due(now time.Time) (names []string, next time.Time) {
 	return names, next
 }
 
-// refresh runs one query over the periods its pending changes touch, to
-// now.
+// nextBackfill returns the query whose older periods to compute next at
+// now ("" for none): the one owed longest whose inputs have no change
+// pending, or that has waited 5 × MaxWait.
+func (r *Refresher) nextBackfill(now time.Time) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	best := ""
+	for name, b := range r.backfill {
+		if _, busy := r.pending[name]; busy && now.Sub(b.since) < 5*r.maxWait() {
+			continue
+		}
+		if o := r.backfill[best]; best == "" || b.since.Before(o.since) || (b.since.Equal(o.since) && name < best) {
+			best = name
+		}
+	}
+	return best
+}
+
+// refresh runs one query over the current and the previous period for
+// its pending changes, and owes the older periods they touch.
 func (r *Refresher) refresh(ctx context.Context, name string, now time.Time) {
 	q, ok := r.Catalog.Get(name)
 	if !ok {
@@ -178,19 +215,47 @@ func (r *Refresher) refresh(ctx context.Context, name string, now time.Time) {
 	r.mu.Lock()
 	d := r.pending[name]
 	delete(r.pending, name)
+	from := RoundFrom(q, now)
+	if d != nil && !d.earliest.IsZero() && d.earliest.Before(from) {
+		older := q.Period.Start(d.earliest, calendar.Zone)
+		if r.backfill == nil {
+			r.backfill = map[string]*backlog{}
+		}
+		if b := r.backfill[name]; b == nil {
+			r.backfill[name] = &backlog{from: older, since: now}
+		} else if older.Before(b.from) {
+			b.from = older
+		}
+	}
 	r.mu.Unlock()
 	if d == nil {
 		return
 	}
-	// The previous period at least, which late records may restate.
-	from := RoundFrom(q, now)
-	if !d.earliest.IsZero() && d.earliest.Before(from) {
-		from = q.Period.Start(d.earliest, calendar.Zone)
+	r.run(ctx, q, "refresh", from, now)
+}
+
+// runBackfill runs one query over the older periods it owes, to now.
+func (r *Refresher) runBackfill(ctx context.Context, name string, now time.Time) {
+	r.mu.Lock()
+	b := r.backfill[name]
+	delete(r.backfill, name)
+	r.mu.Unlock()
+	q, ok := r.Catalog.Get(name)
+	if !ok || b == nil {
+		return
 	}
-	runID := fmt.Sprintf("%s/refresh/%s", q.Name, now.In(calendar.Zone).Format("20060102T150405"))
+	unlock := r.Locks.Lock(name)
+	defer unlock()
+	r.run(ctx, q, "backfill", b.from, now)
+}
+
+// run computes q's periods from from to now (the query's lock held); kind
+// names the run in its ID.
+func (r *Refresher) run(ctx context.Context, q *Query, kind string, from, now time.Time) {
+	runID := fmt.Sprintf("%s/%s/%s", q.Name, kind, now.In(calendar.Zone).Format("20060102T150405"))
 	res, err := Run(ctx, r.DB, q, from, now, runID, now)
 	if r.Ran != nil {
-		r.Ran(name, from, now, err)
+		r.Ran(q.Name, from, now, err)
 	}
 	if err != nil {
 		if ctx.Err() == nil {
@@ -200,5 +265,5 @@ func (r *Refresher) refresh(ctx context.Context, name string, now time.Time) {
 		return
 	}
 	r.Metrics.QueryRuns.WithLabelValues(q.Name, "refresh", "ok").Inc()
-	r.Log.Debug("indicator refreshed", "query", q.Name, "from", from, "periods", res.Periods, "inserted", res.Inserted, "updated", res.Updated)
+	r.Log.Debug("indicator refreshed", "query", q.Name, "run", runID, "from", from, "periods", res.Periods, "inserted", res.Inserted, "updated", res.Updated)
 }

@@ -2,7 +2,11 @@ package queries
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/yiwang-gov/yiwang/internal/calendar"
 	"github.com/yiwang-gov/yiwang/internal/metrics"
 )
 
@@ -31,8 +36,13 @@ func (c *fakeClock) Now() time.Time {
 func (c *fakeClock) Timer(at time.Time) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.at, c.timer = at, make(chan time.Time, 1)
-	return c.timer
+	ch := make(chan time.Time, 1)
+	c.at, c.timer = at, ch
+	if !at.After(c.now) { // due already
+		ch <- c.now
+		c.timer = nil
+	}
+	return ch
 }
 
 // Advance moves the clock and reports whether the timer fired.
@@ -53,6 +63,83 @@ type refreshRun struct {
 	err      error
 }
 
+// refreshHarness runs a Refresher on the test's clock, moved only while
+// the refresher waits, so that every instant asserted is exact.
+type refreshHarness struct {
+	t    *testing.T
+	clk  *fakeClock
+	r    *Refresher
+	idle chan struct{}
+
+	mu    sync.Mutex
+	runs  map[string][]refreshRun // by query
+	order []string                // "name from" of every run, in order
+}
+
+// startRefresher starts a refresher at now; hook, if set, is called after
+// each run, before it is recorded.
+func startRefresher(t *testing.T, e *env, now time.Time, hook func(name string, from time.Time)) *refreshHarness {
+	t.Helper()
+	h := &refreshHarness{t: t, clk: &fakeClock{now: now}, idle: make(chan struct{}, 1), runs: map[string][]refreshRun{}}
+	h.r = &Refresher{DB: e.db, Catalog: e.cat, Metrics: metrics.New(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Locks: &QueryLocks{}, Quiet: 10 * time.Second, MaxWait: 50 * time.Second, Now: h.clk.Now, Timer: h.clk.Timer,
+		Ran: func(name string, from, to time.Time, err error) {
+			if hook != nil {
+				hook(name, from)
+			}
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.runs[name] = append(h.runs[name], refreshRun{from, to, err})
+			h.order = append(h.order, name+" "+from.In(calendar.Zone).Format("2006-01-02"))
+		}}
+	h.r.idle = func() {
+		select {
+		case h.idle <- struct{}{}:
+		default:
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	h.settle() // waiting before the first change
+	return h
+}
+
+// settle waits until the refresher waits again.
+func (h *refreshHarness) settle() {
+	h.t.Helper()
+	select {
+	case <-h.idle:
+	case <-time.After(time.Minute):
+		h.t.Fatal("the refresher did not come back to wait within a minute")
+	}
+}
+
+// changed tells the refresher of a change and lets it act on it.
+func (h *refreshHarness) changed(table string, earliest time.Time) {
+	h.t.Helper()
+	h.r.Changed(table, earliest)
+	h.settle()
+}
+
+// advance moves the clock and lets the refresher run what fell due.
+func (h *refreshHarness) advance(d time.Duration) {
+	h.t.Helper()
+	if h.clk.Advance(d) {
+		h.settle()
+	}
+}
+
+// take returns and forgets the runs of name so far.
+func (h *refreshHarness) take(name string) []refreshRun {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	runs := h.runs[name]
+	delete(h.runs, name)
+	return runs
+}
+
 // TestRefreshAfterNewInput: rows committed to a table make every query
 // that reads it run again once the table has been quiet for Quiet, or at
 // the latest MaxWait after the first change of a stream that never
@@ -62,65 +149,22 @@ type refreshRun struct {
 // refresher waits, so every instant asserted is exact.
 func TestRefreshAfterNewInput(t *testing.T) {
 	e := newEnv(t)
-	clk := &fakeClock{now: sh(2026, 3, 15, 12, 0)}
-	var runs []refreshRun // of event_ontime_closure_rate
-	var mu sync.Mutex
-	idle := make(chan struct{}, 1)
-	r := &Refresher{DB: e.db, Catalog: e.cat, Metrics: metrics.New(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Locks: &QueryLocks{}, Quiet: 10 * time.Second, MaxWait: 50 * time.Second, Now: clk.Now, Timer: clk.Timer,
-		Ran: func(name string, from, to time.Time, err error) {
-			if name == "event_ontime_closure_rate" {
-				mu.Lock()
-				runs = append(runs, refreshRun{from, to, err})
-				mu.Unlock()
-			}
-		}}
-	r.idle = func() {
-		select {
-		case idle <- struct{}{}:
-		default:
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	settle := func() {
-		t.Helper()
-		select {
-		case <-idle:
-		case <-time.After(time.Minute):
-			t.Fatal("the refresher did not come back to wait within a minute")
-		}
-	}
-	settle() // waiting before the first change
-	changed := func(table string, earliest time.Time) {
-		r.Changed(table, earliest)
-		settle()
-	}
+	h := startRefresher(t, e, sh(2026, 3, 15, 12, 0), nil)
+	clk, r, changed := h.clk, h.r, h.changed
 	// waitRun moves the clock a second at a time, calling change before
-	// each second, until the query has run.
+	// each second, until event_ontime_closure_rate has run.
 	waitRun := func(what string, change func()) refreshRun {
 		t.Helper()
 		for range 120 {
 			if change != nil {
 				change()
 			}
-			if clk.Advance(time.Second) {
-				settle()
-			}
-			mu.Lock()
-			n := len(runs)
-			mu.Unlock()
-			if n > 0 {
-				mu.Lock()
-				defer mu.Unlock()
-				run := runs[0]
-				runs = runs[1:]
-				if run.err != nil {
-					t.Fatalf("%s: %v", what, run.err)
+			h.advance(time.Second)
+			if runs := h.take("event_ontime_closure_rate"); len(runs) > 0 {
+				if runs[0].err != nil {
+					t.Fatalf("%s: %v", what, runs[0].err)
 				}
-				return run
+				return runs[0]
 			}
 		}
 		t.Fatalf("%s: no refresh after two minutes of the test's clock", what)
@@ -178,5 +222,86 @@ WHERE name = 'event_ontime_closure_rate' AND area_code = ? AND period_start = ?`
 	changed("no_such_table", time.Time{})
 	if names, _ := r.due(clk.Now().Add(time.Hour)); len(names) != 0 {
 		t.Errorf("due after a change of an unread table: %v", names)
+	}
+}
+
+// TestRefreshRecentPeriodsFirst: rows reaching months back (a fresh
+// start's history) refresh every query's current and previous periods
+// first; the older periods follow, once per query, after no query is due
+// and while its inputs have no change pending.
+func TestRefreshRecentPeriodsFirst(t *testing.T) {
+	e := newEnv(t)
+	var h *refreshHarness
+	again := true
+	h = startRefresher(t, e, sh(2026, 3, 15, 12, 0), func(name string, from time.Time) {
+		// A change arriving right after the first recent run of the
+		// indicator holds its older periods back until it has run.
+		if name == "event_ontime_closure_rate" && again {
+			again = false
+			h.r.Changed("grid_events", time.Time{})
+		}
+	})
+	cell := func(month time.Month, year int) (num, den float64, ok bool) {
+		t.Helper()
+		err := e.db.QueryRow(`SELECT numerator, denominator FROM indicator_values_public
+WHERE name = 'event_ontime_closure_rate' AND area_code = ? AND period_start = ?`, gridA1, sh(year, month, 1, 0, 0)).Scan(&num, &den)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, 0, false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return num, den, true
+	}
+	for i := range 6 { // cells of fewer events are suppressed
+		closed := sh(2025, 12, 9+i, 10, 0)
+		e.event(t, fmt.Sprintf("D%d", i), gridA1, sh(2025, 12, 9+i, 17, 30), &closed)
+		closed = sh(2026, 3, 2+i, 10, 0)
+		e.event(t, fmt.Sprintf("M%d", i), gridA1, sh(2026, 3, 2+i, 17, 30), &closed)
+	}
+	e.event(t, "D9", gridA1, sh(2025, 12, 22, 17, 30), nil)
+	h.changed("grid_events", sh(2025, 12, 7, 9, 0))
+
+	h.advance(10 * time.Second) // quiet: every recent run, the change from the hook, no backfill
+	runs := h.take("event_ontime_closure_rate")
+	if len(runs) != 1 || !runs[0].from.Equal(sh(2026, 2, 1, 0, 0)) {
+		t.Fatalf("after 10 s: runs %v, want one from 2026-02-01 (the previous period)", runs)
+	}
+	if _, _, ok := cell(time.December, 2025); ok {
+		t.Fatal("December computed while a change of its input was pending")
+	}
+	if num, den, ok := cell(time.March, 2026); !ok || num != 6 || den != 6 {
+		t.Fatalf("March: %v/%v (stored %t), want 6/6", num, den, ok)
+	}
+	h.mu.Lock()
+	order := slices.Clone(h.order)
+	h.mu.Unlock()
+	// Every query's recent run comes before any run of older periods.
+	backfills := 0
+	for _, o := range order {
+		name, from, _ := strings.Cut(o, " ")
+		recent := RoundFrom(e.query(t, name), sh(2026, 3, 15, 12, 0).Add(10*time.Second)).In(calendar.Zone).Format("2006-01-02")
+		switch {
+		case from != recent:
+			backfills++
+		case backfills > 0:
+			t.Errorf("recent run %q after a run of older periods: %v", o, order)
+		}
+	}
+	if backfills == len(order) {
+		t.Fatalf("no recent run: %v", order)
+	}
+
+	h.advance(10 * time.Second) // the hook's change is quiet: its recent run, then the older periods
+	runs = h.take("event_ontime_closure_rate")
+	if len(runs) != 2 || !runs[0].from.Equal(sh(2026, 2, 1, 0, 0)) || !runs[1].from.Equal(sh(2025, 12, 1, 0, 0)) {
+		t.Fatalf("after 20 s: runs %v, want from 2026-02-01 then from 2025-12-01", runs)
+	}
+	if num, den, ok := cell(time.December, 2025); !ok || num != 6 || den != 7 {
+		t.Fatalf("December: %v/%v (stored %t), want 6/7", num, den, ok)
+	}
+	h.advance(time.Hour)
+	if runs := h.take("event_ontime_closure_rate"); len(runs) != 0 {
+		t.Fatalf("runs without a change: %v", runs)
 	}
 }
