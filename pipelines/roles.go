@@ -164,7 +164,9 @@ func BrokerConfig(cfg *Config) kafka.BrokerConfig {
 func (p *Pipeline) serve(ctx context.Context, g *run.Group) (string, error) {
 	cfg, log := p.cfg, p.opts.Log
 	var err error
-	p.store, err = store.Open(ctx, filepath.Join(cfg.DataDir, "yiwang.duckdb"), cfg.StoreOptions())
+	opts := cfg.StoreOptions()
+	opts.Log = log
+	p.store, err = store.Open(ctx, filepath.Join(cfg.DataDir, "yiwang.duckdb"), opts)
 	if err != nil {
 		return "", err
 	}

@@ -135,18 +135,20 @@ func (r *Refresher) Run(ctx context.Context) error {
 	}
 	wake := r.wake
 	r.mu.Unlock()
-	for {
+	for ctx.Err() == nil {
 		now := r.now()
 		due, next := r.due(now)
 		for _, name := range due {
 			r.refresh(ctx, name, now)
 		}
-		if len(due) > 0 {
-			continue // more may have come meanwhile
-		}
-		if name := r.nextBackfill(now); name != "" {
+		// With queries due, only a backfill owed 5 × MaxWait runs: rounds
+		// longer than MaxWait must not starve the older periods.
+		if name := r.nextBackfill(now, len(due) > 0); name != "" {
 			r.runBackfill(ctx, name, now)
 			continue
+		}
+		if len(due) > 0 {
+			continue // more may have come meanwhile
 		}
 		var timer <-chan time.Time
 		if !next.IsZero() {
@@ -162,6 +164,7 @@ func (r *Refresher) Run(ctx context.Context) error {
 		case <-timer:
 		}
 	}
+	return nil
 }
 
 // due lists the queries whose debounce has ended at now, and returns when
@@ -187,13 +190,14 @@ func (r *Refresher) due(now time.Time) (names []string, next time.Time) {
 
 // nextBackfill returns the query whose older periods to compute next at
 // now ("" for none): the one owed longest whose inputs have no change
-// pending, or that has waited 5 × MaxWait.
-func (r *Refresher) nextBackfill(now time.Time) string {
+// pending, or that has waited 5 × MaxWait; only the latter if overdueOnly.
+func (r *Refresher) nextBackfill(now time.Time, overdueOnly bool) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	best := ""
 	for name, b := range r.backfill {
-		if _, busy := r.pending[name]; busy && now.Sub(b.since) < 5*r.maxWait() {
+		overdue := now.Sub(b.since) >= 5*r.maxWait()
+		if _, busy := r.pending[name]; !overdue && (busy || overdueOnly) {
 			continue
 		}
 		if o := r.backfill[best]; best == "" || b.since.Before(o.since) || (b.since.Equal(o.since) && name < best) {
@@ -206,30 +210,19 @@ func (r *Refresher) nextBackfill(now time.Time) string {
 // refresh runs one query over the current and the previous period for
 // its pending changes, and owes the older periods they touch.
 func (r *Refresher) refresh(ctx context.Context, name string, now time.Time) {
+	r.mu.Lock()
+	d := r.pending[name]
+	delete(r.pending, name)
+	r.mu.Unlock()
 	q, ok := r.Catalog.Get(name)
-	if !ok {
+	if !ok || d == nil {
 		return
 	}
 	unlock := r.Locks.Lock(name)
 	defer unlock()
-	r.mu.Lock()
-	d := r.pending[name]
-	delete(r.pending, name)
 	from := RoundFrom(q, now)
-	if d != nil && !d.earliest.IsZero() && d.earliest.Before(from) {
-		older := q.Period.Start(d.earliest, calendar.Zone)
-		if r.backfill == nil {
-			r.backfill = map[string]*backlog{}
-		}
-		if b := r.backfill[name]; b == nil {
-			r.backfill[name] = &backlog{from: older, since: now}
-		} else if older.Before(b.from) {
-			b.from = older
-		}
-	}
-	r.mu.Unlock()
-	if d == nil {
-		return
+	if !d.earliest.IsZero() && d.earliest.Before(from) {
+		r.owe(name, q.Period.Start(d.earliest, calendar.Zone), now)
 	}
 	r.run(ctx, q, "refresh", from, now)
 }
@@ -247,6 +240,20 @@ func (r *Refresher) runBackfill(ctx context.Context, name string, now time.Time)
 	unlock := r.Locks.Lock(name)
 	defer unlock()
 	r.run(ctx, q, "backfill", b.from, now)
+}
+
+// owe records that name's periods from from have still to be computed.
+func (r *Refresher) owe(name string, from, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.backfill == nil {
+		r.backfill = map[string]*backlog{}
+	}
+	if b := r.backfill[name]; b == nil {
+		r.backfill[name] = &backlog{from: from, since: now}
+	} else if from.Before(b.from) {
+		b.from = from
+	}
 }
 
 // run computes q's periods from from to now (the query's lock held); kind
