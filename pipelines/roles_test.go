@@ -26,6 +26,15 @@ func TestRolesSurviveSIGKILL(t *testing.T) {
 	var env map[string]string
 	start := func(role string) *child { return startRole(t, role, dirs[role], brokerAddr, srcURL, env) }
 	procs := map[string]*child{}
+	t.Cleanup(func() { // whatever failed, what each process said last
+		if !t.Failed() {
+			return
+		}
+		for role, dir := range dirs {
+			log, _ := os.ReadFile(filepath.Join(dir, "child.log"))
+			t.Logf("%s's log, its end:\n%s", role, tail(string(log), 4000))
+		}
+	})
 	procs["broker"] = start("broker")
 	procs["broker"].waitAddr(t, dirs["broker"])
 	sim, srcURL, env := districtOn(t, brokerAddr) // its police topic needs the broker
