@@ -55,21 +55,10 @@ func (c *checkpointer) due(now time.Time) (bool, error) {
 // done records a checkpoint.
 func (c *checkpointer) done() { c.file, c.dirty = nil, time.Time{} }
 
-// errWritersActive is DuckDB's refusal of a CHECKPOINT while another
+// writersActive reports DuckDB's refusal of a CHECKPOINT while another
 // transaction has written.
 func writersActive(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "other write transactions active")
-}
-
-func fileSize(path string) (int64, error) {
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("write-ahead log: %w", err)
-	}
-	return fi.Size(), nil
 }
 
 // maybeCheckpoint checkpoints when c says it is time at now. It reports
