@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -478,14 +479,19 @@ func (p *Pipeline) tokens(ctx context.Context) ([]api.Token, error) {
 	return tokens, nil
 }
 
-// exportDuckDBMemory sets yiwang_duckdb_memory_bytes every 15 s until ctx
-// ends.
+// exportDuckDBMemory sets yiwang_duckdb_memory_bytes and
+// yiwang_allocator_bytes every 15 s until ctx ends.
 func exportDuckDBMemory(ctx context.Context, st *store.Store, m *metrics.Metrics) {
 	for {
 		if mem, err := st.Memory(ctx); err == nil {
 			for tag, n := range mem {
 				m.DuckDBMemory.WithLabelValues(tag).Set(float64(n))
 			}
+		}
+		mem, _ := store.AllocatorMemory() // what it could read
+		for k, n := range mem {
+			allocator, stat, _ := strings.Cut(k, "_")
+			m.AllocatorMemory.WithLabelValues(allocator, stat).Set(float64(n))
 		}
 		select {
 		case <-ctx.Done():

@@ -18,6 +18,7 @@
 //	yiwang_loader_last_commit_timestamp_seconds              last committed batch
 //	yiwang_table_newest_event_timestamp_seconds{table}       newest event time loaded per table
 //	yiwang_duckdb_memory_bytes{tag}                          DuckDB's buffer-managed memory by tag (duckdb_memory())
+//	yiwang_allocator_bytes{allocator,stat}                   the C allocators' statistics: glibc (mallinfo2), jemalloc (stats.*)
 //
 // Indicators:
 //
@@ -65,6 +66,10 @@ type Metrics struct {
 	// DuckDBMemory is the memory DuckDB's buffer manager holds, by what
 	// for (BASE_TABLE, HASH_TABLE, ART_INDEX...), updated every 15 s.
 	DuckDBMemory *prometheus.GaugeVec
+	// AllocatorMemory is what the process's C allocators hold (glibc's
+	// malloc for DuckDB's objects, its jemalloc for its buffers), by
+	// statistic, updated with DuckDBMemory.
+	AllocatorMemory *prometheus.GaugeVec
 	// ConnectorAssigned is 1 for each source this process runs now (it
 	// holds the source's partition of yiwang.connect), else 0.
 	ConnectorAssigned *prometheus.GaugeVec
@@ -137,6 +142,7 @@ func New() *Metrics {
 	m.LoaderOffsetResets = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_loader_offset_resets_total", Help: "Times a partition's stored offset was past its end (the log was lost or recreated) and the partition was loaded again from its start."}, []string{"topic", "partition"})
 	m.LoaderLastCommit = prometheus.NewGauge(prometheus.GaugeOpts{Name: "yiwang_loader_last_commit_timestamp_seconds", Help: "Unix time of the loader's last committed batch."})
 	m.DuckDBMemory = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_duckdb_memory_bytes", Help: "Memory DuckDB's buffer manager holds, by tag (as duckdb_memory() reports it; within its memory_limit)."}, []string{"tag"})
+	m.AllocatorMemory = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_allocator_bytes", Help: "What the C allocators hold: glibc's malloc (mallinfo2: heap, mmapped, in_use, free) and DuckDB's jemalloc (stats.allocated, active, metadata, resident, mapped, retained)."}, []string{"allocator", "stat"})
 	m.TableNewestEvent = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_table_newest_event_timestamp_seconds", Help: "Newest event time loaded into a table."}, []string{"table"})
 	m.DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_deadletters_total", Help: "Records sent to the dead-letter topic, by stage (connector, loader), source, schema and reason."}, []string{"stage", "source", "schema", "reason"})
 	m.QueryRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yiwang_query_runs_total", Help: "Scheduled indicator runs by query, mode and outcome (ok, error)."}, []string{"query", "mode", "outcome"})
@@ -149,7 +155,7 @@ func New() *Metrics {
 	m.DeliveryOutbox = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_delivery_outbox_depth", Help: "Anomaly changes a receiver has not accepted yet."}, []string{"receiver"})
 	m.DeliveryLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "yiwang_delivery_last_success_timestamp_seconds", Help: "When a receiver last accepted an anomaly change."}, []string{"receiver"})
 	for _, c := range []prometheus.Collector{m.DeliveryAttempts, m.DeliveryOutbox, m.DeliveryLastSuccess, m.QuerySchedule, m.AreaMode, m.QueryRuns, m.QueryLastSuccess, m.QueryDuration, m.QueryLastRun.GaugeVec, m.ConnectorRecords, m.ConnectorPolls, m.ConnectorLost, m.ConnectorLastPoll, m.ConnectorLastProduce, m.SourceNewestEvent,
-		m.LoaderRecords, m.LoaderBatches, m.LoaderBatchTime, m.LoaderLag, m.LoaderLastCommit, m.ConnectorAssigned, m.Leader, m.LoaderFetchErrors, m.LoaderSkipped, m.LoaderOffsetResets, m.TableNewestEvent, m.DeadLetters, m.DuckDBMemory} {
+		m.LoaderRecords, m.LoaderBatches, m.LoaderBatchTime, m.LoaderLag, m.LoaderLastCommit, m.ConnectorAssigned, m.Leader, m.LoaderFetchErrors, m.LoaderSkipped, m.LoaderOffsetResets, m.TableNewestEvent, m.DeadLetters, m.DuckDBMemory, m.AllocatorMemory} {
 		f(c)
 	}
 	return m

@@ -42,6 +42,16 @@ __attribute__((constructor)) static void limitArenas(void) {
 }
 
 static int trim(void) { return malloc_trim(0); }
+
+// glibcStats fills out with mallinfo2's arena, hblkhd, uordblks and
+// fordblks, summed over every arena.
+static void glibcStats(size_t out[4]) {
+	struct mallinfo2 m = mallinfo2();
+	out[0] = m.arena;
+	out[1] = m.hblkhd;
+	out[2] = m.uordblks;
+	out[3] = m.fordblks;
+}
 */
 import "C"
 
@@ -70,4 +80,14 @@ func trimMalloc(period time.Duration, stop <-chan struct{}) {
 			C.trim()
 		}
 	}
+}
+
+// glibcBytes adds glibc malloc's statistics (mallinfo2) to m: glibc_heap,
+// the arenas' memory from the system; glibc_mmapped, its blocks mapped on
+// their own; glibc_in_use and glibc_free, how the arenas' memory divides.
+func glibcBytes(m map[string]int64) {
+	var out [4]C.size_t
+	C.glibcStats(&out[0])
+	m["glibc_heap"], m["glibc_mmapped"] = int64(out[0]), int64(out[1])
+	m["glibc_in_use"], m["glibc_free"] = int64(out[2]), int64(out[3])
 }

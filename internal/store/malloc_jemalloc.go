@@ -5,6 +5,7 @@ package store
 /*
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 // noThreadCaches turns off the thread caches of DuckDB's jemalloc unless
@@ -34,10 +35,45 @@ static int threadCaches(void) {
 	}
 	return on ? 1 : 0;
 }
+
+// jemallocStats fills out with jemalloc's stats.allocated, active,
+// metadata, resident, mapped and retained (bytes), read after advancing
+// its epoch, which is when jemalloc refreshes them; 0 on success.
+static int jemallocStats(size_t out[6]) {
+	uint64_t epoch = 1;
+	size_t n = sizeof epoch;
+	if (duckdb_je_mallctl("epoch", &epoch, &n, &epoch, n) != 0) {
+		return -1;
+	}
+	const char *names[6] = {"stats.allocated", "stats.active", "stats.metadata", "stats.resident", "stats.mapped", "stats.retained"};
+	for (int i = 0; i < 6; i++) {
+		n = sizeof out[i];
+		if (duckdb_je_mallctl(names[i], &out[i], &n, NULL, 0) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
 */
 import "C"
 
 import "errors"
+
+// jemallocBytes adds jemalloc's statistics to m under "jemalloc_<name>":
+// allocated (what DuckDB's Allocator holds: its buffer pool and the
+// query-time chunks it does not count), active (pages those take),
+// metadata, resident, mapped and retained (address space kept unmapped for
+// reuse, no memory).
+func jemallocBytes(m map[string]int64) error {
+	var out [6]C.size_t
+	if C.jemallocStats(&out[0]) != 0 {
+		return errors.New("jemalloc's statistics cannot be read")
+	}
+	for i, name := range []string{"allocated", "active", "metadata", "resident", "mapped", "retained"} {
+		m["jemalloc_"+name] = int64(out[i])
+	}
+	return nil
+}
 
 // jemallocThreadCaches reports whether DuckDB's jemalloc gives each thread
 // a cache of its own (off unless DUCKDB_JE_MALLOC_CONF turns it on).

@@ -22,3 +22,36 @@ func TestJemallocThreadCachesOff(t *testing.T) {
 		t.Fatal("jemalloc's thread caches are on")
 	}
 }
+
+// The allocators' statistics are read, and they move: a query that sorts a
+// few megabytes takes its chunks from jemalloc, and DuckDB's catalog lives
+// in glibc's heap.
+func TestAllocatorMemory(t *testing.T) {
+	s := openTest(t)
+	before, err := AllocatorMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"glibc_heap", "glibc_in_use", "jemalloc_allocated", "jemalloc_active", "jemalloc_resident", "jemalloc_retained"} {
+		if _, ok := before[k]; !ok {
+			t.Fatalf("no %s in %v", k, before)
+		}
+	}
+	if before["glibc_in_use"] <= 0 || before["jemalloc_resident"] < before["jemalloc_active"] || before["jemalloc_active"] < before["jemalloc_allocated"] {
+		t.Fatalf("statistics out of order: %v", before)
+	}
+	// Hold a table of 8 MB in DuckDB's buffer pool: jemalloc's allocated
+	// bytes grow by at least that.
+	if _, err := s.DB().Exec("CREATE TABLE big AS SELECT i, repeat('x', 64) AS s FROM range(100000) t(i)"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := AllocatorMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	grew := after["jemalloc_allocated"] - before["jemalloc_allocated"]
+	t.Logf("jemalloc allocated %d -> %d", before["jemalloc_allocated"], after["jemalloc_allocated"])
+	if grew < 4<<20 {
+		t.Fatalf("jemalloc's allocated bytes grew by %d with an 8 MB table", grew)
+	}
+}

@@ -214,6 +214,19 @@ func (s *Store) Memory(ctx context.Context) (map[string]int64, error) {
 	return out, rows.Err()
 }
 
+// AllocatorMemory returns what the process's two C allocators hold, in
+// bytes, under "<allocator>_<statistic>": glibc's malloc, from which
+// DuckDB's C++ objects (catalog, plans, strings) come, and DuckDB's
+// jemalloc, from which its Allocator takes the buffer pool and the chunks
+// queries pass along. Memory counts only part of the second. The
+// allocators are the process's, not one database's. Where jemalloc cannot
+// be read (not Linux, no cgo) only glibc's are there, and err says why.
+func AllocatorMemory() (map[string]int64, error) {
+	out := map[string]int64{}
+	glibcBytes(out)
+	return out, jemallocBytes(out)
+}
+
 // DB returns the shared connection pool, for queries of other packages.
 func (s *Store) DB() *sql.DB { return s.db }
 
