@@ -26,9 +26,12 @@ import (
 // a district's history loads oldest first, so every indicator's current
 // cells come first, and the older periods are computed once, when their
 // input has stopped changing, instead of again at every MaxWait of the
-// load. Cells of a period still running are provisional. Runs take the
-// query's lock (Locks), so that a refresh and a scheduled run of one query
-// never overlap.
+// load. The older periods owed are kept in indicator_backlog until their
+// run succeeds, so that a restart computes them too; a change the loader
+// committed in the debounce before a stop is not (the next change or the
+// schedule computes its recent periods). Cells of a period still running
+// are provisional. Runs take the query's lock (Locks), so that a refresh
+// and a scheduled run of one query never overlap.
 type Refresher struct {
 	DB      *sql.DB
 	Catalog *Catalog
@@ -135,6 +138,7 @@ func (r *Refresher) Run(ctx context.Context) error {
 	}
 	wake := r.wake
 	r.mu.Unlock()
+	r.loadBacklog(ctx)
 	for ctx.Err() == nil {
 		now := r.now()
 		due, next := r.due(now)
@@ -222,9 +226,9 @@ func (r *Refresher) refresh(ctx context.Context, name string, now time.Time) {
 	defer unlock()
 	from := RoundFrom(q, now)
 	if !d.earliest.IsZero() && d.earliest.Before(from) {
-		r.owe(name, q.Period.Start(d.earliest, calendar.Zone), now)
+		r.owe(ctx, name, q.Period.Start(d.earliest, calendar.Zone), now)
 	}
-	r.run(ctx, q, "refresh", from, now)
+	_ = r.run(ctx, q, "refresh", from, now) // logged and counted
 }
 
 // runBackfill runs one query over the older periods it owes, to now.
@@ -239,26 +243,88 @@ func (r *Refresher) runBackfill(ctx context.Context, name string, now time.Time)
 	}
 	unlock := r.Locks.Lock(name)
 	defer unlock()
-	r.run(ctx, q, "backfill", b.from, now)
+	if r.run(ctx, q, "backfill", b.from, now) != nil {
+		return // owed still in indicator_backlog: the next start runs it
+	}
+	// Only this goroutine owes (refresh), so nothing was owed meanwhile.
+	if _, err := r.DB.ExecContext(ctx, "DELETE FROM indicator_backlog WHERE name = ?", name); err != nil && ctx.Err() == nil {
+		r.Log.Warn("indicator backlog not updated: a restart will compute these periods again", "query", name, "err", err)
+	}
 }
 
-// owe records that name's periods from from have still to be computed.
-func (r *Refresher) owe(name string, from, now time.Time) {
+// owe records that name's periods from from have still to be computed, in
+// memory and in indicator_backlog.
+func (r *Refresher) owe(ctx context.Context, name string, from, now time.Time) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.backfill == nil {
 		r.backfill = map[string]*backlog{}
 	}
-	if b := r.backfill[name]; b == nil {
-		r.backfill[name] = &backlog{from: from, since: now}
+	b := r.backfill[name]
+	if b == nil {
+		b = &backlog{from: from, since: now}
+		r.backfill[name] = b
 	} else if from.Before(b.from) {
 		b.from = from
 	}
+	from, since := b.from, b.since
+	r.mu.Unlock()
+	if _, err := r.DB.ExecContext(ctx, `INSERT INTO indicator_backlog VALUES (?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET from_start = least(indicator_backlog.from_start, excluded.from_start)`, name, from, since); err != nil && ctx.Err() == nil {
+		r.Log.Warn("indicator backlog not saved: a restart before its run would leave these periods as they are", "query", name, "from", from, "err", err)
+	}
+}
+
+// loadBacklog takes up the older periods owed before a restart. Those of
+// queries no longer in the catalog are dropped.
+func (r *Refresher) loadBacklog(ctx context.Context) {
+	owed, err := r.readBacklog(ctx)
+	if err != nil {
+		r.Log.Warn("indicator backlog not read: periods owed before the restart stay as they are", "err", err)
+		return
+	}
+	r.mu.Lock()
+	for name, b := range owed {
+		if _, ok := r.Catalog.Get(name); !ok {
+			continue
+		}
+		if r.backfill == nil {
+			r.backfill = map[string]*backlog{}
+		}
+		r.backfill[name] = b
+	}
+	n := len(r.backfill)
+	r.mu.Unlock()
+	if n > 0 {
+		r.Log.Info("indicator periods owed before the restart will be computed", "queries", n)
+	}
+	for name := range owed {
+		if _, ok := r.Catalog.Get(name); !ok {
+			_, _ = r.DB.ExecContext(ctx, "DELETE FROM indicator_backlog WHERE name = ?", name)
+		}
+	}
+}
+
+func (r *Refresher) readBacklog(ctx context.Context) (map[string]*backlog, error) {
+	rows, err := r.DB.QueryContext(ctx, "SELECT name, from_start, owed_since FROM indicator_backlog")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	owed := map[string]*backlog{}
+	for rows.Next() {
+		var name string
+		var b backlog
+		if err := rows.Scan(&name, &b.from, &b.since); err != nil {
+			return nil, err
+		}
+		owed[name] = &b
+	}
+	return owed, rows.Err()
 }
 
 // run computes q's periods from from to now (the query's lock held); kind
-// names the run in its ID.
-func (r *Refresher) run(ctx context.Context, q *Query, kind string, from, now time.Time) {
+// names the run in its ID. A failure is logged and counted, and returned.
+func (r *Refresher) run(ctx context.Context, q *Query, kind string, from, now time.Time) error {
 	runID := fmt.Sprintf("%s/%s/%s", q.Name, kind, now.In(calendar.Zone).Format("20060102T150405"))
 	res, err := Run(ctx, r.DB, q, from, now, runID, now)
 	if r.Ran != nil {
@@ -269,8 +335,9 @@ func (r *Refresher) run(ctx context.Context, q *Query, kind string, from, now ti
 			r.Metrics.QueryRuns.WithLabelValues(q.Name, "refresh", "error").Inc()
 			r.Log.Error("indicator refresh failed", "query", q.Name, "run", runID, "err", err)
 		}
-		return
+		return err
 	}
 	r.Metrics.QueryRuns.WithLabelValues(q.Name, "refresh", "ok").Inc()
 	r.Log.Debug("indicator refreshed", "query", q.Name, "run", runID, "from", from, "periods", res.Periods, "inserted", res.Inserted, "updated", res.Updated)
+	return nil
 }

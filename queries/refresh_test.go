@@ -70,6 +70,7 @@ type refreshHarness struct {
 	clk  *fakeClock
 	r    *Refresher
 	idle chan struct{}
+	stop func() // stops the refresher and waits for it
 
 	mu    sync.Mutex
 	runs  map[string][]refreshRun // by query
@@ -101,7 +102,9 @@ func startRefresher(t *testing.T, e *env, now time.Time, hook func(name string, 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	h.stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(h.stop)
 	h.settle() // waiting before the first change
 	return h
 }
@@ -303,5 +306,79 @@ WHERE name = 'event_ontime_closure_rate' AND area_code = ? AND period_start = ?`
 	h.advance(time.Hour)
 	if runs := h.take("event_ontime_closure_rate"); len(runs) != 0 {
 		t.Fatalf("runs without a change: %v", runs)
+	}
+}
+
+// TestRefreshBacklogSurvivesRestart: older periods owed when the
+// refresher stops are in indicator_backlog, and the next refresher
+// computes them, then forgets them.
+func TestRefreshBacklogSurvivesRestart(t *testing.T) {
+	e := newEnv(t)
+	var h *refreshHarness
+	again := true
+	h = startRefresher(t, e, sh(2026, 3, 15, 12, 0), func(name string, from time.Time) {
+		if name == "event_ontime_closure_rate" && again {
+			again = false
+			h.r.Changed("grid_events", time.Time{}) // holds its older periods back
+		}
+	})
+	for i := range 6 {
+		closed := sh(2025, 12, 9+i, 10, 0)
+		e.event(t, fmt.Sprintf("D%d", i), gridA1, sh(2025, 12, 9+i, 17, 30), &closed)
+	}
+	e.event(t, "D9", gridA1, sh(2025, 12, 22, 17, 30), nil)
+	h.changed("grid_events", sh(2025, 12, 7, 9, 0))
+	h.advance(10 * time.Second) // recent runs; this query's older periods still owed
+	h.stop()
+
+	owed := func() (from time.Time, n int) {
+		t.Helper()
+		if err := e.db.QueryRow(`SELECT count(*) FROM indicator_backlog WHERE name = 'event_ontime_closure_rate'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			if err := e.db.QueryRow(`SELECT from_start FROM indicator_backlog WHERE name = 'event_ontime_closure_rate'`).Scan(&from); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return from, n
+	}
+	if from, n := owed(); n != 1 || !from.Equal(sh(2025, 12, 1, 0, 0)) {
+		t.Fatalf("backlog after the stop: %d rows from %v, want one from 2025-12-01", n, from)
+	}
+	var december int
+	if err := e.db.QueryRow(`SELECT count(*) FROM indicator_values WHERE name = 'event_ontime_closure_rate' AND period_start = ?`, sh(2025, 12, 1, 0, 0)).Scan(&december); err != nil {
+		t.Fatal(err)
+	}
+	if december != 0 {
+		t.Fatalf("December has %d cells before the restart", december)
+	}
+	// A row of a query the catalog no longer has is dropped.
+	if _, err := e.db.Exec(`INSERT INTO indicator_backlog VALUES ('gone_indicator', ?, ?)`, sh(2025, 1, 1, 0, 0), sh(2026, 3, 1, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+
+	h2 := startRefresher(t, e, sh(2026, 3, 15, 12, 5), nil) // no change: only what it owes
+	runs := h2.take("event_ontime_closure_rate")
+	if len(runs) != 1 || !runs[0].from.Equal(sh(2025, 12, 1, 0, 0)) || runs[0].err != nil {
+		t.Fatalf("after the restart: runs %v, want one from 2025-12-01", runs)
+	}
+	var num, den float64
+	if err := e.db.QueryRow(`SELECT numerator, denominator FROM indicator_values_public
+WHERE name = 'event_ontime_closure_rate' AND area_code = ? AND period_start = ?`, gridA1, sh(2025, 12, 1, 0, 0)).Scan(&num, &den); err != nil {
+		t.Fatal(err)
+	}
+	if num != 6 || den != 7 {
+		t.Fatalf("December: %v/%v, want 6/7", num, den)
+	}
+	if _, n := owed(); n != 0 {
+		t.Fatal("the backlog still holds the periods computed")
+	}
+	var left int
+	if err := e.db.QueryRow(`SELECT count(*) FROM indicator_backlog`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Fatalf("%d backlog rows left, want none (the unknown query's dropped)", left)
 	}
 }

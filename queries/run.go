@@ -68,6 +68,12 @@ var migrations = []store.Migration{
   needs_from TIMESTAMPTZ NOT NULL,
   data_from TIMESTAMPTZ,
   PRIMARY KEY (name, period_start))`},
+	// The older periods the refresher owes a query (Refresher), kept so
+	// that a restart does not forget them.
+	{Version: 9, Name: "refresh backlog", SQL: `CREATE TABLE IF NOT EXISTS indicator_backlog (
+  name VARCHAR PRIMARY KEY,
+  from_start TIMESTAMPTZ NOT NULL,
+  owed_since TIMESTAMPTZ NOT NULL)`},
 }
 
 // Migrate brings the tables this package owns up to date (store.Migrate,
