@@ -109,6 +109,23 @@ func startRefresher(t *testing.T, e *env, now time.Time, hook func(name string, 
 	return h
 }
 
+// startHeldRefresher starts a refresher at now in which a change of
+// grid_events arrives right after the first recent run of
+// event_ontime_closure_rate, which holds that indicator's older periods
+// back until it has run again.
+func startHeldRefresher(t *testing.T, e *env, now time.Time) *refreshHarness {
+	t.Helper()
+	var h *refreshHarness
+	again := true
+	h = startRefresher(t, e, now, func(name string, from time.Time) {
+		if name == "event_ontime_closure_rate" && again {
+			again = false
+			h.r.Changed("grid_events", time.Time{})
+		}
+	})
+	return h
+}
+
 // settle waits until the refresher waits again.
 func (h *refreshHarness) settle() {
 	h.t.Helper()
@@ -234,16 +251,7 @@ WHERE name = 'event_ontime_closure_rate' AND area_code = ? AND period_start = ?`
 // and while its inputs have no change pending.
 func TestRefreshRecentPeriodsFirst(t *testing.T) {
 	e := newEnv(t)
-	var h *refreshHarness
-	again := true
-	h = startRefresher(t, e, sh(2026, 3, 15, 12, 0), func(name string, from time.Time) {
-		// A change arriving right after the first recent run of the
-		// indicator holds its older periods back until it has run.
-		if name == "event_ontime_closure_rate" && again {
-			again = false
-			h.r.Changed("grid_events", time.Time{})
-		}
-	})
+	h := startHeldRefresher(t, e, sh(2026, 3, 15, 12, 0))
 	cell := func(month time.Month, year int) (num, den float64, ok bool) {
 		t.Helper()
 		err := e.db.QueryRow(`SELECT numerator, denominator FROM indicator_values_public
@@ -314,14 +322,7 @@ WHERE name = 'event_ontime_closure_rate' AND area_code = ? AND period_start = ?`
 // computes them, then forgets them.
 func TestRefreshBacklogSurvivesRestart(t *testing.T) {
 	e := newEnv(t)
-	var h *refreshHarness
-	again := true
-	h = startRefresher(t, e, sh(2026, 3, 15, 12, 0), func(name string, from time.Time) {
-		if name == "event_ontime_closure_rate" && again {
-			again = false
-			h.r.Changed("grid_events", time.Time{}) // holds its older periods back
-		}
-	})
+	h := startHeldRefresher(t, e, sh(2026, 3, 15, 12, 0))
 	for i := range 6 {
 		closed := sh(2025, 12, 9+i, 10, 0)
 		e.event(t, fmt.Sprintf("D%d", i), gridA1, sh(2025, 12, 9+i, 17, 30), &closed)
