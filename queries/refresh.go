@@ -282,9 +282,11 @@ func (r *Refresher) loadBacklog(ctx context.Context) {
 		r.Log.Warn("indicator backlog not read: periods owed before the restart stay as they are", "err", err)
 		return
 	}
+	var gone []string
 	r.mu.Lock()
 	for name, b := range owed {
 		if _, ok := r.Catalog.Get(name); !ok {
+			gone = append(gone, name)
 			continue
 		}
 		if r.backfill == nil {
@@ -297,10 +299,8 @@ func (r *Refresher) loadBacklog(ctx context.Context) {
 	if n > 0 {
 		r.Log.Info("indicator periods owed before the restart will be computed", "queries", n)
 	}
-	for name := range owed {
-		if _, ok := r.Catalog.Get(name); !ok {
-			_, _ = r.DB.ExecContext(ctx, "DELETE FROM indicator_backlog WHERE name = ?", name)
-		}
+	for _, name := range gone {
+		_, _ = r.DB.ExecContext(ctx, "DELETE FROM indicator_backlog WHERE name = ?", name)
 	}
 }
 

@@ -23,9 +23,8 @@ func TestJemallocThreadCachesOff(t *testing.T) {
 	}
 }
 
-// The allocators' statistics are read, and they move: a query that sorts a
-// few megabytes takes its chunks from jemalloc, and DuckDB's catalog lives
-// in glibc's heap.
+// The allocators' statistics are read, in order, and they move: a table
+// DuckDB holds in its buffer pool takes its blocks from jemalloc.
 func TestAllocatorMemory(t *testing.T) {
 	s := openTest(t)
 	before, err := AllocatorMemory()
